@@ -1,0 +1,228 @@
+package crypto
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"filippo.io/age"
+	"github.com/google/uuid"
+)
+
+// SealOptions configure [Seal].
+type SealOptions struct {
+	// UUID names the dump; empty means a new random one.
+	UUID string
+	// Recipients are the support keys the session key is encrypted to.
+	// Use [ParseRecipient] so that their fingerprints appear in the info.
+	Recipients []age.Recipient
+	// IncludeKey writes dump-<uuid>.key.age. False is "nometa" mode: the
+	// session key exists only in [Sealed.SessionKey].
+	IncludeKey bool
+	// OutDir receives the sealed files; empty means the current directory.
+	OutDir string
+	// ToolVersion is recorded in the info.
+	ToolVersion string
+	// Pack tunes packing; an empty Prefix defaults to "dump-<uuid>/".
+	Pack PackOptions
+}
+
+// Sealed describes the files written by [Seal].
+type Sealed struct {
+	PayloadPath, KeyPath, InfoPath string // KeyPath is empty in nometa mode
+	Info                           Info
+	// SessionKey ("AGE-SECRET-KEY-1...") opens the payload. It is never
+	// written in plaintext; show it to the user only in nometa mode.
+	SessionKey string
+}
+
+// Seal packs dir and seals it into three files in opts.OutDir:
+// dump-<uuid>.tar.zst.age (the tar.zst encrypted to a fresh session key),
+// dump-<uuid>.key.age (the session key encrypted to every recipient; not
+// written in nometa mode) and dump-<uuid>.json (the plaintext [Info]).
+//
+// Files are written under temporary names and renamed only when all of
+// them are complete, so a failed or cancelled seal leaves nothing behind.
+func Seal(ctx context.Context, dir string, opts SealOptions) (*Sealed, error) {
+	if opts.IncludeKey && len(opts.Recipients) == 0 {
+		return nil, errors.New("seal: no support recipient to encrypt the key to; pass --recipient or --recipients-file, or use nometa mode")
+	}
+	id := opts.UUID
+	if id == "" {
+		id = uuid.NewString()
+	}
+	if err := checkUUID(id); err != nil {
+		return nil, fmt.Errorf("seal: %w", err)
+	}
+	outDir := opts.OutDir
+	if outDir == "" {
+		outDir = "."
+	}
+	if fi, err := os.Stat(outDir); err != nil {
+		return nil, fmt.Errorf("seal: output directory: %w", err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("seal: output %s is not a directory", outDir)
+	}
+
+	if err := checkOutside(dir, outDir); err != nil {
+		return nil, fmt.Errorf("seal: %w", err)
+	}
+
+	session, err := age.GenerateX25519Identity()
+	if err != nil {
+		return nil, fmt.Errorf("seal: generate session key: %w", err)
+	}
+	payloadName, keyName, infoName := LocalNames(id)
+	s := &Sealed{
+		PayloadPath: filepath.Join(outDir, payloadName),
+		InfoPath:    filepath.Join(outDir, infoName),
+		SessionKey:  session.String(),
+	}
+	if opts.IncludeKey {
+		s.KeyPath = filepath.Join(outDir, keyName)
+	}
+	for _, p := range []string{s.PayloadPath, s.KeyPath, s.InfoPath} {
+		if _, err := os.Lstat(p); p != "" && err == nil {
+			return nil, fmt.Errorf("seal: %w", existsError(p))
+		}
+	}
+
+	var temps []*tempFile
+	defer func() {
+		for _, t := range temps {
+			t.discard() // a no-op for committed files: their temp name is gone
+		}
+	}()
+	newTemp := func(final string) (*tempFile, error) {
+		t, err := createTemp(final)
+		if err == nil {
+			temps = append(temps, t)
+		}
+		return t, err
+	}
+
+	popts := opts.Pack
+	if popts.Prefix == "" {
+		popts.Prefix = "dump-" + id + "/"
+	}
+	pf, err := newTemp(s.PayloadPath)
+	if err != nil {
+		return nil, fmt.Errorf("seal: %w", err)
+	}
+	stats, size, sum, err := writePayload(ctx, pf, dir, session.Recipient(), popts)
+	if err != nil {
+		return nil, fmt.Errorf("seal: %w", err)
+	}
+
+	var kf *tempFile
+	if opts.IncludeKey {
+		if kf, err = newTemp(s.KeyPath); err != nil {
+			return nil, fmt.Errorf("seal: %w", err)
+		}
+		if err := writeKey(kf, session, opts.Recipients); err != nil {
+			return nil, fmt.Errorf("seal: write %s: %w", s.KeyPath, err)
+		}
+	}
+
+	s.Info = Info{
+		Schema:        InfoSchema,
+		ToolVersion:   opts.ToolVersion,
+		UUID:          id,
+		Created:       time.Now().UTC().Truncate(time.Second),
+		PayloadSize:   size,
+		PayloadSHA256: sum,
+		Parts:         1,
+		Recipients:    make([]string, 0, len(opts.Recipients)),
+		KeyIncluded:   opts.IncludeKey,
+		Compression:   "zstd",
+		Encryption:    "age",
+		Files:         stats.Files,
+		ContentBytes:  stats.Bytes,
+	}
+	for _, r := range opts.Recipients {
+		s.Info.Recipients = append(s.Info.Recipients, recipientFingerprint(r))
+	}
+	inf, err := newTemp(s.InfoPath)
+	if err != nil {
+		return nil, fmt.Errorf("seal: %w", err)
+	}
+	if err := writeInfo(inf, s.Info); err != nil {
+		return nil, fmt.Errorf("seal: write %s: %w", s.InfoPath, err)
+	}
+
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("seal: %w", err)
+	}
+	// The info goes last: its presence says the other parts are complete.
+	order := []*tempFile{pf, kf, inf}
+	for i, t := range order {
+		if t == nil {
+			continue
+		}
+		if err := t.commit(); err != nil {
+			for _, done := range order[:i] {
+				if done != nil {
+					os.Remove(done.final)
+				}
+			}
+			return nil, fmt.Errorf("seal: %w", err)
+		}
+	}
+	syncDir(outDir)
+	return s, nil
+}
+
+// writePayload streams tar | zstd | age into f, hashing and counting the
+// encrypted bytes on the way so the file never has to be read back.
+func writePayload(ctx context.Context, f *tempFile, dir string, to age.Recipient, opts PackOptions) (PackStats, int64, string, error) {
+	h := sha256.New()
+	cw := &countWriter{w: io.MultiWriter(f, h)}
+	aw, err := age.Encrypt(cw, to)
+	if err != nil {
+		return PackStats{}, 0, "", fmt.Errorf("encrypt payload: %w", err)
+	}
+	stats, err := Pack(ctx, aw, dir, opts)
+	if err != nil {
+		return stats, 0, "", err
+	}
+	if err := aw.Close(); err != nil {
+		return stats, 0, "", fmt.Errorf("encrypt payload: %w", err)
+	}
+	if err := f.finish(); err != nil {
+		return stats, 0, "", fmt.Errorf("write payload: %w", err)
+	}
+	return stats, cw.n, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// writeKey writes the session identity encrypted to every recipient.
+func writeKey(f *tempFile, session *age.X25519Identity, to []age.Recipient) error {
+	aw, err := age.Encrypt(f, to...)
+	if err != nil {
+		return err
+	}
+	if _, err := io.WriteString(aw, session.String()+"\n"); err != nil {
+		return err
+	}
+	if err := aw.Close(); err != nil {
+		return err
+	}
+	return f.finish()
+}
+
+func writeInfo(f *tempFile, info Info) error {
+	data, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(append(data, '\n')); err != nil {
+		return err
+	}
+	return f.finish()
+}
