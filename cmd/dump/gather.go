@@ -1,0 +1,257 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"filippo.io/age"
+	"github.com/google/uuid"
+	"github.com/urfave/cli/v2"
+
+	"github.com/dumptool/dump/crypto"
+	"github.com/dumptool/dump/gather"
+	"github.com/dumptool/dump/gather/redact"
+)
+
+func gatherCommand() *cli.Command {
+	flags := append(outputFlags(), collectFlags()...)
+	flags = append(flags, recipientFlags()...)
+	flags = append(flags,
+		stringFlag("out", "directory for the dump file", "."),
+		boolFlag("encrypt", "also seal the dump for the support recipients"),
+		boolFlag("dry-run", "print what would run, per profile, and stop"),
+	)
+	return &cli.Command{
+		Name:  "gather",
+		Usage: "gather and pack a dump locally (with --encrypt also seal it)",
+		Flags: flags,
+		Action: func(c *cli.Context) error {
+			u := newUI(c)
+			if c.Bool("dry-run") {
+				opts, err := gatherOptions(c, u, "")
+				if err != nil {
+					return err
+				}
+				plan, err := gather.NewPlan(c.Context, opts)
+				if err != nil {
+					return err
+				}
+				return plan.WriteDryRun(u.out)
+			}
+			var rs recipientsOf
+			if c.Bool("encrypt") {
+				var err error
+				if rs.list, rs.fingerprints, err = recipients(c); err != nil {
+					return err
+				}
+				if len(rs.list) == 0 {
+					return errNoRecipient
+				}
+			}
+			g, err := runGather(c, u)
+			if err != nil {
+				return err
+			}
+			defer g.cleanup()
+			out := c.String("out")
+			if err := os.MkdirAll(out, 0o700); err != nil {
+				return fmt.Errorf("--out: %w", err)
+			}
+			var path string
+			if c.Bool("encrypt") {
+				sealed, err := seal(c, u, g.tree, g.uuid, out, rs, true)
+				if err != nil {
+					return err
+				}
+				path = sealed.PayloadPath
+			} else {
+				path = filepath.Join(out, "dump-"+g.uuid+".tar.zst")
+				stats, err := crypto.PackFile(c.Context, g.tree, path, crypto.PackOptions{Prefix: "dump-" + g.uuid + "/"})
+				if err != nil {
+					return fmt.Errorf("pack: %w", err)
+				}
+				u.notef("packed %d files, %s -> %s (not encrypted: do not send it over an untrusted channel; gather --encrypt seals it)",
+					stats.Files, humanBytes(stats.Bytes), humanBytes(stats.Compressed))
+			}
+			u.resultf("%s", path)
+			return g.exit()
+		},
+	}
+}
+
+type recipientsOf struct {
+	list         []age.Recipient
+	fingerprints []string
+}
+
+// gathered is a tree on disk in a private temporary directory.
+type gathered struct {
+	uuid     string
+	work     string // 0700 temp dir holding the tree; removed by cleanup
+	tree     string // work/dump-<uuid>
+	result   *gather.Result
+	redactor *redact.Redactor
+}
+
+func (g *gathered) cleanup() { os.RemoveAll(g.work) }
+
+// exit is errIncomplete when some collectors failed: the dump was still written.
+func (g *gathered) exit() error {
+	if g.result.Incomplete() {
+		return errIncomplete
+	}
+	return nil
+}
+
+func newUUID(c *cli.Context) (string, error) {
+	if s := c.String("uuid"); s != "" {
+		id, err := uuid.Parse(s)
+		if err != nil {
+			return "", usageErrorf("--uuid %q: %v", s, err)
+		}
+		return id.String(), nil
+	}
+	return uuid.NewString(), nil
+}
+
+func gatherOptions(c *cli.Context, u *ui, dir string) (gather.Options, error) {
+	maxFile, err := sizeFlag(c, "max-file-size")
+	if err != nil {
+		return gather.Options{}, err
+	}
+	maxSize, err := sizeFlag(c, "max-size")
+	if err != nil {
+		return gather.Options{}, err
+	}
+	var key []byte
+	if p := c.String("redaction-key-file"); p != "" {
+		if key, err = redact.LoadOrCreateKey(p); err != nil {
+			return gather.Options{}, fmt.Errorf("--redaction-key-file: %w", err)
+		}
+	}
+	r, err := redact.New(redact.Options{Key: key, Obfuscate: c.StringSlice("obfuscate")})
+	if err != nil {
+		return gather.Options{}, usageErrorf("%v", err)
+	}
+	return gather.Options{
+		Dir:              dir,
+		ToolVersion:      version,
+		Sysroot:          c.String("sysroot"),
+		Profiles:         c.StringSlice("profile"),
+		SpecFiles:        c.StringSlice("spec"),
+		Since:            c.Duration("since"),
+		Timeout:          c.Duration("timeout"),
+		CollectorTimeout: c.Duration("collector-timeout"),
+		MaxFileSize:      maxFile,
+		MaxSize:          maxSize,
+		Concurrency:      c.Int("concurrency"),
+		NoCloudDetect:    c.Bool("no-cloud-detect"),
+		DiagAddr:         c.String("diag-addr"),
+		Redactor:         r,
+		Progress:         newGatherProgress(u),
+	}, nil
+}
+
+// runGather gathers into a private temporary tree and prints the summary.
+func runGather(c *cli.Context, u *ui) (*gathered, error) {
+	id, err := newUUID(c)
+	if err != nil {
+		return nil, err
+	}
+	work, err := os.MkdirTemp("", "dump-gather-")
+	if err != nil {
+		return nil, fmt.Errorf("make a working directory: %w (set TMPDIR to a writable place)", err)
+	}
+	g := &gathered{uuid: id, work: work, tree: filepath.Join(work, "dump-"+id)}
+	opts, err := gatherOptions(c, u, g.tree)
+	if err != nil {
+		g.cleanup()
+		return nil, err
+	}
+	opts.UUID = id
+	g.redactor = opts.Redactor
+	u.notef("gathering dump %s", id)
+	res, err := gather.Run(c.Context, opts)
+	if err != nil {
+		g.cleanup()
+		return nil, fmt.Errorf("gather: %w", err)
+	}
+	g.result = res
+	opts.Progress.(*gatherProgress).stop()
+	u.notef("%s", res.Summary())
+	if res.Incomplete() {
+		u.warnf("the dump is incomplete: some collectors failed (report.txt and index.html in the dump say which and why)")
+	}
+	if p := c.String("obfuscation-map"); p != "" {
+		if err := g.redactor.WriteObfuscationMap(p); err != nil {
+			g.cleanup()
+			return nil, fmt.Errorf("--obfuscation-map: %w", err)
+		}
+		u.notef("obfuscation map written to %s (keep it: it is the only way back to the real names, and it is not in the dump)", p)
+	}
+	return g, nil
+}
+
+// seal packs and encrypts tree into out as the three parts of DESIGN.md.
+func seal(c *cli.Context, u *ui, tree, id, out string, rs recipientsOf, includeKey bool) (*crypto.Sealed, error) {
+	u.notef("sealing for %d recipient(s)", len(rs.list))
+	sealed, err := crypto.Seal(c.Context, tree, crypto.SealOptions{
+		UUID:        id,
+		Recipients:  rs.list,
+		IncludeKey:  includeKey,
+		OutDir:      out,
+		ToolVersion: version,
+		Pack:        crypto.PackOptions{Prefix: "dump-" + id + "/"},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("seal: %w (nothing was uploaded)", err)
+	}
+	u.notef("sealed %d files, %s -> %s", sealed.Info.Files, humanBytes(sealed.Info.ContentBytes), humanBytes(sealed.Info.PayloadSize))
+	return sealed, nil
+}
+
+func sealCommand() *cli.Command {
+	flags := append(outputFlags(), recipientFlags()...)
+	flags = append(flags,
+		stringFlag("out", "directory for the sealed files", "."),
+		stringFlag("uuid", "use this uuid instead of a fresh one", ""),
+	)
+	return &cli.Command{
+		Name:      "seal",
+		Usage:     "pack and seal an existing directory for support, as gather --encrypt does (run dump redact on it first if it may hold secrets)",
+		ArgsUsage: "DIR",
+		Flags:     flags,
+		Action: func(c *cli.Context) error {
+			u := newUI(c)
+			if c.NArg() != 1 {
+				return usageErrorf("seal takes one directory: dump seal DIR --recipient age1...")
+			}
+			dir := c.Args().First()
+			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+				return usageErrorf("%s is not a directory", dir)
+			}
+			var rs recipientsOf
+			var err error
+			if rs.list, rs.fingerprints, err = recipients(c); err != nil {
+				return err
+			}
+			if len(rs.list) == 0 {
+				return errNoRecipient
+			}
+			id, err := newUUID(c)
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(c.String("out"), 0o700); err != nil {
+				return fmt.Errorf("--out: %w", err)
+			}
+			sealed, err := seal(c, u, dir, id, c.String("out"), rs, true)
+			if err != nil {
+				return err
+			}
+			u.resultf("%s", sealed.PayloadPath)
+			return nil
+		},
+	}
+}

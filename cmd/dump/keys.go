@@ -1,0 +1,123 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"filippo.io/age"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/dumptool/dump/crypto"
+)
+
+// recipients gathers --recipient, --recipients-file and the recipients baked
+// into this build. It returns the recipients and their fingerprints.
+func recipients(c *cli.Context) ([]age.Recipient, []string, error) {
+	var rs []age.Recipient
+	var fps []string
+	lines := c.StringSlice("recipient")
+	if len(lines) == 0 && c.String("recipients-file") == "" {
+		lines = strings.FieldsFunc(defaultRecipients, func(r rune) bool { return r == ',' || r == '\n' })
+	}
+	for _, l := range lines {
+		r, fp, err := crypto.ParseRecipient(strings.TrimSpace(l))
+		if err != nil {
+			return nil, nil, usageErrorf("--recipient %q: %v", l, err)
+		}
+		rs, fps = append(rs, r), append(fps, fp)
+	}
+	if p := c.String("recipients-file"); p != "" {
+		f, err := os.Open(p)
+		if err != nil {
+			return nil, nil, usageErrorf("--recipients-file: %v", err)
+		}
+		defer f.Close()
+		more, morefps, err := crypto.ParseRecipients(f, p)
+		if err != nil {
+			return nil, nil, usageErrorf("%v", err)
+		}
+		rs, fps = append(rs, more...), append(fps, morefps...)
+	}
+	return rs, fps, nil
+}
+
+var errNoRecipient = usageErrorf("no support recipient: pass --recipient age1... (or ssh-ed25519/ssh-rsa) or --recipients-file with your vendor's public key")
+
+// identities loads the --identity files (support side).
+func identities(c *cli.Context) ([]age.Identity, error) {
+	var ids []age.Identity
+	for _, p := range c.StringSlice("identity") {
+		more, err := crypto.LoadIdentities(p, func() (string, error) { return passphrase(c, "passphrase for "+p, false) })
+		if err != nil {
+			return nil, fmt.Errorf("--identity %s: %w", p, err)
+		}
+		ids = append(ids, more...)
+	}
+	return ids, nil
+}
+
+// passphrase comes from DUMP_PASSPHRASE or, on a terminal, from a prompt.
+func passphrase(c *cli.Context, prompt string, confirm bool) (string, error) {
+	if p, ok := os.LookupEnv("DUMP_PASSPHRASE"); ok {
+		return p, nil
+	}
+	fd := int(os.Stdin.Fd())
+	if !term.IsTerminal(fd) {
+		return "", usageErrorf("a passphrase is needed and there is no terminal to ask on: set DUMP_PASSPHRASE")
+	}
+	read := func(p string) (string, error) {
+		fmt.Fprintf(c.App.ErrWriter, "%s: ", p)
+		b, err := term.ReadPassword(fd)
+		fmt.Fprintln(c.App.ErrWriter)
+		return string(b), err
+	}
+	p, err := read(prompt)
+	if err != nil {
+		return "", err
+	}
+	if confirm {
+		again, err := read("again")
+		if err != nil {
+			return "", err
+		}
+		if again != p {
+			return "", usageErrorf("the passphrases differ")
+		}
+	}
+	if p == "" {
+		return "", usageErrorf("empty passphrase")
+	}
+	return p, nil
+}
+
+func keygenCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "keygen",
+		Usage: "make a support identity (for the vendor's support team) and print its public recipient",
+		Flags: append(outputFlags(),
+			stringFlag("out", "identity file to write (0600, never overwritten)", "support.key"),
+			boolFlag("passphrase", "protect the identity with a passphrase (prompted, or DUMP_PASSPHRASE)"),
+		),
+		Action: func(c *cli.Context) error {
+			u := newUI(c)
+			pass := ""
+			if c.Bool("passphrase") {
+				p, err := passphrase(c, "passphrase for the new identity", true)
+				if err != nil {
+					return err
+				}
+				pass = p
+			}
+			out := c.String("out")
+			recipient, err := crypto.WriteKeyFile(out, pass)
+			if err != nil {
+				return err
+			}
+			u.notef("wrote the support identity to %s: keep it secret; give customers the recipient below", out)
+			u.resultf("%s", recipient)
+			return nil
+		},
+	}
+}

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strings"
+
+	"golang.org/x/term"
+
+	"github.com/dumptool/dump/crypto"
+)
+
+func stdinIsTerminal() bool { return term.IsTerminal(int(os.Stdin.Fd())) }
+
+var stdin = bufio.NewReader(os.Stdin)
+
+// ask a yes/no question on the terminal; def is the answer to a bare Enter.
+func ask(u *ui, question string, def bool) (bool, error) {
+	hint := "y/N"
+	if def {
+		hint = "Y/n"
+	}
+	u.warnf("%s (%s) ", question, hint)
+	line, err := stdin.ReadString('\n')
+	if err != nil && line == "" {
+		return false, fmt.Errorf("no answer: %w", err)
+	}
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "":
+		return def, nil
+	case "y", "yes":
+		return true, nil
+	default:
+		return false, nil
+	}
+}
+
+// showSummary is what the user sees before deciding to upload.
+func showSummary(u *ui, g *gathered, sealed *crypto.Sealed, dest *destination, rs recipientsOf) {
+	u.warnf("\nAbout to upload dump %s", g.uuid)
+	u.warnf("  collected:   %s", strings.ReplaceAll(strings.TrimSpace(g.result.Summary()), "\n", "\n               "))
+	u.warnf("  redactions:  %d secrets replaced (%s)", g.redactor.Totals().Total(), formatCounts(g.redactor.Totals()))
+	u.warnf("  sealed size: %s (encrypted; nothing readable leaves this machine)", humanBytes(sealed.Info.PayloadSize))
+	u.warnf("  destination: %s", destName(dest))
+	u.warnf("  recipients:  %s", strings.Join(rs.fingerprints, ", "))
+	u.warnf("  local copy:  %s", sealed.PayloadPath)
+}

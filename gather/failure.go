@@ -1,0 +1,97 @@
+package gather
+
+import (
+	"errors"
+	"net"
+	"os"
+	"strings"
+	"syscall"
+)
+
+// FailureKind groups failures by what the user can do about them. Each kind has
+// a section with the same anchor in docs/troubleshooting.md.
+type FailureKind string
+
+const (
+	FailNotRoot          FailureKind = "not_root"
+	FailBinaryMissing    FailureKind = "binary_missing"
+	FailPermissionDenied FailureKind = "permission_denied"
+	FailTimeout          FailureKind = "timeout"
+	FailAPIUnreachable   FailureKind = "api_unreachable"
+	FailCommandFailed    FailureKind = "command_failed"
+	FailOther            FailureKind = "other"
+)
+
+// failureKinds is the order in which reports list them.
+var failureKinds = []FailureKind{FailNotRoot, FailBinaryMissing, FailPermissionDenied, FailTimeout, FailAPIUnreachable, FailCommandFailed, FailOther}
+
+// failureHints are one-line "what to do" texts for each kind.
+var failureHints = map[FailureKind]string{
+	FailNotRoot:          "run dump as root (sudo dump ...)",
+	FailBinaryMissing:    "the tool is not installed or not in PATH; install it or ignore this collector",
+	FailPermissionDenied: "run as root, or grant read access (kube RBAC, file modes)",
+	FailTimeout:          "raise --collector-timeout / --timeout, or check why the command hangs",
+	FailAPIUnreachable:   "check that the service is running and reachable (kubeconfig, --diag-addr, firewall)",
+	FailCommandFailed:    "the command exited non-zero; read its .error file",
+	FailOther:            "read the collector's .error file and the manifest",
+}
+
+// DocLink is the troubleshooting link for a kind of failure.
+func (k FailureKind) DocLink() string { return TroubleshootingDoc + "#" + string(k) }
+
+// Hint is a one-line suggestion of what to do about a kind of failure.
+func (k FailureKind) Hint() string { return failureHints[k] }
+
+var amRoot = os.Geteuid() == 0
+
+// classifyText looks for well-known phrases in a command's stderr or an error
+// message. ok is false when nothing is recognized.
+func classifyText(s string) (FailureKind, bool) {
+	l := strings.ToLower(s)
+	has := func(subs ...string) bool {
+		for _, sub := range subs {
+			if strings.Contains(l, sub) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case has("must be root", "must be run as root", "are you root", "requires root", "need to be root", "needs to be run as root", "run as root", "superuser"):
+		return FailNotRoot, true
+	case has("connection refused", "was refused", "unable to connect to the server", "no such host", "network is unreachable", "no route to host", "connection reset by peer", "i/o timeout", "tls handshake timeout"):
+		return FailAPIUnreachable, true
+	case has("permission denied", "operation not permitted", "access denied", "forbidden", "unauthorized"):
+		if !amRoot && !has("forbidden", "unauthorized") {
+			// Only a kube/API refusal is fixed by credentials; a local one by root.
+			return FailNotRoot, true
+		}
+		return FailPermissionDenied, true
+	case has("command not found", "executable file not found", "not found in path"):
+		return FailBinaryMissing, true
+	}
+	return "", false
+}
+
+// classifyErr classifies a Go error from opening files or dialing.
+func classifyErr(err error) FailureKind {
+	var dnsErr *net.DNSError
+	var opErr *net.OpError
+	switch {
+	case errors.Is(err, os.ErrPermission), errors.Is(err, syscall.EPERM):
+		if !amRoot {
+			return FailNotRoot
+		}
+		return FailPermissionDenied
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH), errors.As(err, &dnsErr):
+		return FailAPIUnreachable
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return FailTimeout
+	case errors.As(err, &opErr) && opErr.Op == "dial":
+		return FailAPIUnreachable
+	}
+	if k, ok := classifyText(err.Error()); ok {
+		return k
+	}
+	return FailOther
+}

@@ -1,0 +1,204 @@
+package gather
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/dumptool/dump/gather/redact"
+)
+
+// ManifestSchema is the version of manifest.json's layout.
+const ManifestSchema = 1
+
+// Status is how a collector ended.
+type Status string
+
+const (
+	StatusOK       Status = "ok"
+	StatusFailed   Status = "failed"
+	StatusTimedOut Status = "timed_out"
+	StatusSkipped  Status = "skipped" // optional collector whose source or binary is absent
+)
+
+// CollectorResult is what one collector did: one entry of manifest.json.
+type CollectorResult struct {
+	Name        string        `json:"name"`
+	Category    string        `json:"category"`
+	Kind        Kind          `json:"kind"`
+	Profile     string        `json:"profile"`
+	Command     []string      `json:"command,omitempty"`
+	Source      string        `json:"source,omitempty"`  // copy paths, journal unit or URL
+	Outputs     []string      `json:"outputs,omitempty"` // files written, relative to the tree root
+	ErrorFile   string        `json:"error_file,omitempty"`
+	Status      Status        `json:"status"`
+	ExitCode    *int          `json:"exit_code,omitempty"`
+	HTTPStatus  int           `json:"http_status,omitempty"`
+	Started     time.Time     `json:"started"`
+	DurationMS  int64         `json:"duration_ms"`
+	Bytes       int64         `json:"bytes"`
+	Truncated   bool          `json:"truncated"`
+	TimedOut    bool          `json:"timed_out"`
+	Redactions  redact.Counts `json:"redactions,omitempty"`
+	Error       string        `json:"error,omitempty"`
+	FailureKind FailureKind   `json:"failure_kind,omitempty"`
+	Skipped     []SkippedFile `json:"skipped,omitempty"`          // copy: files deliberately not copied
+	OlderFiles  int           `json:"older_than_since,omitempty"` // copy: files left out by --since
+	Priority    int           `json:"priority"`
+
+	pgid int // the command's process group, for tests
+}
+
+// Failed reports whether the collector failed or timed out.
+func (r CollectorResult) Failed() bool { return r.Status == StatusFailed || r.Status == StatusTimedOut }
+
+// SkippedFile is a source file a copy collector did not copy, and why.
+type SkippedFile struct {
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
+}
+
+// Dropped is an output removed or cut to keep the dump under --max-size.
+type Dropped struct {
+	Path      string `json:"path"`
+	Collector string `json:"collector"`
+	Bytes     int64  `json:"bytes"`  // bytes removed
+	Action    string `json:"action"` // "deleted" or "truncated"
+	Reason    string `json:"reason"`
+}
+
+// Settings are the options the run used, for support to know the windows.
+type Settings struct {
+	Since            string   `json:"since"`
+	Timeout          string   `json:"timeout"`
+	CollectorTimeout string   `json:"collector_timeout"`
+	MaxFileSize      int64    `json:"max_file_size"`
+	MaxSize          int64    `json:"max_size"`
+	Concurrency      int      `json:"concurrency"`
+	SpecFiles        []string `json:"spec_files,omitempty"`
+	Root             bool     `json:"root"` // gathered as root
+}
+
+// Totals sum up the collectors.
+type Totals struct {
+	Collectors int           `json:"collectors"`
+	OK         int           `json:"ok"`
+	Failed     int           `json:"failed"`
+	TimedOut   int           `json:"timed_out"`
+	Skipped    int           `json:"skipped"`
+	Truncated  int           `json:"truncated"`
+	Files      int           `json:"files"`
+	Bytes      int64         `json:"bytes"`
+	Redactions redact.Counts `json:"redactions"`
+}
+
+// Manifest is manifest.json: the machine-readable record of a dump.
+type Manifest struct {
+	Schema       int               `json:"schema"`
+	ToolVersion  string            `json:"tool_version"`
+	UUID         string            `json:"uuid"`
+	Created      time.Time         `json:"created"`
+	DurationMS   int64             `json:"duration_ms"`
+	HostID       string            `json:"host_id"`
+	HostIDSource string            `json:"host_id_source"`
+	Sysroot      string            `json:"sysroot"`
+	Requested    []string          `json:"requested_profiles"`
+	Profiles     []string          `json:"profiles"`
+	Detections   []Detection       `json:"detections"`
+	Census       *CensusInfo       `json:"census,omitempty"`
+	Settings     Settings          `json:"settings"`
+	Warnings     []string          `json:"warnings"`
+	Collectors   []CollectorResult `json:"collectors"`
+	Dropped      []Dropped         `json:"dropped"`
+	Scan         *ScanSummary      `json:"scan,omitempty"`
+	Totals       Totals            `json:"totals"`
+}
+
+// ScanSummary is the outcome of the leak scan over the finished tree: secrets
+// the collectors' redaction missed, which the scan redacted in place.
+type ScanSummary struct {
+	FilesScanned int       `json:"files_scanned"`
+	Fixed        []ScanFix `json:"fixed"`
+}
+
+// ScanFix is one secret the leak scan found and redacted.
+type ScanFix struct {
+	File string `json:"file"`
+	Kind string `json:"kind"`
+	Line int    `json:"line"`
+}
+
+func scanSummary(r redact.ScanReport) *ScanSummary {
+	s := &ScanSummary{FilesScanned: r.FilesScanned, Fixed: []ScanFix{}}
+	for _, l := range r.Fixed {
+		s.Fixed = append(s.Fixed, ScanFix{File: filepath.ToSlash(l.File), Kind: l.Kind, Line: l.Line})
+	}
+	return s
+}
+
+func (m *Manifest) computeTotals() {
+	t := Totals{Redactions: redact.Counts{}}
+	for _, r := range m.Collectors {
+		t.Collectors++
+		switch r.Status {
+		case StatusOK:
+			t.OK++
+		case StatusFailed:
+			t.Failed++
+		case StatusTimedOut:
+			t.TimedOut++
+		case StatusSkipped:
+			t.Skipped++
+		}
+		if r.Truncated {
+			t.Truncated++
+		}
+		t.Files += len(r.Outputs)
+		t.Bytes += r.Bytes
+		t.Redactions.Add(r.Redactions)
+	}
+	m.Totals = t
+}
+
+// ReadManifest reads dir/manifest.json.
+func ReadManifest(dir string) (*Manifest, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		return nil, fmt.Errorf("read manifest: %w", err)
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("read manifest %s: %w", dir, err)
+	}
+	return &m, nil
+}
+
+func writeJSON(dir, name string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", name, err)
+	}
+	return writeFileAtomic(filepath.Join(dir, name), append(b, '\n'))
+}
+
+// writeFileAtomic replaces a file by rename so a reader never sees half of it.
+func writeFileAtomic(path string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	}
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	}
+	return nil
+}

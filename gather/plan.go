@@ -1,0 +1,243 @@
+package gather
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+)
+
+// The profiles' side of the engine, as variables so that tests can run
+// hand-made profiles.
+var (
+	builtinProfiles = Builtin
+	detectProfiles  = Detect
+	hostIDOf        = HostID
+	censusFunc      = Census
+	diagAddrOf      = DiagAddrFromConfig
+)
+
+// knownProfiles are the names --profile accepts besides "auto" and "none"
+// (none: only the --spec collectors).
+var knownProfiles = []string{"host", "k3s", "teleport", "kube"}
+
+// Plan is what a run will do: the environment, what was detected, and the
+// profiles with their collectors ({host} expanded, --spec collectors appended
+// as a last profile, later collectors writing an output already taken removed).
+type Plan struct {
+	Env       Env
+	Detected  []Detection
+	Profiles  []Profile
+	Requested []string // --profile as given
+
+	opts Options
+}
+
+// NewPlan works out what Run would do with opts, without running anything.
+func NewPlan(ctx context.Context, opts Options) (*Plan, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	id, src := hostIDOf(opts.Sysroot)
+	diag := opts.DiagAddr
+	if diag == "" {
+		diag = diagAddrOf(opts.Sysroot)
+	}
+	env := Env{Sysroot: opts.Sysroot, HostID: id, HostIDSource: src, Since: opts.Since, DiagAddr: diag, NoCloudDetect: opts.NoCloudDetect}
+	p := &Plan{Env: env, Requested: opts.Profiles, opts: opts}
+
+	builtin := map[string]Profile{}
+	for _, pr := range builtinProfiles(env) {
+		builtin[pr.Name] = pr
+	}
+	var want []string
+	for _, name := range opts.Profiles {
+		name = strings.ToLower(strings.TrimSpace(name))
+		switch {
+		case name == "auto":
+			for _, d := range detectProfiles(ctx, env) {
+				p.Detected = append(p.Detected, d)
+				want = append(want, d.Profile)
+			}
+		case name == "none":
+		case builtin[name].Name != "":
+			p.Detected = append(p.Detected, Detection{Profile: name, Reason: "requested with --profile"})
+			want = append(want, name)
+		default:
+			return nil, fmt.Errorf("unknown profile %q: use %s, auto or none", name, strings.Join(knownProfiles, ", "))
+		}
+	}
+
+	taken := map[string]string{} // output -> collector
+	add := func(pr Profile, fromSpec bool) error {
+		out := Profile{Name: pr.Name, Description: pr.Description}
+		for _, c := range pr.Collectors {
+			c = expand(c, env)
+			if _, err := validateCollector(&c); err != nil {
+				if fromSpec {
+					return err
+				}
+				slog.Warn("collector left out", "profile", pr.Name, "err", err)
+				continue
+			}
+			if other, dup := taken[c.Output]; dup {
+				slog.Debug("collector left out: output already taken", "collector", c.Name, "by", other)
+				continue
+			}
+			taken[c.Output] = c.Name
+			out.Collectors = append(out.Collectors, c)
+		}
+		if len(out.Collectors) > 0 {
+			p.Profiles = append(p.Profiles, out)
+		}
+		return nil
+	}
+	seen := map[string]bool{}
+	for _, name := range want {
+		if seen[name] || builtin[name].Name == "" {
+			continue
+		}
+		seen[name] = true
+		add(builtin[name], false)
+	}
+	for _, file := range opts.SpecFiles {
+		cs, err := LoadSpec(file)
+		if err != nil {
+			return nil, err
+		}
+		if err := add(Profile{Name: "spec:" + filepath.Base(file), Description: "from --spec " + file, Collectors: cs}, true); err != nil {
+			return nil, fmt.Errorf("spec %s: %w", file, err)
+		}
+	}
+	return p, nil
+}
+
+// expand fills in {host} and the defaults of a collector.
+func expand(c Collector, env Env) Collector {
+	r := strings.NewReplacer("{host}", env.HostID)
+	c.Output = r.Replace(c.Output)
+	c.URL = r.Replace(c.URL)
+	c.Paths = slices.Clone(c.Paths)
+	for i := range c.Paths {
+		c.Paths[i] = r.Replace(c.Paths[i])
+	}
+	c.Command = slices.Clone(c.Command)
+	for i := range c.Command {
+		c.Command[i] = r.Replace(c.Command[i])
+	}
+	if c.Kind == KindCensus && c.Output == "" {
+		c.Output = "census.json"
+	}
+	if c.Category == "" {
+		c.Category = "other"
+	}
+	if c.Priority == 0 {
+		c.Priority = defaultPriority
+	}
+	return c
+}
+
+// Collectors is the number of collectors in the plan.
+func (p *Plan) Collectors() int {
+	n := 0
+	for _, pr := range p.Profiles {
+		n += len(pr.Collectors)
+	}
+	return n
+}
+
+func (p *Plan) tasks() []*task {
+	var ts []*task
+	for _, pr := range p.Profiles {
+		for _, c := range pr.Collectors {
+			ts = append(ts, &task{c: c, profile: pr.Name})
+		}
+	}
+	return ts
+}
+
+// WriteDryRun prints, per profile, what Run would do.
+func (p *Plan) WriteDryRun(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	fmt.Fprintf(tw, "host id: %s (%s)\n", p.Env.HostID, p.Env.HostIDSource)
+	fmt.Fprintf(tw, "sysroot: %s\n", p.Env.Sysroot)
+	for _, d := range p.Detected {
+		fmt.Fprintf(tw, "profile %s: %s\n", d.Profile, d.Reason)
+	}
+	for _, pr := range p.Profiles {
+		fmt.Fprintf(tw, "\n%s: %d collectors", pr.Name, len(pr.Collectors))
+		if pr.Description != "" {
+			fmt.Fprintf(tw, " (%s)", pr.Description)
+		}
+		fmt.Fprintln(tw)
+		fmt.Fprintln(tw, "  KIND\tOUTPUT\tSOURCE\tTIMEOUT")
+		for _, c := range pr.Collectors {
+			t := c.Timeout
+			if t == 0 {
+				t = Duration(p.opts.CollectorTimeout)
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", c.Kind, c.Output, p.source(c), t)
+		}
+	}
+	fmt.Fprintf(tw, "\n%d collectors, %d at a time, whole run within %s, files capped at %s (tail kept), dump within %s, --since %s\n",
+		p.Collectors(), p.opts.Concurrency, p.opts.Timeout, humanBytes(p.opts.MaxFileSize), humanBytes(p.opts.MaxSize), p.opts.Since)
+	return tw.Flush()
+}
+
+// source says in one line what a collector reads.
+func (p *Plan) source(c Collector) string {
+	s := ""
+	switch c.Kind {
+	case KindRun:
+		s = shellQuote(c.Command)
+	case KindCopy:
+		s = strings.Join(c.Paths, " ")
+		if p.Env.Sysroot != "/" {
+			s += " (under " + p.Env.Sysroot + ")"
+		}
+		if c.Since {
+			s += " modified within --since"
+		}
+	case KindJournal:
+		s = "journalctl -u " + c.Unit + " within --since"
+	case KindHTTP:
+		s = "GET " + c.URL
+	case KindCensus:
+		s = "host census"
+		if p.Env.NoCloudDetect {
+			s += " (no cloud detection)"
+		}
+	}
+	if c.Optional {
+		s += " [optional]"
+	}
+	return s
+}
+
+func shellQuote(argv []string) string {
+	q := make([]string, len(argv))
+	for i, a := range argv {
+		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`*?[]{}()<>|&;#~") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		q[i] = a
+	}
+	return strings.Join(q, " ")
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

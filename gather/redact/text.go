@@ -1,0 +1,512 @@
+package redact
+
+import (
+	"bytes"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// rules selects which line rules run: Stream uses all, Scan only the shapes
+// that are secret wherever they appear plus the values replaced so far.
+type rules uint32
+
+const (
+	rShapes  rules = 1 << iota // PEM, JWT, AWS ids, k3s tokens, age keys, vendor tokens
+	rContext                   // URL passwords, Authorization, key=value, flags, entropy
+	rValues                    // every value replaced so far in the run (Scan)
+	rObfuscate
+
+	allRules = rShapes | rContext | rObfuscate
+)
+
+var (
+	pemFullRe = regexp.MustCompile(`-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----.*?-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----`)
+	pemTailRe = regexp.MustCompile(`(?:[A-Za-z0-9+/=]|\\[nr])*-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----`)
+	pemOpenRe = regexp.MustCompile(`-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----.*$`)
+	jwtRe     = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`)
+	awsIDRe   = regexp.MustCompile(`\b(?:AKIA|ASIA)[A-Z0-9]{16}\b`)
+	awsSecRe  = regexp.MustCompile(`(?:^|[^A-Za-z0-9/+])([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)`)
+	googleRe  = regexp.MustCompile(`AIza[0-9A-Za-z_\-]{35}`)
+	vendorRe  = regexp.MustCompile(`\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255}|glpat-[A-Za-z0-9_\-]{20,}|xox[abprs]-[A-Za-z0-9\-]{10,})`)
+	k3sRe     = regexp.MustCompile(`K10[0-9a-f]{64}::[A-Za-z0-9_.\-]+:[^\s"'\\,;]+`)
+	ageRe     = regexp.MustCompile(`AGE-SECRET-KEY-1[0-9A-Z]{50,}`)
+	urlRe     = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.\-]*://)([^\s:/?#@"'<>\[\]]*):([^\s/?#@"'<>]+)@`)
+	authRe    = regexp.MustCompile(`(?i)(authorization\\?"?\s*[:=]\s*\[?\s*\\?"?\s*)(?:(bearer|basic|token|digest|negotiate|ntlm|apikey)\s+)?([^\s"'\\,\]]+)`)
+	bearerRe  = regexp.MustCompile(`(?i)\bbearer\s+([A-Za-z0-9._~+/=\-]{8,})`)
+	bootRe    = regexp.MustCompile(`\b[a-z0-9]{6}\.([a-z0-9]{16})\b`)
+)
+
+// span is one replacement in a line.
+type span struct {
+	s, e int
+	repl string
+}
+
+// apply rewrites l with non-overlapping spans sorted by start.
+func apply(l []byte, sp []span) []byte {
+	if len(sp) == 0 {
+		return l
+	}
+	out := make([]byte, 0, len(l)+32*len(sp))
+	last := 0
+	for _, s := range sp {
+		if s.s < last {
+			continue
+		}
+		out = append(out, l[last:s.s]...)
+		out = append(out, s.repl...)
+		last = s.e
+	}
+	return append(out, l[last:]...)
+}
+
+// insideToken reports whether position p lies within one of our own tokens.
+func insideToken(l []byte, p int) bool {
+	lo := max(0, p-64)
+	i := bytes.LastIndex(l[lo:p], []byte("[redacted:"))
+	if i < 0 {
+		return false
+	}
+	return bytes.IndexByte(l[lo+i:p], ']') < 0
+}
+
+// replaceAll replaces every match (or submatch group g) of re in l by the token of kind.
+func (r *Redactor) replaceAll(l []byte, re *regexp.Regexp, g int, kind string, c Counts, keep func(string) bool) []byte {
+	var sp []span
+	for _, m := range re.FindAllSubmatchIndex(l, -1) {
+		s, e := m[2*g], m[2*g+1]
+		if s < 0 || insideToken(l, s) {
+			continue
+		}
+		v := string(l[s:e])
+		if keep != nil && keep(v) {
+			continue
+		}
+		sp = append(sp, span{s, e, r.token(kind, v)})
+		c[kind]++
+	}
+	return apply(l, sp)
+}
+
+// redactLine applies the single-line rules to l. It returns l itself when
+// nothing matched.
+func (r *Redactor) redactLine(l []byte, c Counts, rs rules) []byte {
+	t := triggers(l)
+	if rs&rShapes != 0 && t != 0 {
+		l = r.shapes(l, t, c)
+	}
+	if rs&rContext != 0 && t&(secretWords|tURL) != 0 {
+		l = r.context(l, t, c)
+	}
+	if rs&rValues != 0 {
+		l = r.replaceKnown(l, c)
+	}
+	if rs&rObfuscate != 0 && r.obf.active() {
+		l = r.obf.line(l, c)
+	}
+	return l
+}
+
+// shapes redacts values that are secret wherever they appear.
+func (r *Redactor) shapes(l []byte, t trig, c Counts) []byte {
+	if t&tPrivate != 0 && bytes.Contains(l, []byte("PRIVATE KEY")) {
+		l = r.pemInline(l, c)
+	}
+	if t&tSecret != 0 && bytes.Contains(l, []byte("AGE-SECRET-KEY-1")) {
+		l = r.replaceAll(l, ageRe, 0, "age_key", c, nil)
+	}
+	if t&tEyJ != 0 {
+		l = r.replaceAll(l, jwtRe, 0, "jwt", c, nil)
+	}
+	if t&tAWS != 0 {
+		n := c["aws_key"]
+		l = r.replaceAll(l, awsIDRe, 0, "aws_key", c, nil)
+		if c["aws_key"] > n {
+			l = r.replaceAll(l, awsSecRe, 1, "aws_secret", c, func(v string) bool { return classes(v) < 3 })
+		}
+	}
+	if t&tAWSWord != 0 && t&(tSecret|tKey) != 0 {
+		l = r.replaceAll(l, awsSecRe, 1, "aws_secret", c, func(v string) bool { return classes(v) < 3 })
+	}
+	if t&tAIza != 0 {
+		l = r.replaceAll(l, googleRe, 0, "api_key", c, nil)
+	}
+	if t&tVend != 0 {
+		l = r.replaceAll(l, vendorRe, 0, "token", c, nil)
+	}
+	if t&tK10 != 0 {
+		l = r.replaceAll(l, k3sRe, 0, "k3s_token", c, nil)
+	}
+	return l
+}
+
+// pemInline redacts private keys that sit within one line (JSON strings with
+// \n escapes), a key's tail up to its END line, and a BEGIN line whose block
+// is cut at the end of the line.
+func (r *Redactor) pemInline(l []byte, c Counts) []byte {
+	for _, re := range []*regexp.Regexp{pemFullRe, pemTailRe, pemOpenRe} {
+		var sp []span
+		for _, m := range re.FindAllIndex(l, -1) {
+			if insideToken(l, m[0]) {
+				continue
+			}
+			body := pemBody(l[m[0]:m[1]])
+			r.record(strings.ReplaceAll(body, `\n`, "\n"), "private_key")
+			sp = append(sp, span{m[0], m[1], "[redacted:private_key:" + r.mac(b64Only(body)) + "]"})
+			c["private_key"]++
+		}
+		l = apply(l, sp)
+	}
+	return l
+}
+
+// pemBody strips the BEGIN/END lines of a PEM text.
+func pemBody(b []byte) string {
+	s := string(b)
+	if i := strings.Index(s, "-----BEGIN"); i >= 0 {
+		if j := strings.Index(s[i+10:], "-----"); j >= 0 {
+			s = s[i+10+j+5:]
+		}
+	}
+	if i := strings.Index(s, "-----END"); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+// b64Only keeps the base64 characters of a PEM body (dropping \n escapes), so
+// the same key gets the same token in a multi-line file and in a JSON string.
+func b64Only(s string) string {
+	s = strings.NewReplacer(`\n`, "", `\r`, "").Replace(s)
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if isB64(s[i]) {
+			b = append(b, s[i])
+		}
+	}
+	return string(b)
+}
+
+func isB64(c byte) bool {
+	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '='
+}
+
+// context redacts values found by their surroundings: URL passwords,
+// Authorization headers, key=value pairs, flags, high-entropy words.
+func (r *Redactor) context(l []byte, t trig, c Counts) []byte {
+	if t&tURL != 0 && t&tAt != 0 {
+		l = r.urlPasswords(l, c)
+	}
+	if t&tAuth != 0 && bytes.Contains(bytes.ToLower(l), []byte("authorization")) {
+		l = r.authorization(l, c)
+	}
+	if t&tBearer != 0 {
+		l = r.replaceAll(l, bearerRe, 1, "bearer", c, func(v string) bool { return !plausibleSecret(v) })
+	}
+	if t&secretWords != 0 {
+		bp := lowerBufs.Get().(*[]byte)
+		defer lowerBufs.Put(bp)
+		lower := lowerInto(*bp, l)
+		n := len(l)
+		l = r.keyValues(l, lower, t, c)
+		if len(l) != n {
+			lower = lowerInto(lower, l)
+		}
+		*bp = lower
+		if t&tToken != 0 {
+			l = r.replaceAll(l, bootRe, 0, "token", c, func(v string) bool {
+				s := v[7:]
+				return strings.IndexAny(s, "0123456789") < 0 || strings.Trim(s, "0123456789") == ""
+			})
+		}
+		if t&(tPass|tSecret|tToken|tKey|tCred) != 0 {
+			l = r.entropy(l, lower, c)
+		}
+	}
+	return l
+}
+
+func (r *Redactor) urlPasswords(l []byte, c Counts) []byte {
+	var sp []span
+	for _, m := range urlRe.FindAllSubmatchIndex(l, -1) {
+		s, e := m[6], m[7]
+		pw := string(l[s:e])
+		if insideToken(l, s) || skipValue(pw) {
+			continue
+		}
+		secret := pw
+		if dec, err := url.PathUnescape(pw); err == nil && dec != pw {
+			secret = dec
+			r.record(pw, "url_password")
+		}
+		sp = append(sp, span{s, e, r.token("url_password", secret)})
+		c["url_password"]++
+	}
+	return apply(l, sp)
+}
+
+func (r *Redactor) authorization(l []byte, c Counts) []byte {
+	var sp []span
+	for _, m := range authRe.FindAllSubmatchIndex(l, -1) {
+		s, e := m[6], m[7]
+		v := string(l[s:e])
+		if insideToken(l, s) || skipValue(v) {
+			continue
+		}
+		kind := "authorization"
+		if m[4] >= 0 {
+			switch strings.ToLower(string(l[m[4]:m[5]])) {
+			case "bearer":
+				kind = "bearer"
+			case "basic":
+				kind = "basic"
+			}
+		}
+		sp = append(sp, span{s, e, r.token(kind, v)})
+		c[kind]++
+	}
+	return apply(l, sp)
+}
+
+// keyWords are the fragments every secret-like key name contains; keyValues
+// only looks at keys around them.
+var keyWords = []struct {
+	w []byte
+	t trig
+}{
+	{[]byte("pass"), tPass}, {[]byte("pwd"), tPass}, {[]byte("secret"), tSecret}, {[]byte("token"), tToken},
+	{[]byte("key"), tKey}, {[]byte("auth"), tAuth}, {[]byte("cred"), tCred}, {[]byte("pin"), tPin},
+	{[]byte("sig"), tSig}, {[]byte("cookie"), tCookie}, {[]byte("session"), tCookie},
+}
+
+var lowerBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// lowerInto writes the ASCII lower case of l into dst.
+func lowerInto(dst, l []byte) []byte {
+	dst = dst[:0]
+	for _, c := range l {
+		dst = append(dst, lowerTab[c])
+	}
+	return dst
+}
+
+func keyChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-'
+}
+
+// keyValues redacts values of secret-like keys and flags: KEY=value,
+// key: value, "key": "value", logfmt, query parameters, escaped JSON inside
+// strings, --flag=value and --flag value. It is a small hand-written scanner
+// started only at the secret-like words of the line.
+func (r *Redactor) keyValues(l, lower []byte, t trig, c Counts) []byte {
+	var starts []int
+	for _, kw := range keyWords {
+		if t&kw.t == 0 {
+			continue
+		}
+		w := kw.w
+		for off := 0; ; {
+			i := bytes.Index(lower[off:], w)
+			if i < 0 {
+				break
+			}
+			ks := off + i
+			for ks > 0 && keyChar(l[ks-1]) {
+				ks--
+			}
+			starts = append(starts, ks)
+			off += i + len(w)
+		}
+	}
+	if len(starts) == 0 {
+		return l
+	}
+	slices.Sort(starts)
+	starts = slices.Compact(starts)
+	var sp []span
+	last := 0
+	for _, ks := range starts {
+		if ks < last {
+			continue
+		}
+		ke := ks
+		for ke < len(l) && keyChar(l[ke]) {
+			ke++
+		}
+		if vs, ve, ok := r.keyValue(l, ks, ke); ok {
+			kind, _, _ := secretKey(string(l[ks:ke]))
+			sp = append(sp, span{vs, ve, r.token(kind, string(l[vs:ve]))})
+			c[kind]++
+			last = ve
+		}
+	}
+	return apply(l, sp)
+}
+
+// keyValue finds the secret value of the key at l[ks:ke], if any.
+func (r *Redactor) keyValue(l []byte, ks, ke int) (vs, ve int, ok bool) {
+	_, strict, ok := secretKey(string(l[ks:ke]))
+	if !ok || insideToken(l, ks) {
+		return 0, 0, false
+	}
+	p := ke
+	quotedKey := false
+	switch {
+	case p+1 < len(l) && l[p] == '\\' && l[p+1] == '"':
+		p, quotedKey = p+2, true
+	case p < len(l) && (l[p] == '"' || l[p] == '\''):
+		p, quotedKey = p+1, true
+	}
+	sp := p
+	for p < len(l) && (l[p] == ' ' || l[p] == '\t') {
+		p++
+	}
+	flag := false
+	var sep byte
+	switch {
+	case p < len(l) && (l[p] == '=' || l[p] == ':'):
+		sep = l[p]
+		p++
+		for p < len(l) && (l[p] == ' ' || l[p] == '\t') {
+			p++
+		}
+	case p > sp && l[ks] == '-' && !quotedKey:
+		flag = true // --token VALUE
+	default:
+		return 0, 0, false
+	}
+	if p >= len(l) {
+		return 0, 0, false
+	}
+	vs, ve = p, p
+	switch {
+	case flag:
+		if l[p] == '-' || l[p] == '"' || l[p] == '\'' {
+			return 0, 0, false
+		}
+		for ve < len(l) && l[ve] != ' ' && l[ve] != '\t' && l[ve] != '"' && l[ve] != '\'' {
+			ve++
+		}
+	case p+1 < len(l) && l[p] == '\\' && l[p+1] == '"': // \"value\" inside a JSON string
+		vs = p + 2
+		i := bytes.Index(l[vs:], []byte(`\"`))
+		if i < 0 {
+			return 0, 0, false
+		}
+		ve = vs + i
+	case l[p] == '"':
+		vs = p + 1
+		ve = vs
+		for ve < len(l) && l[ve] != '"' {
+			if l[ve] == '\\' {
+				ve++
+			}
+			ve++
+		}
+		ve = min(ve, len(l))
+	case l[p] == '\'':
+		vs = p + 1
+		i := bytes.IndexByte(l[vs:], '\'')
+		if i < 0 {
+			i = len(l) - vs
+		}
+		ve = vs + i
+	default:
+		for ve < len(l) && !valueEnd(l[ve]) {
+			ve++
+		}
+	}
+	v := string(l[vs:ve])
+	if ve <= vs || skipValue(v) || (flag && len(v) < 4) {
+		return 0, 0, false
+	}
+	// "token: expired" in a log message is prose; require a secret-looking
+	// value unless the key is quoted, assigned with '=', or starts a YAML line.
+	if !strict || flag || (sep == ':' && !quotedKey && !lineStartKey(l, ks)) {
+		if !plausibleSecret(v) && !(flag && strict) {
+			return 0, 0, false
+		}
+	}
+	return vs, ve, true
+}
+
+func valueEnd(c byte) bool {
+	switch c {
+	case ' ', '\t', '\r', '\n', ',', ';', '&', '"', '\'', '}', ']', ')', '<', '>', '\\':
+		return true
+	}
+	return false
+}
+
+// lineStartKey reports whether only indentation or a list dash precedes the key at ks.
+func lineStartKey(l []byte, ks int) bool {
+	for _, b := range l[:ks] {
+		if b != ' ' && b != '\t' && b != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+var entropyWords = [][]byte{[]byte("token"), []byte("secret"), []byte("pass"), []byte("pwd"), []byte("key"), []byte("cred")}
+
+// entropy redacts random-looking words that start within a short distance
+// after a secret-like word.
+func (r *Redactor) entropy(l, lower []byte, c Counts) []byte {
+	const near = 48
+	var sp []span
+	last := 0
+	for _, w := range entropyWords {
+		for off := 0; ; {
+			k := bytes.Index(lower[off:], w)
+			if k < 0 {
+				break
+			}
+			e := off + k + len(w)
+			off = e
+			for i := max(e, last); i < len(l) && i <= e+near; {
+				if !isWord(l[i]) {
+					i++
+					continue
+				}
+				j := i
+				for j < len(l) && isWord(l[j]) {
+					j++
+				}
+				q := j // base64 padding ends a word; an '=' followed by more is a separator
+				for q < len(l) && l[q] == '=' {
+					q++
+				}
+				if q == j || q == len(l) || !isWord(l[q]) {
+					j = q
+				}
+				if l[i] != '-' && l[i] != '/' && j-i >= 16 && (i == 0 || !isWord(l[i-1])) &&
+					!insideToken(l, i) && !digestPrefix(l, i) && highEntropy(string(l[i:j])) {
+					sp = append(sp, span{i, j, r.token("secret", string(l[i:j]))})
+					c["secret"]++
+					last = j
+				}
+				i = j
+			}
+		}
+	}
+	slices.SortFunc(sp, func(a, b span) int { return a.s - b.s })
+	return apply(l, sp)
+}
+
+func isWord(c byte) bool {
+	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '_' || c == '-'
+}
+
+// digestPrefix reports a content digest (sha256:<hex>, the form of ca_pin and image digests).
+func digestPrefix(l []byte, i int) bool {
+	for _, p := range []string{"sha256:", "sha512:", "sha1:", "sha384:"} {
+		if i >= len(p) && string(l[i-len(p):i]) == p {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,283 @@
+package redact
+
+import (
+	"bufio"
+	"bytes"
+	"hash"
+	"io"
+)
+
+// maxLine caps one line of text; a longer line is handled in pieces.
+const maxLine = 1 << 20
+
+// maxHeld bounds the window of base64-looking lines kept back in case they
+// turn out to be the tail of a private key whose BEGIN line was cut off.
+const maxHeld = 128
+
+// maxBlockLines ends a PEM block that never reaches its END line.
+const maxBlockLines = 4096
+
+var (
+	beginMark = []byte("-----BEGIN")
+	endMark   = []byte("-----END")
+	privMark  = []byte("PRIVATE KEY")
+	dashes    = []byte("-----")
+)
+
+type heldLine struct {
+	b  []byte
+	nl bool
+}
+
+// textStream applies line rules and tracks multi-line private keys.
+type textStream struct {
+	r  *Redactor
+	w  *bufio.Writer
+	c  Counts
+	rs rules
+
+	inBlock    bool
+	blockMAC   hash.Hash
+	blockPre   []byte
+	blockLines int
+
+	held []heldLine
+
+	// Leak scan only: called with the line number and kinds of each hit.
+	onHit  func(line int, kinds []string)
+	lineNo int
+	seen   int
+}
+
+func (r *Redactor) newTextStream(w *bufio.Writer, c Counts, rs rules) *textStream {
+	return &textStream{r: r, w: w, c: c, rs: rs}
+}
+
+func (t *textStream) emit(b []byte, nl bool) {
+	t.w.Write(b)
+	if nl {
+		t.w.WriteByte('\n')
+	}
+}
+
+// line handles one line without its newline; nl says whether it had one.
+func (t *textStream) line(l []byte, nl bool) {
+	if t.onHit == nil {
+		t.handle(l, nl)
+		return
+	}
+	t.lineNo++
+	t.handle(l, nl)
+	if n := t.c.Total(); n > t.seen {
+		t.seen = n
+		kinds := make([]string, 0, len(t.c))
+		for k := range t.c {
+			kinds = append(kinds, k)
+		}
+		t.onHit(t.lineNo, kinds)
+	}
+}
+
+func (t *textStream) handle(l []byte, nl bool) {
+	if t.inBlock {
+		t.blockLine(l, nl)
+		return
+	}
+	if t.rs&rShapes != 0 && bytes.Contains(l, privMark) {
+		if b := bytes.Index(l, beginMark); b >= 0 && !bytes.Contains(l[b:], endMark) {
+			if h := pemHeaderEnd(l, b); h > 0 {
+				t.flushHeld()
+				t.startBlock(l, b, h)
+				return
+			}
+		}
+		if len(t.held) > 0 && bytes.Contains(l, endMark) {
+			t.tail(l, nl)
+			return
+		}
+	}
+	if t.rs&rShapes != 0 && pureB64(l) {
+		if len(t.held) == maxHeld {
+			h := t.held[0]
+			t.held = t.held[1:]
+			t.emit(t.r.redactLine(h.b, t.c, t.rs), h.nl)
+		}
+		t.held = append(t.held, heldLine{append([]byte(nil), l...), nl})
+		return
+	}
+	t.flushHeld()
+	t.emit(t.r.redactLine(l, t.c, t.rs), nl)
+}
+
+// pemHeaderEnd returns the index after "-----BEGIN ... PRIVATE KEY-----" at b, or -1.
+func pemHeaderEnd(l []byte, b int) int {
+	p := bytes.Index(l[b:], privMark)
+	if p < 0 {
+		return -1
+	}
+	e := bytes.Index(l[b+p:], dashes)
+	if e < 0 {
+		return -1
+	}
+	return b + p + e + len(dashes)
+}
+
+func (t *textStream) startBlock(l []byte, b, h int) {
+	t.inBlock = true
+	t.blockLines = 0
+	t.blockMAC = t.r.newMAC()
+	t.blockPre = append(t.blockPre[:0], t.r.redactLine(l[:b], t.c, t.rs)...)
+	t.addBody(l[h:])
+}
+
+// addBody feeds base64 characters of key material to the block's MAC.
+func (t *textStream) addBody(b []byte) {
+	s := b64Only(string(b))
+	t.blockMAC.Write([]byte(s))
+	t.r.record(s, "private_key")
+}
+
+func (t *textStream) endBlock(nl bool) {
+	t.emit(append(t.blockPre, "[redacted:private_key:"+macHex(t.blockMAC)+"]"...), nl)
+	t.c["private_key"]++
+	t.inBlock = false
+}
+
+func (t *textStream) blockLine(l []byte, nl bool) {
+	if e := bytes.Index(l, endMark); e >= 0 {
+		t.addBody(l[:e])
+		rest := l[e:]
+		if h := bytes.Index(rest[len(endMark):], dashes); h >= 0 {
+			rest = rest[len(endMark)+h+len(dashes):]
+		} else {
+			rest = nil
+		}
+		t.blockPre = append(t.blockPre, "[redacted:private_key:"+macHex(t.blockMAC)+"]"...)
+		t.c["private_key"]++
+		t.inBlock = false
+		t.emit(append(t.blockPre, t.r.redactLine(rest, t.c, t.rs)...), nl)
+		return
+	}
+	t.blockLines++
+	if keyLine(l) && t.blockLines < maxBlockLines {
+		t.addBody(lastField(l))
+		return
+	}
+	// The block was cut: close it and treat this line as ordinary text.
+	t.endBlock(true)
+	t.handle(l, nl)
+}
+
+// tail redacts held base64 lines that end in an END PRIVATE KEY line: the
+// headerless tail of a key whose start was cut off.
+func (t *textStream) tail(l []byte, nl bool) {
+	m := t.r.newMAC()
+	for _, h := range t.held {
+		s := b64Only(string(h.b))
+		m.Write([]byte(s))
+		t.r.record(s, "private_key")
+	}
+	t.held = t.held[:0]
+	e := bytes.Index(l, endMark)
+	m.Write([]byte(b64Only(string(l[:e]))))
+	rest := l[e+len(endMark):]
+	if h := bytes.Index(rest, dashes); h >= 0 {
+		rest = rest[h+len(dashes):]
+	}
+	t.c["private_key"]++
+	out := []byte("[redacted:private_key:" + macHex(m) + "]")
+	t.emit(append(out, t.r.redactLine(rest, t.c, t.rs)...), nl)
+}
+
+func (t *textStream) flushHeld() {
+	for _, h := range t.held {
+		t.emit(t.r.redactLine(h.b, t.c, t.rs), h.nl)
+	}
+	t.held = t.held[:0]
+}
+
+// close flushes state at the end of input: a block never closed is still redacted.
+func (t *textStream) close() error {
+	if t.inBlock {
+		t.endBlock(false)
+	}
+	t.flushHeld()
+	return t.w.Flush()
+}
+
+// pureB64 reports a line made only of base64 characters (a PEM body line).
+func pureB64(l []byte) bool {
+	l = bytes.TrimSpace(l)
+	if len(l) < 16 || len(l) > 128 {
+		return false
+	}
+	for _, c := range l {
+		if !isB64(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// keyLine reports a line that can belong to a PEM private-key body: base64,
+// a header (Proc-Type, DEK-Info), blank, or a log prefix followed by base64.
+func keyLine(l []byte) bool {
+	s := bytes.TrimSpace(l)
+	if len(s) == 0 || bytes.HasPrefix(s, []byte("Proc-Type:")) || bytes.HasPrefix(s, []byte("DEK-Info:")) ||
+		bytes.HasPrefix(s, []byte("Comment:")) || bytes.HasPrefix(s, []byte("Version:")) {
+		return true
+	}
+	f := lastField(s)
+	for _, c := range f {
+		if !isB64(c) {
+			return false
+		}
+	}
+	return len(f) == len(s) || len(f) >= 16 || bytes.HasSuffix(f, []byte("="))
+}
+
+func lastField(l []byte) []byte {
+	l = bytes.TrimSpace(l)
+	if i := bytes.LastIndexAny(l, " \t"); i >= 0 {
+		return l[i+1:]
+	}
+	return l
+}
+
+// streamText redacts rd line by line into w.
+func (r *Redactor) streamText(w io.Writer, br *bufio.Reader, c Counts, rs rules) error {
+	return r.streamTextWith(r.newTextStream(bufio.NewWriterSize(w, 64<<10), c, rs), br)
+}
+
+func (r *Redactor) streamTextWith(t *textStream, br *bufio.Reader) error {
+	var long []byte
+	for {
+		b, err := br.ReadSlice('\n')
+		switch {
+		case err == bufio.ErrBufferFull:
+			long = append(long, b...)
+			if len(long) >= maxLine {
+				t.line(long, false)
+				long = long[:0]
+			}
+			continue
+		case len(long) > 0:
+			b = append(long, b...)
+			long = long[:0]
+		}
+		if len(b) > 0 {
+			nl := b[len(b)-1] == '\n'
+			if nl {
+				b = b[:len(b)-1]
+			}
+			t.line(b, nl)
+		}
+		if err == io.EOF {
+			return t.close()
+		}
+		if err != nil {
+			t.close()
+			return err
+		}
+	}
+}

@@ -1,0 +1,128 @@
+package redact
+
+// Cheap prefilters: one pass over a line with a table of two-byte anchors
+// tells which rules can possibly match, so most log lines never reach a
+// regular expression.
+
+type trig uint32
+
+const (
+	tPass trig = 1 << iota // pass, pwd
+	tSecret
+	tToken
+	tKey
+	tAuth // auth, authorization
+	tCred
+	tPin
+	tBearer
+	tSig
+	tCookie // cookie, session
+	tPrivate
+	tEyJ  // JWT (case-sensitive)
+	tAWS  // AKIA/ASIA (case-sensitive)
+	tK10  // k3s token (case-sensitive)
+	tURL  // "://"
+	tAIza // Google API key (case-sensitive)
+	tVend // ghp_, github_pat_, glpat-, xox?-
+	tAt   // '@' (URL credentials need it)
+	tAWSWord
+)
+
+// secretWords are the triggers of the key/value, flag and entropy rules.
+const secretWords = tPass | tSecret | tToken | tKey | tAuth | tCred | tPin | tBearer | tSig | tCookie
+
+type anchor struct {
+	word  string // lower case unless exact
+	exact bool   // match case-sensitively
+	t     trig
+}
+
+var anchors = []anchor{
+	{"pass", false, tPass}, {"pwd", false, tPass}, {"secret", false, tSecret}, {"token", false, tToken},
+	{"key", false, tKey}, {"auth", false, tAuth}, {"cred", false, tCred}, {"pin", false, tPin},
+	{"bearer", false, tBearer}, {"sig", false, tSig}, {"cookie", false, tCookie}, {"session", false, tCookie},
+	{"private", false, tPrivate}, {"eyJ", true, tEyJ}, {"AKIA", true, tAWS}, {"ASIA", true, tAWS},
+	{"K10", true, tK10}, {"://", false, tURL}, {"AIza", true, tAIza}, {"ghp_", false, tVend}, {"gho_", false, tVend},
+	{"ghu_", false, tVend}, {"ghs_", false, tVend}, {"ghr_", false, tVend}, {"github_pat_", false, tVend},
+	{"glpat-", false, tVend}, {"xoxb-", false, tVend}, {"xoxp-", false, tVend}, {"xoxa-", false, tVend},
+	{"aws", false, tAWSWord},
+}
+
+var lowerTab [256]byte
+
+// pairTab maps a lower-cased two-byte prefix to 1+index into pairAnchors.
+var (
+	pairTab     [1 << 16]uint8
+	pairAnchors [][]int
+)
+
+func init() {
+	for i := range lowerTab {
+		c := byte(i)
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		lowerTab[i] = c
+	}
+	idx := map[uint16]int{}
+	for i, a := range anchors {
+		p := uint16(lowerTab[a.word[0]])<<8 | uint16(lowerTab[a.word[1]])
+		j, ok := idx[p]
+		if !ok {
+			j = len(pairAnchors)
+			idx[p] = j
+			pairAnchors = append(pairAnchors, nil)
+			pairTab[p] = uint8(j + 1)
+		}
+		pairAnchors[j] = append(pairAnchors[j], i)
+	}
+}
+
+// triggers returns which anchors occur in l.
+func triggers(l []byte) trig {
+	var t trig
+	n := len(l)
+	if n < 2 {
+		return 0
+	}
+	prev := lowerTab[l[0]]
+	for i := 1; i < n; i++ {
+		c := lowerTab[l[i]]
+		if c == '@' {
+			t |= tAt
+		}
+		if j := pairTab[uint16(prev)<<8|uint16(c)]; j != 0 {
+			t |= matchAnchors(l, i-1, pairAnchors[j-1])
+		}
+		prev = c
+	}
+	if l[0] == '@' {
+		t |= tAt
+	}
+	return t
+}
+
+func matchAnchors(l []byte, at int, cand []int) trig {
+	var t trig
+	for _, k := range cand {
+		a := anchors[k]
+		if at+len(a.word) > len(l) {
+			continue
+		}
+		ok := true
+		for i := 0; i < len(a.word); i++ {
+			c := l[at+i]
+			if !a.exact {
+				c = lowerTab[c]
+			}
+			if c != a.word[i] {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			t |= a.t
+		}
+	}
+	return t
+}

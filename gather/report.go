@@ -1,0 +1,176 @@
+package gather
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Summary is a few lines for stderr at the end of a run: counts, size,
+// redactions, and failures grouped by kind with where to read about each.
+func (r *Result) Summary() string { return r.Manifest.summary() }
+
+func (m *Manifest) summary() string {
+	t := m.Totals
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d collectors in %s: %d ok, %d failed, %d timed out, %d skipped; %s in %d files; %d redactions\n",
+		t.Collectors, (time.Duration(m.DurationMS) * time.Millisecond).Round(100*time.Millisecond),
+		t.OK, t.Failed, t.TimedOut, t.Skipped, humanBytes(t.Bytes), t.Files, t.Redactions.Total())
+	groups := m.failuresByKind()
+	if len(groups) == 0 {
+		if len(m.Dropped) > 0 {
+			fmt.Fprintf(&b, "%d files cut or left out to fit --max-size (see report.txt)\n", len(m.Dropped))
+		}
+		return b.String()
+	}
+	fmt.Fprintf(&b, "incomplete: %d collectors failed or timed out:\n", t.Failed+t.TimedOut)
+	tw := tabwriter.NewWriter(&b, 2, 8, 2, ' ', 0)
+	for _, g := range groups {
+		names := make([]string, 0, 4)
+		for i, c := range g.results {
+			if i == 3 {
+				names = append(names, fmt.Sprintf("+%d more", len(g.results)-3))
+				break
+			}
+			names = append(names, c.Name)
+		}
+		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\n", g.kind, len(g.results), strings.Join(names, ", "), g.kind.DocLink())
+	}
+	tw.Flush()
+	if len(m.Dropped) > 0 {
+		fmt.Fprintf(&b, "%d files cut or left out to fit --max-size (see report.txt)\n", len(m.Dropped))
+	}
+	return b.String()
+}
+
+type failureGroup struct {
+	kind    FailureKind
+	results []CollectorResult
+}
+
+func (m *Manifest) failuresByKind() []failureGroup {
+	by := map[FailureKind][]CollectorResult{}
+	for _, c := range m.Collectors {
+		if c.Failed() {
+			k := c.FailureKind
+			if k == "" {
+				k = FailOther
+			}
+			by[k] = append(by[k], c)
+		}
+	}
+	var gs []failureGroup
+	for _, k := range failureKinds {
+		if len(by[k]) > 0 {
+			gs = append(gs, failureGroup{k, by[k]})
+		}
+	}
+	return gs
+}
+
+// Report is report.txt: the manifest for a person, warnings first.
+func (m *Manifest) Report() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "dump support report\n\n")
+	fmt.Fprintf(&b, "uuid:      %s\ncreated:   %s\ntool:      dump %s\nhost id:   %s (%s)\nsysroot:   %s\nprofiles:  %s\n",
+		m.UUID, m.Created.Format(time.RFC3339), m.ToolVersion, m.HostID, m.HostIDSource, m.Sysroot, strings.Join(m.Profiles, ", "))
+	for _, d := range m.Detections {
+		fmt.Fprintf(&b, "           %s: %s\n", d.Profile, d.Reason)
+	}
+	fmt.Fprintf(&b, "settings:  --since %s, --timeout %s, --collector-timeout %s, --max-file-size %s, --max-size %s\n",
+		m.Settings.Since, m.Settings.Timeout, m.Settings.CollectorTimeout, humanBytes(m.Settings.MaxFileSize), humanBytes(m.Settings.MaxSize))
+
+	section := func(title string) { fmt.Fprintf(&b, "\n%s\n%s\n", title, strings.Repeat("=", len(title))) }
+	if len(m.Warnings) > 0 {
+		section("WARNINGS")
+		for _, w := range m.Warnings {
+			fmt.Fprintf(&b, "! %s\n", w)
+		}
+	}
+	section("SUMMARY")
+	b.WriteString(m.summary())
+
+	if groups := m.failuresByKind(); len(groups) > 0 {
+		section("WHAT FAILED AND WHY")
+		for _, g := range groups {
+			fmt.Fprintf(&b, "\n%s (%d): %s\n  read: %s\n", g.kind, len(g.results), g.kind.Hint(), g.kind.DocLink())
+			for _, c := range g.results {
+				fmt.Fprintf(&b, "  - %s: %s", c.Name, c.Error)
+				if c.ErrorFile != "" {
+					fmt.Fprintf(&b, " [%s]", c.ErrorFile)
+				}
+				b.WriteString("\n")
+			}
+		}
+	}
+	if len(m.Dropped) > 0 {
+		section("CUT OR LEFT OUT TO FIT --max-size")
+		for _, d := range m.Dropped {
+			fmt.Fprintf(&b, "- %s (%s, %s %s): %s\n", d.Path, d.Collector, d.Action, humanBytes(d.Bytes), d.Reason)
+		}
+	}
+	var skipped []string
+	for _, c := range m.Collectors {
+		if c.Status == StatusSkipped {
+			skipped = append(skipped, fmt.Sprintf("- %s: %s", c.Name, c.Error))
+		}
+		for _, f := range c.Skipped {
+			skipped = append(skipped, fmt.Sprintf("- %s: %s not copied: %s", c.Name, f.Path, f.Reason))
+		}
+	}
+	if len(skipped) > 0 {
+		section("SKIPPED")
+		b.WriteString(strings.Join(skipped, "\n") + "\n")
+	}
+
+	section("COLLECTORS")
+	tw := tabwriter.NewWriter(&b, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "STATUS\tNAME\tCATEGORY\tEXIT\tDURATION\tBYTES\tOUTPUT")
+	cs := append([]CollectorResult(nil), m.Collectors...)
+	sort.SliceStable(cs, func(i, j int) bool { return statusRank(cs[i].Status) < statusRank(cs[j].Status) })
+	for _, c := range cs {
+		exit := "-"
+		if c.ExitCode != nil {
+			exit = fmt.Sprint(*c.ExitCode)
+		}
+		out := strings.Join(c.Outputs, " ")
+		if len(c.Outputs) > 3 {
+			out = fmt.Sprintf("%s ... (%d files)", strings.Join(c.Outputs[:3], " "), len(c.Outputs))
+		}
+		st := string(c.Status)
+		if c.Truncated {
+			st += ",cut"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", st, c.Name, c.Category, exit,
+			(time.Duration(c.DurationMS) * time.Millisecond).String(), humanBytes(c.Bytes), out)
+	}
+	tw.Flush()
+
+	section("HOW TO READ THIS DUMP")
+	b.WriteString(howToRead)
+	return b.String()
+}
+
+// statusRank sorts failures first.
+func statusRank(s Status) int {
+	switch s {
+	case StatusTimedOut:
+		return 0
+	case StatusFailed:
+		return 1
+	case StatusSkipped:
+		return 3
+	}
+	return 2
+}
+
+const howToRead = `- index.html is the place to start; manifest.json has everything below in machine-readable form.
+- system/ holds the OS view (os-release, uname, ps, df, mounts, network, kernel log); census.json the host facts.
+- nodes/<host-id>/ holds product configs and role.<name> markers; objects/ the tctl resources; kube/ and k3s/ the cluster.
+- systemd/<host-id>/<unit>/log.txt is the unit's journal within --since (ISO timestamps), log.json the same as JSON.
+- A file NAME.error next to an output holds that command's stderr; it exists only when stderr was not empty.
+- Secrets were replaced by [redacted:<kind>:<id>]: the same secret has the same id in every file.
+- Files cut to --max-file-size keep their end (the newest lines) and start at a whole line.
+`
