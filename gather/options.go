@@ -64,8 +64,9 @@ const (
 )
 
 // TroubleshootingDoc is where the report points for each kind of failure
-// (with #<kind> appended). A vendor build may set it to a URL with -ldflags -X.
-var TroubleshootingDoc = "docs/troubleshooting.md"
+// (with #<kind> appended): the copy of docs/troubleshooting.md written at the
+// top of every dump. A vendor build may set it to a URL with -ldflags -X.
+var TroubleshootingDoc = "troubleshooting.md"
 
 func (o Options) withDefaults() (Options, error) {
 	if o.Sysroot == "" {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/dumptool/dump/docs"
 	"github.com/dumptool/dump/gather/redact"
 )
 
@@ -120,7 +121,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 }
 
 // metaFiles are the files the engine writes at the top of the tree.
-var metaFiles = []string{"manifest.json", "report.txt", "index.html", "trace.json"}
+var metaFiles = []string{"manifest.json", "report.txt", "index.html", "trace.json", "troubleshooting.md"}
 
 // writeMeta writes manifest.json, report.txt, index.html and trace.json. They
 // quote command lines and error messages, so they are written to a scratch
@@ -137,6 +138,7 @@ func (r *Result) writeMeta(ctx context.Context, tr *tracer, red *redact.Redactor
 		func() error { return writeFileAtomic(filepath.Join(scratch, "report.txt"), []byte(m.Report())) },
 		func() error { return writeIndex(scratch, m) },
 		func() error { return tr.write(ctx, scratch, m) },
+		func() error { return writeFileAtomic(filepath.Join(scratch, "troubleshooting.md"), docs.Troubleshooting) },
 	} {
 		if err := write(); err != nil {
 			return err

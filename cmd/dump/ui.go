@@ -71,49 +71,71 @@ func (u *ui) resultf(format string, args ...any) {
 
 // bytes returns an upload.Wrap that shows the progress of each object: a bar
 // with rate and ETA on a terminal, a plain line every few seconds otherwise.
+// The wrapped reader stays an io.Seeker when the file is one, because retries
+// rewind it.
 func (u *ui) bytes(verb string) upload.Wrap {
 	return func(name string, r io.Reader, size int64) io.Reader {
 		if u.quiet {
 			return r
 		}
+		label := verb + " " + name
+		var report func(pos int64)
 		if u.tty {
 			bar := progressbar.NewOptions64(size,
 				progressbar.OptionSetWriter(u.err),
-				progressbar.OptionSetDescription(verb+" "+name),
+				progressbar.OptionSetDescription(label),
 				progressbar.OptionShowBytes(true),
 				progressbar.OptionSetPredictTime(true),
 				progressbar.OptionThrottle(100*time.Millisecond),
 				progressbar.OptionOnCompletion(func() { fmt.Fprintln(u.err) }),
 				progressbar.OptionFullWidth(),
 			)
-			return io.TeeReader(r, bar)
+			report = func(pos int64) { _ = bar.Set64(pos) }
+		} else {
+			start, last := time.Now(), time.Now()
+			report = func(pos int64) {
+				now := time.Now()
+				if now.Sub(last) < 5*time.Second && !(pos == size && size > 1<<20) {
+					return
+				}
+				last = now
+				pct := 100.0
+				if size > 0 {
+					pct = 100 * float64(pos) / float64(size)
+				}
+				rate := float64(pos) / now.Sub(start).Seconds()
+				u.notef("%s: %s / %s (%.0f%%), %s/s", label, humanBytes(pos), humanBytes(size), pct, humanBytes(int64(rate)))
+			}
 		}
-		return &plainProgress{r: r, ui: u, label: verb + " " + name, size: size, start: time.Now(), last: time.Now()}
+		m := &meter{r: r, report: report}
+		if _, ok := r.(io.Seeker); ok {
+			return &seekingMeter{m}
+		}
+		return m
 	}
 }
 
-// plainProgress prints "upload dump.tar.zst.age: 120.0 MiB / 400.0 MiB (30%), 45.1 MiB/s" every 5 s.
-type plainProgress struct {
-	r     io.Reader
-	ui    *ui
-	label string
-	size  int64
-	done  int64
-	start time.Time
-	last  time.Time
+// meter reports the position of a reader as it is read.
+type meter struct {
+	r      io.Reader
+	pos    int64
+	report func(pos int64)
 }
 
-func (p *plainProgress) Read(b []byte) (int, error) {
-	n, err := p.r.Read(b)
-	p.done += int64(n)
-	if now := time.Now(); now.Sub(p.last) >= 5*time.Second || (err == io.EOF && p.done == p.size && p.size > 1<<20) {
-		p.last = now
-		rate := float64(p.done) / now.Sub(p.start).Seconds()
-		pct := 100.0
-		if p.size > 0 {
-			pct = 100 * float64(p.done) / float64(p.size)
-		}
-		p.ui.notef("%s: %s / %s (%.0f%%), %s/s", p.label, humanBytes(p.done), humanBytes(p.size), pct, humanBytes(int64(rate)))
-	}
+func (m *meter) Read(b []byte) (int, error) {
+	n, err := m.r.Read(b)
+	m.pos += int64(n)
+	m.report(m.pos)
 	return n, err
+}
+
+type seekingMeter struct{ *meter }
+
+func (m *seekingMeter) Seek(offset int64, whence int) (int64, error) {
+	pos, err := m.r.(io.Seeker).Seek(offset, whence)
+	if err == nil {
+		m.pos = pos
+		m.report(pos)
+	}
+	return pos, err
 }

@@ -249,3 +249,18 @@ func TestLargeYAMLList(t *testing.T) {
 		t.Fatal("secret survived")
 	}
 }
+
+// Hostile lines (a megabyte of keywords, quotes or base64) must be handled in
+// linear time: a quadratic scan would hang a gather on one bad log line.
+func TestPathologicalLines(t *testing.T) {
+	r := mustNew(t, Options{})
+	for _, unit := range []string{"key", "token=", `password=\"`, "Bearer ", "secret ", "eyJ", "-----END RSA PRIVATE KEY-----", "a:b@", "--token "} {
+		in := strings.Repeat(unit, (1<<20)/len(unit))
+		for _, name := range []string{"x.txt", "x.json"} {
+			out, _ := r.Bytes([]byte(in+"\n"), name)
+			if len(out) == 0 {
+				t.Errorf("%q x %d in %s: no output", unit, len(in)/len(unit), name)
+			}
+		}
+	}
+}

@@ -308,17 +308,26 @@ func (r *Redactor) keyValues(l, lower []byte, t trig, c Counts) []byte {
 			continue
 		}
 		w := kw.w
+		runStart, runEnd := -1, -1 // the key run found last: each run is walked once per word
 		for off := 0; ; {
 			i := bytes.Index(lower[off:], w)
 			if i < 0 {
 				break
 			}
-			ks := off + i
-			for ks > 0 && keyChar(l[ks-1]) {
-				ks--
+			at := off + i
+			off = at + len(w)
+			if at < runEnd {
+				continue
 			}
-			starts = append(starts, ks)
-			off += i + len(w)
+			runStart = at
+			for runStart > 0 && keyChar(l[runStart-1]) {
+				runStart--
+			}
+			runEnd = at
+			for runEnd < len(l) && keyChar(l[runEnd]) {
+				runEnd++
+			}
+			starts = append(starts, runStart)
 		}
 	}
 	if len(starts) == 0 {
@@ -382,40 +391,44 @@ func (r *Redactor) keyValue(l []byte, ks, ke int) (vs, ve int, ok bool) {
 		return 0, 0, false
 	}
 	vs, ve = p, p
+	end := min(len(l), p+maxValue)
 	switch {
 	case flag:
 		if l[p] == '-' || l[p] == '"' || l[p] == '\'' {
 			return 0, 0, false
 		}
-		for ve < len(l) && l[ve] != ' ' && l[ve] != '\t' && l[ve] != '"' && l[ve] != '\'' {
+		for ve < end && l[ve] != ' ' && l[ve] != '\t' && l[ve] != '"' && l[ve] != '\'' {
 			ve++
 		}
 	case p+1 < len(l) && l[p] == '\\' && l[p+1] == '"': // \"value\" inside a JSON string
 		vs = p + 2
-		i := bytes.Index(l[vs:], []byte(`\"`))
+		end = min(len(l), vs+maxValue)
+		i := bytes.Index(l[vs:end], []byte(`\"`))
 		if i < 0 {
-			return 0, 0, false
+			i = end - vs // unterminated: redact what may be the value
 		}
 		ve = vs + i
 	case l[p] == '"':
 		vs = p + 1
 		ve = vs
-		for ve < len(l) && l[ve] != '"' {
+		end = min(len(l), vs+maxValue)
+		for ve < end && l[ve] != '"' {
 			if l[ve] == '\\' {
 				ve++
 			}
 			ve++
 		}
-		ve = min(ve, len(l))
+		ve = min(ve, end)
 	case l[p] == '\'':
 		vs = p + 1
-		i := bytes.IndexByte(l[vs:], '\'')
+		end = min(len(l), vs+maxValue)
+		i := bytes.IndexByte(l[vs:end], '\'')
 		if i < 0 {
-			i = len(l) - vs
+			i = end - vs
 		}
 		ve = vs + i
 	default:
-		for ve < len(l) && !valueEnd(l[ve]) {
+		for ve < end && !valueEnd(l[ve]) {
 			ve++
 		}
 	}
@@ -432,6 +445,9 @@ func (r *Redactor) keyValue(l []byte, ks, ke int) (vs, ve int, ok bool) {
 	}
 	return vs, ve, true
 }
+
+// maxValue bounds how far a value is looked for, keeping a line's scan linear.
+const maxValue = 4096
 
 func valueEnd(c byte) bool {
 	switch c {
@@ -460,6 +476,7 @@ func (r *Redactor) entropy(l, lower []byte, c Counts) []byte {
 	var sp []span
 	last := 0
 	for _, w := range entropyWords {
+		done := 0 // bytes already looked at for this word: each is looked at once
 		for off := 0; ; {
 			k := bytes.Index(lower[off:], w)
 			if k < 0 {
@@ -467,7 +484,8 @@ func (r *Redactor) entropy(l, lower []byte, c Counts) []byte {
 			}
 			e := off + k + len(w)
 			off = e
-			for i := max(e, last); i < len(l) && i <= e+near; {
+			i := max(e, last, done)
+			for i < len(l) && i <= e+near {
 				if !isWord(l[i]) {
 					i++
 					continue
@@ -491,6 +509,7 @@ func (r *Redactor) entropy(l, lower []byte, c Counts) []byte {
 				}
 				i = j
 			}
+			done = i
 		}
 	}
 	slices.SortFunc(sp, func(a, b span) int { return a.s - b.s })

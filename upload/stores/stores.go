@@ -11,6 +11,8 @@ import (
 
 	"github.com/dumptool/dump/upload"
 	"github.com/dumptool/dump/upload/file"
+	"github.com/dumptool/dump/upload/gs"
+	"github.com/dumptool/dump/upload/s3"
 )
 
 // Open returns the store a destination URL names. A bare path is taken as a
@@ -34,6 +36,10 @@ func Open(ctx context.Context, raw string) (upload.Store, error) {
 			p = filepath.Join(u.Host, u.Path)
 		}
 		return file.New(p)
+	case "s3":
+		return s3.Open(ctx, u)
+	case "gs":
+		return gs.Open(ctx, u)
 	default:
 		return nil, fmt.Errorf("destination %q: unknown scheme %q (use file://, s3:// or gs://)", raw, u.Scheme)
 	}

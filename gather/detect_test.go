@@ -1,0 +1,92 @@
+package gather
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/dumptool/dump/internal/fixturetest"
+)
+
+func detected(ds []Detection) map[string]string {
+	m := map[string]string{}
+	for _, d := range ds {
+		m[d.Profile] = d.Reason
+	}
+	return m
+}
+
+func noKubeEnv(t *testing.T) {
+	t.Setenv("KUBECONFIG", "")
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+}
+
+func TestDetectFixtures(t *testing.T) {
+	noKubeEnv(t)
+	fixturetest.UseFakeTools(t) // fake teleport and k3s in PATH must not count under a sysroot
+	t.Setenv("FAKE_KUBECTL_NO_CONTEXT", "1")
+	for _, tc := range []struct {
+		fixture, want, notWant, reason string
+	}{
+		{"teleport-node", "teleport", "k3s", "/etc/teleport.yaml"},
+		{"k3s-server", "k3s", "teleport", "/etc/rancher/k3s"},
+	} {
+		got := detected(Detect(context.Background(), Env{Sysroot: fixturetest.Testdata(t) + "/fixtures/" + tc.fixture}))
+		if got["host"] == "" {
+			t.Errorf("%s: host not detected", tc.fixture)
+		}
+		if !strings.Contains(got[tc.want], tc.reason) {
+			t.Errorf("%s: %s reason %q, want it to name %s", tc.fixture, tc.want, got[tc.want], tc.reason)
+		}
+		if r, ok := got[tc.notWant]; ok {
+			t.Errorf("%s: %s detected: %s", tc.fixture, tc.notWant, r)
+		}
+		if r, ok := got["kube"]; ok {
+			t.Errorf("%s: kube detected without a context: %s", tc.fixture, r)
+		}
+	}
+}
+
+func TestDetectBinaryUnderSysroot(t *testing.T) {
+	noKubeEnv(t)
+	t.Setenv("PATH", "")
+	root := t.TempDir()
+	writeFile(t, root, "usr/local/bin/teleport", "#!/bin/sh\n")
+	if err := chmodX(root + "/usr/local/bin/teleport"); err != nil {
+		t.Fatal(err)
+	}
+	got := detected(Detect(context.Background(), Env{Sysroot: root}))
+	if !strings.Contains(got["teleport"], "teleport binary at "+root+"/usr/local/bin/teleport") {
+		t.Errorf("teleport reason %q", got["teleport"])
+	}
+}
+
+// On the live host, binaries in PATH count.
+func TestDetectLiveHostUsesPath(t *testing.T) {
+	noKubeEnv(t)
+	t.Setenv("PATH", fixturetest.Bin(t))
+	got := detected(Detect(context.Background(), Env{Sysroot: "/"}))
+	if !strings.Contains(got["teleport"], fixturetest.Bin(t)+"/teleport") || !strings.Contains(got["k3s"], fixturetest.Bin(t)+"/k3s") {
+		t.Errorf("detections %v, want teleport and k3s from PATH", got)
+	}
+}
+
+func TestDetectKube(t *testing.T) {
+	noKubeEnv(t)
+	root := t.TempDir()
+	fixturetest.UseFakeTools(t)
+	if r := detected(Detect(context.Background(), Env{Sysroot: root}))["kube"]; !strings.Contains(r, "current context (default)") {
+		t.Errorf("kubectl with a context: reason %q", r)
+	}
+	t.Setenv("FAKE_KUBECTL_NO_CONTEXT", "1")
+	if r, ok := detected(Detect(context.Background(), Env{Sysroot: root}))["kube"]; ok {
+		t.Errorf("kubectl without a context detected: %q", r)
+	}
+	t.Setenv("KUBECONFIG", "/nonexistent/config")
+	if r := detected(Detect(context.Background(), Env{Sysroot: root}))["kube"]; r != "KUBECONFIG is set" {
+		t.Errorf("KUBECONFIG: reason %q", r)
+	}
+}
+
+func chmodX(p string) error { return os.Chmod(p, 0o755) }
