@@ -138,7 +138,9 @@ func (r *Result) writeMeta(ctx context.Context, tr *tracer, red *redact.Redactor
 		func() error { return writeFileAtomic(filepath.Join(scratch, "report.txt"), []byte(m.Report())) },
 		func() error { return writeIndex(scratch, m) },
 		func() error { return tr.write(ctx, scratch, m) },
-		func() error { return writeFileAtomic(filepath.Join(scratch, "troubleshooting.md"), docs.Troubleshooting) },
+		func() error {
+			return writeFileAtomic(filepath.Join(scratch, "troubleshooting.md"), docs.Troubleshooting)
+		},
 	} {
 		if err := write(); err != nil {
 			return err
