@@ -127,10 +127,10 @@ func TestContainerRuntime(t *testing.T) {
 	}
 	for cg, want := range map[string]string{
 		"12:pids:/kubepods/besteffort/pod1f0e/cri-containerd-4c2f8e1a\n": "containerd",
-		"11:memory:/docker/4c2f8e1a9b3d7\n":                                 "docker",
-		"1:name=systemd:/machine.slice/libpod-4c2f8e1a.scope\n":             "podman",
-		"0::/kubepods.slice/kubepods-burstable.slice/crio-4c2f.scope\n":     "cri-o",
-		"0::/kubepods/burstable/pod1f0e/4c2f8e1a\n":                         "kubernetes",
+		"11:memory:/docker/4c2f8e1a9b3d7\n":                              "docker",
+		"1:name=systemd:/machine.slice/libpod-4c2f8e1a.scope\n":          "podman",
+		"0::/kubepods.slice/kubepods-burstable.slice/crio-4c2f.scope\n":  "cri-o",
+		"0::/kubepods/burstable/pod1f0e/4c2f8e1a\n":                      "kubernetes",
 		"0::/\n": "",
 	} {
 		if got := runtimeFromCgroup(cg); got != want {

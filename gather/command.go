@@ -88,6 +88,8 @@ func (s *runState) finishCommand(ctx context.Context, c Collector, res *Collecto
 		}
 	case p.err != nil:
 		res.fail(classifyErr(p.err), fmt.Sprintf("%s: %v", c.Command[0], p.err))
+	case p.exitCode != 0 && notApplicable(errText) != "":
+		res.skip(notApplicable(errText))
 	case p.exitCode != 0:
 		kind, ok := classifyText(errText)
 		if !ok {

@@ -95,3 +95,26 @@ func classifyErr(err error) FailureKind {
 	}
 	return FailOther
 }
+
+// notApplicableSigns are answers that mean "this does not exist on this kind
+// of host", not "something is broken": a dump of a Community Edition cluster
+// or of a container without systemd is not incomplete because of them.
+var notApplicableSigns = []struct{ sign, reason string }{
+	{"not supported in teleport community edition", "needs Teleport Enterprise"},
+	{"only available in teleport enterprise", "needs Teleport Enterprise"},
+	{"system has not been booted with systemd", "no systemd on this host"},
+	{"failed to connect to bus", "no systemd on this host"},
+	{"failed to create bus connection", "no systemd on this host"},
+}
+
+// notApplicable returns why a failed command's stderr means "not applicable
+// here", or "".
+func notApplicable(stderr string) string {
+	lower := strings.ToLower(stderr)
+	for _, s := range notApplicableSigns {
+		if strings.Contains(lower, s.sign) {
+			return s.reason
+		}
+	}
+	return ""
+}

@@ -71,6 +71,10 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	s.collect(runCtx, tasks, tr)
 	end()
 
+	if err := writeRoleMarkers(opts.Dir, plan); err != nil {
+		opts.Progress.Notef("%v", err)
+	}
+
 	end = tr.stage("budget")
 	dropped := append(s.dropped, enforceBudget(opts.Dir, tasks, opts.MaxSize)...)
 	end()

@@ -126,10 +126,13 @@ func TestEveryCollectorFailingStillWritesDump(t *testing.T) {
 		}
 	}
 	report := readOut(t, res, "report.txt")
-	for _, want := range []string{"WARNINGS", "incomplete", "docs/troubleshooting.md#binary_missing", "docs/troubleshooting.md#api_unreachable", "tctl-not-installed: not found in PATH"} {
+	for _, want := range []string{"WARNINGS", "incomplete", "troubleshooting.md#binary_missing", "troubleshooting.md#api_unreachable", "tctl-not-installed: not found in PATH"} {
 		if !strings.Contains(report, want) {
 			t.Errorf("report.txt lacks %q", want)
 		}
+	}
+	if doc := readOut(t, res, "troubleshooting.md"); !strings.Contains(doc, "## binary_missing") {
+		t.Errorf("the troubleshooting page the report links to is not in the dump")
 	}
 	if s := res.Summary(); !strings.Contains(s, "4 failed") || !strings.Contains(s, "#binary_missing") {
 		t.Errorf("summary:\n%s", s)

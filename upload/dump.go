@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path"
 	"sort"
@@ -53,13 +54,15 @@ func putFile(ctx context.Context, s Store, name, file string, wrap Wrap) error {
 	if err != nil {
 		return fmt.Errorf("upload %s: %w", name, err)
 	}
+	// A failed Stat is not fatal: write-only credentials (and upload tickets)
+	// cannot read, and Put reports any real problem itself.
 	if have, err := s.Stat(ctx, name); err == nil {
 		if have.Size == st.Size() {
 			return nil
 		}
 		return fmt.Errorf("upload %s to %s: a different object of %d bytes is already there (is the uuid reused?): %w", name, s, have.Size, ErrExists)
 	} else if !errors.Is(err, ErrNotExist) {
-		return fmt.Errorf("upload %s to %s: %w", name, s, err)
+		slog.Debug("stat before upload failed; uploading anyway", "object", name, "err", err)
 	}
 	var r io.Reader = f
 	if wrap != nil {

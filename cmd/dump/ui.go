@@ -108,34 +108,82 @@ func (u *ui) bytes(verb string) upload.Wrap {
 			}
 		}
 		m := &meter{r: r, report: report}
-		if _, ok := r.(io.Seeker); ok {
-			return &seekingMeter{m}
+		if _, ok := r.(interface {
+			io.Seeker
+			io.ReaderAt
+		}); ok {
+			return &fileMeter{m}
 		}
 		return m
 	}
 }
 
-// meter reports the position of a reader as it is read.
+// meter reports how much of an object has been read. Uploaders read a file
+// sequentially, rewind it to retry, or read parts at offsets (S3 multipart,
+// sometimes twice: once to sign, once to send), so progress is the union of
+// the byte ranges read, not a running sum.
 type meter struct {
 	r      io.Reader
 	pos    int64
-	report func(pos int64)
+	mu     sync.Mutex
+	spans  [][2]int64 // sorted, disjoint [start, end) ranges read so far
+	report func(covered int64)
 }
 
 func (m *meter) Read(b []byte) (int, error) {
 	n, err := m.r.Read(b)
+	m.mark(m.pos, n)
 	m.pos += int64(n)
-	m.report(m.pos)
 	return n, err
 }
 
-type seekingMeter struct{ *meter }
+// mark adds [off, off+n) to the ranges read and reports the total covered.
+func (m *meter) mark(off int64, n int) {
+	if n <= 0 {
+		return
+	}
+	m.mu.Lock()
+	start, end := off, off+int64(n)
+	var merged [][2]int64
+	var covered int64
+	placed := false
+	for _, s := range m.spans {
+		switch {
+		case s[1] < start:
+			merged = append(merged, s)
+		case end < s[0]:
+			if !placed {
+				merged, placed = append(merged, [2]int64{start, end}), true
+			}
+			merged = append(merged, s)
+		default:
+			start, end = min(start, s[0]), max(end, s[1])
+		}
+	}
+	if !placed {
+		merged = append(merged, [2]int64{start, end})
+	}
+	for _, s := range merged {
+		covered += s[1] - s[0]
+	}
+	m.spans = merged
+	m.report(covered)
+	m.mu.Unlock()
+}
 
-func (m *seekingMeter) Seek(offset int64, whence int) (int64, error) {
+// fileMeter keeps Seek (retries rewind) and ReadAt (multipart parts, resume).
+type fileMeter struct{ *meter }
+
+func (m *fileMeter) Seek(offset int64, whence int) (int64, error) {
 	pos, err := m.r.(io.Seeker).Seek(offset, whence)
 	if err == nil {
 		m.pos = pos
-		m.report(pos)
 	}
 	return pos, err
+}
+
+func (m *fileMeter) ReadAt(b []byte, off int64) (int, error) {
+	n, err := m.r.(io.ReaderAt).ReadAt(b, off)
+	m.mark(off, n)
+	return n, err
 }

@@ -1,0 +1,141 @@
+package s3
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+
+	"github.com/dumptool/dump/upload"
+)
+
+// Put streams size bytes from r into name. Objects up to PartSize go up in one
+// PutObject, larger ones as a multipart upload of PartSize parts, Concurrency
+// at a time: from a file (io.ReaderAt and io.Seeker, e.g. *os.File) by
+// putResumable, which continues an upload an earlier Put left unfinished;
+// from any other reader by the transfer manager, which buffers the parts.
+//
+// Every write carries If-None-Match: *, so an existing object is never
+// replaced (ErrExists). For multipart the server checks it only on
+// completion, so Put also looks first and refuses a taken name before sending
+// any data. A multipart upload shows nothing under name until it is complete;
+// a failed stream upload is aborted, a failed file upload kept to be resumed.
+//
+// When the SDK retries a request whose first answer was lost, the server may
+// already hold our object and refuse the retry (412, or NoSuchUpload for a
+// completed multipart upload). The object was absent when Put looked, so one
+// of the same size now is taken as ours: names are per-dump uuids, nobody else
+// writes them.
+//
+// Unfinished uploads nobody resumes are removed by the next successful Put of
+// the same name (see abortStale) or by the bucket's
+// AbortIncompleteMultipartUpload lifecycle rule.
+func (s *Store) Put(ctx context.Context, name string, r io.Reader, size int64) error {
+	key := s.key(name)
+	_, err := s.head(ctx, key)
+	switch {
+	case err == nil:
+		return &opError{msg: fmt.Sprintf("%s: put %s: object already exists", s, name), errs: []error{upload.ErrExists}}
+	case forbidden(err):
+		// Write-only credentials may not look; and a HEAD answer has no
+		// body to say why it was refused, the upload's answer will.
+	default:
+		if _, kind := s.explain(err); kind != upload.ErrNotExist {
+			return s.fail("put", name, err)
+		}
+	}
+	if f, ok := r.(file); ok && size > PartSize {
+		err = s.putResumable(ctx, key, f, size)
+	} else {
+		_, err = s.tm.UploadObject(ctx, &transfermanager.UploadObjectInput{
+			Bucket:        aws.String(s.bucket),
+			Key:           aws.String(key),
+			Body:          &exactReader{r: r, left: size, size: size},
+			ContentLength: aws.Int64(size),
+			IfNoneMatch:   aws.String("*"),
+		})
+	}
+	if err != nil && refusedAsDone(err) {
+		if out, herr := s.head(ctx, key); herr == nil && aws.ToInt64(out.ContentLength) == size {
+			err = nil
+		}
+	}
+	if err != nil {
+		return s.fail("put", name, err)
+	}
+	if size > PartSize {
+		s.abortStale(ctx, key)
+	}
+	return nil
+}
+
+func forbidden(err error) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && (ae.ErrorCode() == "Forbidden" || ae.ErrorCode() == "AccessDenied")
+}
+
+// refusedAsDone reports the answers a repeated request gets when its first
+// attempt already stored the object.
+func refusedAsDone(err error) bool {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch ae.ErrorCode() {
+	case "PreconditionFailed", "ConditionalRequestConflict", "NoSuchUpload":
+		return true
+	}
+	return false
+}
+
+// abortStale aborts unfinished multipart uploads of key left by an earlier,
+// interrupted Put. Once key exists they can never complete (If-None-Match), so
+// they only cost storage. Best effort: a failure here does not fail the Put.
+func (s *Store) abortStale(ctx context.Context, key string) {
+	out, err := s.client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String(s.bucket), Prefix: aws.String(key)})
+	if err != nil {
+		return
+	}
+	for _, u := range out.Uploads {
+		if aws.ToString(u.Key) != key {
+			continue
+		}
+		s.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String(s.bucket), Key: u.Key, UploadId: u.UploadId})
+	}
+}
+
+// exactReader fails the upload when r holds fewer or more than size bytes, so
+// a truncated source never completes as a shorter object.
+type exactReader struct {
+	r          io.Reader
+	left, size int64
+}
+
+func (e *exactReader) Read(p []byte) (int, error) {
+	if e.left <= 0 {
+		var one [1]byte
+		if n, _ := e.r.Read(one[:]); n > 0 {
+			return 0, fmt.Errorf("source has more than the %d bytes announced", e.size)
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > e.left {
+		p = p[:e.left]
+	}
+	n, err := e.r.Read(p)
+	e.left -= int64(n)
+	if err == io.EOF {
+		if e.left > 0 {
+			// Not io.ErrUnexpectedEOF: a short local file is no network
+			// error, and retrying will not make it longer.
+			return n, fmt.Errorf("source ended after %d of %d bytes", e.size-e.left, e.size)
+		}
+		err = nil
+	}
+	return n, err
+}
