@@ -65,6 +65,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"decrypt without identity", []string{"decrypt", "--from", bucket, "abcd"}, "--identity"},
 		{"bad scheme", []string{"gather-upload", "--to", "ftp://x/y", "--recipient", recipient}, "scheme"},
 		{"bad uuid", []string{"gather", "--uuid", "not-a-uuid"}, "--uuid"},
+		{"malformed spec", []string{"gather", "--spec", writeSpec(t, "- name: x\n  kind: run\n  comand: [true]\n")}, "line 3"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -124,6 +124,12 @@ func gatherOptions(c *cli.Context, u *ui, dir string) (gather.Options, error) {
 	if err != nil {
 		return gather.Options{}, err
 	}
+	// A broken spec is the user's to fix: say so before any work is done.
+	for _, spec := range c.StringSlice("spec") {
+		if _, err := gather.LoadSpec(spec); err != nil {
+			return gather.Options{}, usageErrorf("--spec: %v", err)
+		}
+	}
 	var key []byte
 	if p := c.String("redaction-key-file"); p != "" {
 		if key, err = redact.LoadOrCreateKey(p); err != nil {
