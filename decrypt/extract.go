@@ -12,6 +12,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/dumptool/dump/upload"
 )
 
 // Default limits of [Extract]; generous for a real dump, small enough to stop
@@ -137,7 +139,7 @@ type extractor struct {
 }
 
 func (x *extractor) run(ctx context.Context, r io.Reader) error {
-	tr := tar.NewReader(ctxReader{ctx, r})
+	tr := tar.NewReader(upload.ContextReader(ctx, r))
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
@@ -302,17 +304,4 @@ func quote(s string) string {
 		s = s[:80] + "…"
 	}
 	return fmt.Sprintf("%q", s)
-}
-
-// ctxReader stops a long extraction when the context is cancelled.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

@@ -75,3 +75,19 @@ type PresignedPut struct {
 type Presigner interface {
 	PresignPut(ctx context.Context, name string, expires time.Duration) (PresignedPut, error)
 }
+
+// ContextReader returns a reader that stops with ctx's error once ctx ends,
+// so a long copy from a source that never blocks still honours cancellation.
+func ContextReader(ctx context.Context, r io.Reader) io.Reader { return ctxReader{ctx, r} }
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}

@@ -68,7 +68,7 @@ func (s *Store) Put(ctx context.Context, name string, r io.Reader, size int64) e
 		return fmt.Errorf("put %s: %w", name, err)
 	}
 	defer os.Remove(tmp.Name())
-	n, err := io.Copy(tmp, ctxReader{ctx, r})
+	n, err := io.Copy(tmp, upload.ContextReader(ctx, r))
 	if err == nil && size >= 0 && n != size {
 		err = fmt.Errorf("read %d bytes, expected %d", n, size)
 	}
@@ -168,17 +168,4 @@ func notExist(err error) error {
 		return fmt.Errorf("%w: %w", upload.ErrNotExist, err)
 	}
 	return err
-}
-
-// ctxReader stops a long copy when the context is cancelled.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
