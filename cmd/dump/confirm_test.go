@@ -81,3 +81,29 @@ func TestConfirmFlow(t *testing.T) {
 		}
 	})
 }
+
+// Several dumps match a prefix: on a terminal support picks one by number.
+func TestDecryptAsksWhichDump(t *testing.T) {
+	identity, recipient := keygen(t)
+	bucketDir := t.TempDir()
+	bucket := "file://" + bucketDir
+	for _, id := range []string{"abcd0000-0000-4000-8000-000000000001", "abcd0000-0000-4000-8000-000000000002"} {
+		r := runDump(t, t.TempDir(), nil, "gather-upload", "--to", bucket, "--recipient", recipient, "--uuid", id,
+			"--out", t.TempDir(), "--profile", "none", "--spec", writeSpec(t, okSpec))
+		if r.code != 0 {
+			t.Fatalf("gather-upload: %s", r)
+		}
+	}
+	r := runDump(t, t.TempDir(), nil, "decrypt", "--from", bucket, "--identity", identity, "abcd")
+	if r.code != 2 || !strings.Contains(r.stderr, "000000000002") || !strings.Contains(r.stderr, "--all") {
+		t.Fatalf("without a terminal, an ambiguous prefix must list the dumps and exit 2: %s", r)
+	}
+	out := t.TempDir()
+	text, code := runOnTerminal(t, "2\n", "decrypt", "--from", bucket, "--identity", identity, "--out", out, "abcd")
+	if code != 0 || !strings.Contains(text, "which one?") {
+		t.Fatalf("exit %d:\n%s", code, text)
+	}
+	if _, err := os.Stat(filepath.Join(out, "abcd0000-0000-4000-8000-000000000002", "index.html")); err != nil {
+		t.Fatalf("the dump picked was not extracted: %v\n%s", err, text)
+	}
+}

@@ -64,10 +64,17 @@ func decryptAction(c *cli.Context) error {
 		return err
 	}
 	if len(refs) > 1 && !c.Bool("all") {
-		for _, r := range refs {
-			u.warnf("  %s  %s", r.UUID, r.Modified.Format("2006-01-02 15:04:05Z"))
+		for i, r := range refs {
+			u.warnf("  %d) %s  %s", i+1, r.UUID, r.Modified.Format("2006-01-02 15:04:05Z"))
 		}
-		return usageErrorf("%d dumps match %q: give more of the uuid, or --all to open them all", len(refs), c.Args().First())
+		if !stdinIsTerminal() {
+			return usageErrorf("%d dumps match %q: give more of the uuid, or --all to open them all", len(refs), c.Args().First())
+		}
+		n, err := choose(u, len(refs))
+		if err != nil {
+			return err
+		}
+		refs = refs[n-1 : n]
 	}
 	for _, r := range refs {
 		res, err := decrypt.FromStore(c.Context, dest, r.UUID, opts)

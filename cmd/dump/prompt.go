@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"golang.org/x/term"
@@ -34,6 +35,20 @@ func ask(u *ui, question string, def bool) (bool, error) {
 	default:
 		return false, nil
 	}
+}
+
+// choose asks for a number from 1 to n.
+func choose(u *ui, n int) (int, error) {
+	u.warnf("%d dumps match; which one? (1-%d) ", n, n)
+	line, err := stdin.ReadString('\n')
+	if err != nil && line == "" {
+		return 0, fmt.Errorf("no answer: %w", err)
+	}
+	k, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil || k < 1 || k > n {
+		return 0, usageErrorf("%q is not a number from 1 to %d", strings.TrimSpace(line), n)
+	}
+	return k, nil
 }
 
 // showSummary is what the user sees before deciding to upload.

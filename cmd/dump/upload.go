@@ -142,7 +142,7 @@ func gatherUploadAction(mode uploadMode) cli.ActionFunc {
 			u.warnf("the sealed dump is kept in %s; retry with:\n  %s", out, retryCommand(dest, sealed))
 			return &exitError{code: exitFailed}
 		}
-		removeParts(u, parts, sealed)
+		removeParts(u, sealed)
 		u.notef("uploaded to %s/%s", strings.TrimSuffix(destName(dest), "/"), g.uuid)
 		u.resultf("%s", g.uuid)
 		return g.exit()
@@ -162,7 +162,7 @@ func uploadParts(ctx context.Context, u *ui, dest *destination, id string, parts
 }
 
 // removeParts deletes the local sealed files once the store has every object.
-func removeParts(u *ui, parts upload.Parts, sealed *crypto.Sealed) {
+func removeParts(u *ui, sealed *crypto.Sealed) {
 	for _, p := range []string{sealed.PayloadPath, sealed.KeyPath, sealed.InfoPath} {
 		if p == "" {
 			continue
