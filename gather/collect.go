@@ -120,6 +120,8 @@ func (s *runState) runTask(ctx context.Context, t *task) {
 			s.runHTTP(cctx, c, &t.res)
 		case KindCensus:
 			s.runCensus(cctx, c, &t.res)
+		case KindKubeLogs:
+			s.runKubeLogs(cctx, c, &t.res)
 		default:
 			t.res.fail(FailOther, fmt.Sprintf("unknown collector kind %q", c.Kind))
 		}

@@ -16,21 +16,27 @@ const (
 	KindJournal Kind = "journal" // journalctl -u Unit within --since -> Output/log.txt (-o short-iso) and Output/log.json (-o json)
 	KindHTTP    Kind = "http"    // GET URL -> Output
 	KindCensus  Kind = "census"  // host facts -> census.json
+	// KindKubeLogs lists the pods of Namespace (all when empty) and writes each
+	// container's logs within --since, with timestamps, to
+	// Output/kubectl_logs_<ns>_<pod>_<container>.log.
+	KindKubeLogs Kind = "kube_logs"
 )
 
 // Collector is one named task of a profile. Collectors are data: profiles are
 // lists of them and users add their own with --spec FILE.yaml (same schema).
 type Collector struct {
-	Name     string   `yaml:"name" json:"name"`
-	Category string   `yaml:"category" json:"category"` // system, nodes, objects, systemd, kube, k3s, ...
-	Kind     Kind     `yaml:"kind" json:"kind"`
-	Command  []string `yaml:"command,omitempty" json:"command,omitempty"` // run: argv, argv[0] looked up in PATH
-	Paths    []string `yaml:"paths,omitempty" json:"paths,omitempty"`     // copy: files or globs, read under the sysroot
-	Unit     string   `yaml:"unit,omitempty" json:"unit,omitempty"`       // journal: the systemd unit
-	URL      string   `yaml:"url,omitempty" json:"url,omitempty"`         // http: the endpoint
+	Name      string   `yaml:"name" json:"name"`
+	Category  string   `yaml:"category" json:"category"` // system, nodes, objects, systemd, kube, k3s, ...
+	Kind      Kind     `yaml:"kind" json:"kind"`
+	Command   []string `yaml:"command,omitempty" json:"command,omitempty"`     // run: argv, argv[0] looked up in PATH; kube_logs: how to call kubectl (default kubectl)
+	Paths     []string `yaml:"paths,omitempty" json:"paths,omitempty"`         // copy: files or globs, read under the sysroot
+	Unit      string   `yaml:"unit,omitempty" json:"unit,omitempty"`           // journal: the systemd unit
+	URL       string   `yaml:"url,omitempty" json:"url,omitempty"`             // http: the endpoint
+	Namespace string   `yaml:"namespace,omitempty" json:"namespace,omitempty"` // kube_logs: whose pods' logs; empty = all namespaces
 	// Output is the path in the dump tree, relative, slash-separated. "{host}"
 	// expands to the host id. For run/http it is a file (stderr goes to the same
-	// name with its extension replaced by ".error"); for copy and journal a directory.
+	// name with its extension replaced by ".error"); for copy, journal and
+	// kube_logs a directory.
 	Output   string   `yaml:"output" json:"output"`
 	Timeout  Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`   // 0 = the run's --collector-timeout
 	MaxSize  int64    `yaml:"max_size,omitempty" json:"max_size,omitempty"` // per output file; 0 = --max-file-size; the tail is kept

@@ -28,25 +28,37 @@ func (s *runState) runCommand(ctx context.Context, c Collector, res *CollectorRe
 // execute runs argv with stdout and stderr redacted into tail buffers. An error
 // means the command could not be found; everything else is in proc.
 func (s *runState) execute(ctx context.Context, argv []string, output string, limit int64) (stdout, stderr *tailBuffer, p proc, err error) {
-	bin, err := lookPath(argv[0], envPath(s.childEnv))
+	var outErr error
+	stderr, p, err = s.executeTo(ctx, argv, errorPath(output), limit,
+		func(r io.Reader) error { stdout, outErr = s.stream(output, r, limit); return outErr })
 	if err != nil {
 		return nil, nil, p, err
-	}
-	var outErr, errErr error
-	p, cerr := runProcess(ctx, bin, argv, s.childEnv,
-		func(r io.Reader) error { stdout, outErr = s.stream(output, r, limit); return outErr },
-		func(r io.Reader) error { stderr, errErr = s.stream(errorPath(output), r, limit); return errErr },
-	)
-	if cerr != nil && p.err == nil {
-		p.err = cerr
 	}
 	if stdout == nil {
 		stdout = newTailBuffer(limit)
 	}
+	return stdout, stderr, p, nil
+}
+
+// executeTo runs argv handing its stdout, as it comes, to consume, and its
+// stderr redacted into a tail buffer for errRel. An error means the command
+// could not be found; everything else is in proc.
+func (s *runState) executeTo(ctx context.Context, argv []string, errRel string, limit int64, consume func(io.Reader) error) (stderr *tailBuffer, p proc, err error) {
+	bin, err := lookPath(argv[0], envPath(s.childEnv))
+	if err != nil {
+		return nil, p, err
+	}
+	var errErr error
+	p, cerr := runProcess(ctx, bin, argv, s.childEnv, consume,
+		func(r io.Reader) error { stderr, errErr = s.stream(errRel, r, limit); return errErr },
+	)
+	if cerr != nil && p.err == nil {
+		p.err = cerr
+	}
 	if stderr == nil {
 		stderr = newTailBuffer(limit)
 	}
-	return stdout, stderr, p, nil
+	return stderr, p, nil
 }
 
 // commandMissing records a command that could not be started because its

@@ -212,6 +212,13 @@ func (p *Plan) source(c Collector) string {
 		if p.Env.NoCloudDetect {
 			s += " (no cloud detection)"
 		}
+	case KindKubeLogs:
+		ns := "all namespaces"
+		if c.Namespace != "" {
+			ns = "namespace " + c.Namespace
+		}
+		s = fmt.Sprintf("%s logs --timestamps %s of each container of the pods in %s (at most %d, %d at a time)",
+			shellQuote(kubectlArgv(c)), kubeSince(p.opts.Since), ns, kubeLogsMaxContainers, kubeLogsConcurrency)
 	}
 	if c.Optional {
 		s += " [optional]"

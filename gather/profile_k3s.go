@@ -6,7 +6,8 @@ import "time"
 // time windows: k3s version and check-config, its configs and kubeconfig
 // (redacted by the runner), the k3s units' journals, its log files and
 // containerd.log, the CRI view, pod logs within --since, and kubectl basics
-// through `k3s kubectl`, which finds /etc/rancher/k3s/k3s.yaml by itself.
+// and kube-system's container logs through `k3s kubectl`, which finds
+// /etc/rancher/k3s/k3s.yaml by itself.
 func k3sProfile() Profile {
 	cs := []Collector{
 		run("k3s", "k3s/version.txt", prioConfig, "k3s", "--version"),
@@ -32,6 +33,7 @@ func k3sProfile() Profile {
 		run("kube", "kube/k3s_kubectl_get_nodes_wide.txt", prioStatus, "k3s", "kubectl", "get", "nodes", "-o", "wide"),
 		run("kube", "kube/k3s_kubectl_get_pods_wide.txt", prioStatus, "k3s", "kubectl", "get", "pods", "-A", "-o", "wide"),
 		run("kube", "kube/k3s_kubectl_get_events.txt", prioStatus, "k3s", "kubectl", "get", "events", "-A"),
+		kubeLogs(prioLogs, "kube-system", "k3s", "kubectl"),
 	}
 	return Profile{
 		Name:        "k3s",

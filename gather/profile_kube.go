@@ -11,28 +11,10 @@ var kubeResources = []string{
 	"events",
 }
 
-// kubeSystemLogs are the kube-system components whose logs are fetched, by
-// label selector: per-pod fan-out needs a list of pods that only exists at
-// run time. --prefix names the pod and container on every line.
-var kubeSystemLogs = []struct{ name, selector string }{
-	{"coredns", "k8s-app=kube-dns"},
-	{"metrics-server", "k8s-app=metrics-server"},
-	{"kube-proxy", "k8s-app=kube-proxy"},
-	{"control-plane", "tier=control-plane"}, // kubeadm's static pods: apiserver, etcd, scheduler, controller-manager
-	{"traefik", "app.kubernetes.io/name=traefik"},
-	{"local-path-provisioner", "app=local-path-provisioner"},
-	{"cilium", "k8s-app=cilium"},
-	{"calico-node", "k8s-app=calico-node"},
-}
-
 // kubeProfile reads the cluster that kubectl's current context points at:
 // versions, contexts, resources as YAML, node descriptions and the logs of
-// kube-system components within --since, with timestamps.
-func kubeProfile(env Env) Profile {
-	window := env.Since
-	if window <= 0 {
-		window = DefaultSince
-	}
+// every container within --since, with timestamps.
+func kubeProfile() Profile {
 	const cat = "kube"
 	cs := []Collector{
 		run(cat, "kube/kubectl_version.yaml", prioConfig, "kubectl", "version", "-o", "yaml"),
@@ -43,16 +25,11 @@ func kubeProfile(env Env) Profile {
 	for _, r := range kubeResources {
 		cs = append(cs, run(cat, "kube/kubectl_get_"+r+".yaml", prioStatus, "kubectl", "get", r, "-A", "-o", "yaml"))
 	}
-	for _, l := range kubeSystemLogs {
-		cs = append(cs, run(cat, "kube/kubectl_logs_kube-system_"+l.name+".log", prioLogs,
-			"kubectl", "logs", "-n", "kube-system", "-l", l.selector,
-			"--all-containers", "--prefix", "--timestamps", "--since="+sinceArg(window),
-			// With a selector kubectl keeps only 10 lines per container unless told.
-			"--tail=-1", "--max-log-requests=20", "--ignore-errors"))
-	}
+	// All namespaces: the container cap of kube_logs keeps it bounded.
+	cs = append(cs, kubeLogs(prioBulkLogs, ""))
 	return Profile{
 		Name:        "kube",
-		Description: "the Kubernetes cluster of kubectl's current context: versions, resources, node descriptions, kube-system logs",
+		Description: "the Kubernetes cluster of kubectl's current context: versions, resources, node descriptions, pod logs",
 		Collectors:  cs,
 	}
 }

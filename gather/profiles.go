@@ -1,7 +1,6 @@
 package gather
 
 import (
-	"fmt"
 	"path/filepath"
 	"strings"
 	"time"
@@ -19,7 +18,7 @@ func Builtin(env Env) []Profile {
 	if env.DiagAddr == "" {
 		env.DiagAddr = DiagAddrFromConfig(env.Sysroot)
 	}
-	ps := []Profile{hostProfile(), k3sProfile(), teleportProfile(env), kubeProfile(env)}
+	ps := []Profile{hostProfile(), k3sProfile(), teleportProfile(env), kubeProfile()}
 	if env.HostID != "" {
 		for i := range ps {
 			for j := range ps[i].Collectors {
@@ -80,6 +79,22 @@ func journal(unit string) Collector {
 	}
 }
 
+// kubeLogs makes the kube_logs collector of the kube and k3s profiles, with
+// kubectl run as argv (default kubectl). Both profiles give it the same name
+// and output, so with both detected the plan keeps the first and runs it once.
+func kubeLogs(prio int, namespace string, kubectl ...string) Collector {
+	return Collector{
+		Name:      "kube-logs",
+		Category:  "kube",
+		Kind:      KindKubeLogs,
+		Command:   kubectl,
+		Namespace: namespace,
+		Output:    "kube",
+		Priority:  prio,
+		Timeout:   Duration(5 * time.Minute), // many containers, 4 at a time
+	}
+}
+
 func optional(c Collector) Collector { c.Optional = true; return c }
 
 func since(c Collector) Collector { c.Since = true; return c }
@@ -92,16 +107,4 @@ func nameOf(output string) string {
 	output = strings.ReplaceAll(output, "{host}/", "")
 	output = strings.TrimSuffix(output, filepath.Ext(output))
 	return strings.NewReplacer("/", "-", ".", "-").Replace(output)
-}
-
-// sinceArg formats d for kubectl --since ("24h", "90m", "45s").
-func sinceArg(d time.Duration) string {
-	switch {
-	case d%time.Hour == 0:
-		return fmt.Sprintf("%dh", d/time.Hour)
-	case d%time.Minute == 0:
-		return fmt.Sprintf("%dm", d/time.Minute)
-	default:
-		return fmt.Sprintf("%ds", (d+time.Second-1)/time.Second)
-	}
 }

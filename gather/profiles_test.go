@@ -2,6 +2,7 @@ package gather
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os/exec"
 	"path"
@@ -31,6 +32,8 @@ func builtinByName(t *testing.T, env Env) map[string]Profile {
 // Every built-in collector must be something the runner can execute and
 // place: a known kind with what that kind needs, a clean relative output, and
 // names and outputs unique across all profiles, so profiles can be combined.
+// The one exception is kube_logs, which the kube and k3s profiles share by
+// name and output so that the plan runs it once.
 func TestBuiltinCollectorsAreValid(t *testing.T) {
 	for _, env := range []Env{
 		{Sysroot: fixturetest.Testdata(t) + "/fixtures/teleport-node"},
@@ -44,14 +47,20 @@ func TestBuiltinCollectorsAreValid(t *testing.T) {
 				if c.Name == "" || c.Category == "" {
 					t.Errorf("%s: empty name or category: %+v", where, c)
 				}
-				if prev, dup := names[c.Name]; dup {
+				// Shared kube_logs: see TestKubeAndK3sShareOneLogsCollector.
+				shared := c.Kind == KindKubeLogs && names[c.Name] != "" && outputs[c.Output] == names[c.Name]
+				if prev, dup := names[c.Name]; dup && !shared {
 					t.Errorf("name %q used by %s and %s", c.Name, prev, where)
 				}
-				names[c.Name] = where
-				if prev, dup := outputs[c.Output]; dup {
+				if !shared {
+					names[c.Name] = where
+				}
+				if prev, dup := outputs[c.Output]; dup && !shared {
 					t.Errorf("output %q written by %s and %s", c.Output, prev, where)
 				}
-				outputs[c.Output] = where
+				if !shared {
+					outputs[c.Output] = where
+				}
 				if c.Output == "" || path.IsAbs(c.Output) || path.Clean(c.Output) != c.Output || strings.HasPrefix(c.Output, "..") {
 					t.Errorf("%s: output %q is not a clean relative path", where, c.Output)
 				}
@@ -88,6 +97,10 @@ func TestBuiltinCollectorsAreValid(t *testing.T) {
 				case KindCensus:
 					if c.Output != "census.json" {
 						t.Errorf("%s: census output %q", where, c.Output)
+					}
+				case KindKubeLogs:
+					if c.Output != "kube" || (c.Namespace != "" && !kubeName.MatchString(c.Namespace)) {
+						t.Errorf("%s: kube_logs output %q namespace %q", where, c.Output, c.Namespace)
 					}
 				default:
 					t.Errorf("%s: unknown kind %q", where, c.Kind)
@@ -265,11 +278,52 @@ func TestKubeAndK3sCommandsAgainstFakeTools(t *testing.T) {
 			}
 		}
 	}
-	stdout, _, _ := runCollectors(t, ps["kube"], "kubectl")
-	logs := stdout["kube/kubectl_logs_kube-system_coredns.log"]
-	// Timestamped and prefixed with pod and container.
-	if !regexp.MustCompile(`(?m)^\[pod/coredns-[^/]+/coredns\] \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z `).MatchString(logs) {
-		t.Errorf("coredns logs lack prefix or timestamps:\n%s", logs)
+}
+
+// Pod logs come from one kube_logs collector per profile: the kube profile's
+// reads all namespaces, k3s's kube-system through `k3s kubectl`. With both
+// profiles selected the plan keeps the first and so fetches each log once.
+func TestKubeAndK3sShareOneLogsCollector(t *testing.T) {
+	logs := map[string]Collector{}
+	for name, p := range builtinByName(t, Env{Sysroot: fixturetest.Testdata(t) + "/fixtures/k3s-server"}) {
+		for _, c := range p.Collectors {
+			if c.Kind == KindKubeLogs {
+				if _, dup := logs[name]; dup {
+					t.Errorf("%s: two kube_logs collectors", name)
+				}
+				logs[name] = c
+			}
+			if c.Kind == KindRun && slices.Contains(c.Command, "logs") {
+				t.Errorf("%s: pod logs by a run collector: %q", name, c.Command)
+			}
+		}
+	}
+	kube, k3s := logs["kube"], logs["k3s"]
+	if kube.Namespace != "" || len(kube.Command) != 0 || k3s.Namespace != "kube-system" || !slices.Equal(k3s.Command, []string{"k3s", "kubectl"}) {
+		t.Errorf("kube: %+v\nk3s: %+v", kube, k3s)
+	}
+	if kube.Name != k3s.Name || kube.Output != k3s.Output {
+		t.Errorf("kube_logs collectors differ in name or output: %s %s, %s %s", kube.Name, kube.Output, k3s.Name, k3s.Output)
+	}
+
+	withProfiles(t)
+	builtinProfiles = Builtin
+	opts := testOptions(t)
+	opts.Profiles = []string{"k3s", "kube"}
+	p, err := NewPlan(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, pr := range p.Profiles {
+		for _, c := range pr.Collectors {
+			if c.Kind == KindKubeLogs {
+				n++
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d kube_logs collectors planned for k3s+kube, want 1", n)
 	}
 }
 

@@ -164,6 +164,12 @@ func warnings(m *Manifest) []string {
 	if n := m.Totals.Failed + m.Totals.TimedOut; n > 0 {
 		w = append(w, fmt.Sprintf("the dump is incomplete: %d of %d collectors failed or timed out (see the failures below)", n, m.Totals.Collectors))
 	}
+	for _, c := range m.Collectors {
+		if c.Status == StatusOK && c.Error != "" {
+			// Succeeded in part, such as kube_logs with some containers failing.
+			w = append(w, fmt.Sprintf("%s is incomplete: %s", c.Name, c.Error))
+		}
+	}
 	if len(m.Dropped) > 0 {
 		var b int64
 		for _, d := range m.Dropped {

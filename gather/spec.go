@@ -144,11 +144,11 @@ func validateCollector(c *Collector) (field string, err error) {
 		return fmt.Errorf("collector %q: "+format, append([]any{c.Name}, args...)...)
 	}
 	switch c.Kind {
-	case KindRun, KindCopy, KindJournal, KindHTTP, KindCensus:
+	case KindRun, KindCopy, KindJournal, KindHTTP, KindCensus, KindKubeLogs:
 	case "":
-		return "name", q("no kind (run, copy, journal, http or census)")
+		return "name", q("no kind (run, copy, journal, http, census or kube_logs)")
 	default:
-		return "kind", q("unknown kind %q (run, copy, journal, http or census)", c.Kind)
+		return "kind", q("unknown kind %q (run, copy, journal, http, census or kube_logs)", c.Kind)
 	}
 	if c.Output == "" {
 		return "name", q("no output path")
@@ -176,6 +176,13 @@ func validateCollector(c *Collector) (field string, err error) {
 	case KindJournal:
 		if c.Unit == "" {
 			return "name", q("a journal collector needs a unit")
+		}
+	case KindKubeLogs:
+		if len(c.Command) > 0 && c.Command[0] == "" {
+			return "command", q("command %q: the first word must be kubectl or what runs it", c.Command)
+		}
+		if c.Namespace != "" && !kubeName.MatchString(c.Namespace) {
+			return "namespace", q("namespace %q is not a Kubernetes name", c.Namespace)
 		}
 	case KindHTTP:
 		u, err := url.Parse(c.URL)
