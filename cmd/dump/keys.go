@@ -98,12 +98,14 @@ func keygenCommand() *cli.Command {
 		Usage: "make a support identity (for the vendor's support team) and print its public recipient",
 		Flags: append(outputFlags(),
 			stringFlag("out", "identity file to write (0600, never overwritten)", "support.key"),
-			boolFlag("passphrase", "protect the identity with a passphrase (prompted, or DUMP_PASSPHRASE)"),
+			// Not bound to DUMP_PASSPHRASE like other flags: that variable holds
+			// the passphrase itself, and setting it turns protection on.
+			&cli.BoolFlag{Name: "passphrase", Usage: "protect the identity with a passphrase (prompted; DUMP_PASSPHRASE gives it and implies this flag)"},
 		),
 		Action: func(c *cli.Context) error {
 			u := newUI(c)
 			pass := ""
-			if c.Bool("passphrase") {
+			if _, set := os.LookupEnv("DUMP_PASSPHRASE"); c.Bool("passphrase") || set {
 				p, err := passphrase(c, "passphrase for the new identity", true)
 				if err != nil {
 					return err
