@@ -29,7 +29,7 @@ func gatherCommand() *cli.Command {
 		Action: func(c *cli.Context) error {
 			u := newUI(c)
 			if c.Bool("dry-run") {
-				opts, err := gatherOptions(c, u, "")
+				opts, err := gatherOptions(c, "")
 				if err != nil {
 					return err
 				}
@@ -115,7 +115,7 @@ func newUUID(c *cli.Context) (string, error) {
 	return uuid.NewString(), nil
 }
 
-func gatherOptions(c *cli.Context, u *ui, dir string) (gather.Options, error) {
+func gatherOptions(c *cli.Context, dir string) (gather.Options, error) {
 	maxFile, err := sizeFlag(c, "max-file-size")
 	if err != nil {
 		return gather.Options{}, err
@@ -155,7 +155,6 @@ func gatherOptions(c *cli.Context, u *ui, dir string) (gather.Options, error) {
 		NoCloudDetect:    c.Bool("no-cloud-detect"),
 		DiagAddr:         c.String("diag-addr"),
 		Redactor:         r,
-		Progress:         newGatherProgress(u),
 	}, nil
 }
 
@@ -170,21 +169,23 @@ func runGather(c *cli.Context, u *ui) (*gathered, error) {
 		return nil, fmt.Errorf("make a working directory: %w (set TMPDIR to a writable place)", err)
 	}
 	g := &gathered{uuid: id, work: work, tree: filepath.Join(work, "dump-"+id)}
-	opts, err := gatherOptions(c, u, g.tree)
+	opts, err := gatherOptions(c, g.tree)
 	if err != nil {
 		g.cleanup()
 		return nil, err
 	}
 	opts.UUID = id
 	g.redactor = opts.Redactor
+	progress := newGatherProgress(u)
+	opts.Progress = progress
 	u.notef("gathering dump %s", id)
 	res, err := gather.Run(c.Context, opts)
+	progress.stop()
 	if err != nil {
 		g.cleanup()
 		return nil, fmt.Errorf("gather: %w", err)
 	}
 	g.result = res
-	opts.Progress.(*gatherProgress).stop()
 	u.notef("%s", res.Summary())
 	if res.Incomplete() {
 		u.warnf("the dump is incomplete: some collectors failed (report.txt and index.html in the dump say which and why)")
