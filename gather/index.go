@@ -33,7 +33,7 @@ body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em aut
 h1{font-size:1.5em;margin-bottom:.2em} h2{font-size:1.15em;margin-top:1.8em;border-bottom:1px solid #ddd}
 code,pre,td.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12.5px}
 table{border-collapse:collapse;width:100%} th,td{text-align:left;padding:.25em .6em;border-bottom:1px solid #eee;vertical-align:top}
-th{background:#f6f7f9;position:sticky;top:0}
+th{background:#f6f7f9;position:sticky;top:0} td.n{white-space:nowrap}
 .warn{background:#fff4e5;border-left:4px solid #f0a020;padding:.5em 1em;margin:.4em 0}
 .ok{color:#1a7f37} .failed,.timed_out{color:#cf222e;font-weight:600} .skipped{color:#6e7781}
 tr.failed,tr.timed_out{background:#fff5f5}
@@ -69,7 +69,7 @@ tr.failed,tr.timed_out{background:#fff5f5}
 {{range .Results}}<tr class="{{.Status}}"><td class="{{.Status}}">{{.Status}}{{if .Truncated}} (cut){{end}}</td>
 <td>{{.Name}}{{if .Error}}<div class="err">{{.Error}}</div>{{end}}</td>
 <td class="mono">{{range .Outputs}}<a href="./{{.}}">{{.}}</a><br>{{end}}{{with .ErrorFile}}<a href="./{{.}}">{{.}}</a>{{end}}</td>
-<td>{{deref .ExitCode}}</td><td>{{ms .DurationMS}}</td><td>{{bytes .Bytes}}</td></tr>
+<td class="n">{{deref .ExitCode}}</td><td class="n">{{ms .DurationMS}}</td><td class="n">{{bytes .Bytes}}</td></tr>
 {{end}}</table>
 {{end}}
 <h2>How to read this dump</h2>
