@@ -269,6 +269,9 @@ func (wk *walker) text(n *yaml.Node) {
 // redactString applies the text rules to a string; ok reports a change.
 func (r *Redactor) redactString(s string, c Counts) (string, bool) {
 	if !strings.Contains(s, "\n") {
+		if triggers(s) == 0 && !r.obf.active() {
+			return s, false // what redactLine would find; saves a copy per YAML scalar
+		}
 		out := r.redactLine([]byte(s), c, allRules)
 		if string(out) == s {
 			return s, false
@@ -312,8 +315,22 @@ func (r *Redactor) streamYAML(w io.Writer, br *bufio.Reader, c Counts) error {
 }
 
 func (r *Redactor) redactYAML(buf []byte, c Counts) (out []byte, ok bool) {
+	if !r.obf.active() { // obfuscation rules see more than the prefilters do
+		if out, ok := r.patchYAML(buf, c); ok {
+			return out, true
+		}
+	}
+	return r.redactYAMLTree(buf, c)
+}
+
+// redactYAMLTree decodes the whole stream with yaml.v3, walks it and encodes
+// it again if anything changed.
+func (r *Redactor) redactYAMLTree(buf []byte, c Counts) (out []byte, ok bool) {
 	if triggers(buf)&structTriggers == 0 && !r.obf.active() {
 		return buf, true
+	}
+	if bytes.HasPrefix(buf, []byte{0xfe, 0xff}) || bytes.HasPrefix(buf, []byte{0xff, 0xfe}) {
+		return nil, false // yaml.v3 would read it as UTF-16 and see nothing; text rules still apply
 	}
 	var docs []*yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(buf))

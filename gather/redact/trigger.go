@@ -79,7 +79,7 @@ func init() {
 }
 
 // triggers returns which anchors occur in l.
-func triggers(l []byte) trig {
+func triggers[T string | []byte](l T) trig {
 	var t trig
 	n := len(l)
 	if n < 2 {
@@ -102,7 +102,7 @@ func triggers(l []byte) trig {
 	return t
 }
 
-func matchAnchors(l []byte, at int, cand []int) trig {
+func matchAnchors[T string | []byte](l T, at int, cand []int) trig {
 	var t trig
 	for _, k := range cand {
 		a := anchors[k]

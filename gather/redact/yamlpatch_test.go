@@ -1,0 +1,296 @@
+package redact
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+// decodeAll parses every document of a YAML stream into plain Go values.
+func decodeAll(t *testing.T, what string, b []byte) []any {
+	t.Helper()
+	dec := yaml.NewDecoder(strings.NewReader(string(b)))
+	var out []any
+	for {
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			if err.Error() != "EOF" {
+				t.Fatalf("%s is not valid YAML: %v\n%s", what, err, b)
+			}
+			return out
+		}
+		if v != nil {
+			out = append(out, v)
+		}
+	}
+}
+
+// patchCases need the fast parser; fallbackCases need yaml.v3 for part of the input.
+var patchCases = map[string]string{
+	"secret and last-applied": `apiVersion: v1
+kind: Secret
+data:
+  a: YWJjZGVmZ2hpams=
+  b: ""
+stringData:
+  c: 'it''s a secret'
+  d: "dq \"esc\" \u00e9 value\ttab"
+metadata:
+  name: s1
+  annotations:
+    kubectl.kubernetes.io/last-applied-configuration: |
+      {"apiVersion":"v1","kind":"Secret","stringData":{"password":"LastAppliedPw5xJl"}}
+`,
+	"scalar styles": `config:
+  password: multi line
+    plain Secret9value
+  token: "double quoted
+    multi line Tok3nValue99 \
+    joined"
+  client_secret: 'single
+    quoted
+
+    with empty line 77Secret'
+  script: |-
+    echo start
+    export DB_PASSWORD=hunter2hunter2
+
+    done
+  notes: |
+    free text with password=Pw12345678 inside
+  args: ["--token", 'Tok-998877xyz', --db-password, "pw: with colon 9", {k: v}]
+  env:
+  - name: API_KEY
+    value: 'abc123def456'
+  - {name: K3S_TOKEN, value: Tok99887766}
+  - name: PLAIN
+    value: ok
+  url: "postgres://user:UrlPw-12345@db:5432/x"
+  empty:
+  n: 12
+  flag: true
+  nothing: ~
+`,
+	"kubeconfig": `apiVersion: v1
+kind: Config
+users:
+- name: u
+  user:
+    token: abcdefghijklmnop1234
+    exec:
+      env:
+      - name: AWS_PROFILE
+        value: ExecEnvSecret1234
+- name: v
+  user:
+    password: x9y8z7w6v5
+`,
+	"teleport token": `kind: token
+version: v2
+metadata:
+  name: 0a1b2c3d4e5f6a7b8c9d
+spec:
+  roles: [Node]
+---
+kind: cluster_auth_preference
+spec:
+  tokens:
+  - "proxy,node:StaticTok1234567"
+  - plainstatic1234567
+`,
+}
+
+var fallbackCases = map[string]string{
+	"anchor":  "a: &x {password: AnchorPw123456}\nb: *x\n---\npassword: SecondDocPw1234\n",
+	"comment": "# token: CommentTok1234567890abc\npassword: CommentedPw12345 # note\n",
+	"folded":  "password: >\n  folded Secret77\n  text\n",
+}
+
+// The fast path gives the same values as the yaml.v3 path, keeps the layout
+// of what it did not change, and its output parses.
+func TestYAMLPatchMatchesTree(t *testing.T) {
+	r := mustNew(t, Options{})
+	cases := map[string]string{}
+	for k, v := range patchCases {
+		cases[k] = v
+	}
+	for k, v := range fallbackCases {
+		cases[k] = v
+	}
+	filepath.WalkDir(corpus, func(p string, d os.DirEntry, err error) error {
+		if err == nil && filepath.Ext(p) == ".yaml" {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cases[p] = string(b)
+		}
+		return err
+	})
+	for name, in := range cases {
+		t.Run(name, func(t *testing.T) {
+			tc, fc := Counts{}, Counts{}
+			want, ok := r.redactYAMLTree([]byte(in), tc)
+			if !ok {
+				t.Fatal("yaml.v3 path failed")
+			}
+			got, ok := r.patchYAML([]byte(in), fc)
+			if !ok {
+				t.Fatal("patch path failed")
+			}
+			if !reflect.DeepEqual(decodeAll(t, "patched output", got), decodeAll(t, "yaml.v3 output", want)) {
+				t.Errorf("values differ\npatched:\n%s\nyaml.v3:\n%s", got, want)
+			}
+			if !reflect.DeepEqual(tc, fc) {
+				t.Errorf("counts differ: patched %v, yaml.v3 %v", fc, tc)
+			}
+			if tc.Total() == 0 && !strings.HasPrefix(name, corpus) {
+				t.Errorf("nothing redacted in %s", in)
+			}
+		})
+	}
+	for name, in := range patchCases {
+		p := &fastYAML{}
+		for _, d := range strings.Split(in, "\n---\n") {
+			if _, _, err := p.parse([]byte(d)); err != nil {
+				t.Errorf("%s: the fast parser refused it: %v", name, err)
+			}
+		}
+	}
+	// Unchanged lines keep their layout.
+	out, _ := r.Bytes([]byte(patchCases["scalar styles"]), "x.yaml")
+	for _, l := range []string{"  - {name: K3S_TOKEN, value: '[redacted:token:", "  nothing: ~\n", "  empty:\n  n: 12\n", "    echo start\n"} {
+		if !strings.Contains(string(out), l) {
+			t.Errorf("layout lost, no %q in\n%s", l, out)
+		}
+	}
+}
+
+// A big List is redacted item by item (in parallel), with odd items on the
+// yaml.v3 path, and gives the same values as yaml.v3 on the whole document.
+func TestYAMLListItems(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("apiVersion: v1\nitems:\n")
+	for i := 0; b.Len() < parallelList+parallelList/4; i++ {
+		switch i % 500 {
+		case 7:
+			fmt.Fprintf(&b, "- kind: Pod\n  metadata: &m%d\n    name: anchored-%d\n  spec:\n    password: AnchorPw%dxyz\n  copy: *m%d\n", i, i, i, i)
+		case 9:
+			fmt.Fprintf(&b, "- kind: Secret\n  # comment with token=CommentTok%dabcdef\n  data:\n    k: dGVzdA==\n", i)
+		default:
+			fmt.Fprintf(&b, "- kind: Pod\n  metadata:\n    name: web-%d\n    labels: {app: web}\n  spec:\n    args: [\"--db-password\", \"pw-%d-secret\"]\n    env:\n    - name: API_TOKEN\n      value: tok-%d-abcdef\n    - name: LEVEL\n      value: info\n    script: |\n      a\n      password=pw%dxx\n", i, i, i, i)
+		}
+	}
+	b.WriteString("kind: List\nmetadata:\n  resourceVersion: \"\"\n  token: HeadTok123456789\n")
+	in := []byte(b.String())
+	r := mustNew(t, Options{})
+	tc, fc := Counts{}, Counts{}
+	want, ok := r.redactYAMLTree(in, tc)
+	if !ok {
+		t.Fatal("yaml.v3 path failed")
+	}
+	got, ok := r.patchYAML(in, fc)
+	if !ok {
+		t.Fatal("patch path failed")
+	}
+	if !reflect.DeepEqual(decodeAll(t, "patched output", got), decodeAll(t, "yaml.v3 output", want)) {
+		t.Error("values differ from the yaml.v3 path")
+	}
+	if !reflect.DeepEqual(tc, fc) {
+		t.Errorf("counts differ: patched %v, yaml.v3 %v", fc, tc)
+	}
+	for _, s := range []string{"AnchorPw7xyz", "CommentTok9abcdef", "pw-1-secret", "tok-1-abcdef", "pw1xx", "HeadTok123456789"} {
+		if strings.Contains(string(got), s) {
+			t.Errorf("secret %q survived", s)
+		}
+	}
+}
+
+// FuzzYAMLPatch checks that the fast path, where it takes a document, gives
+// valid YAML with the same values and counts as the yaml.v3 path.
+func FuzzYAMLPatch(f *testing.F) {
+	for _, in := range patchCases {
+		f.Add(in)
+	}
+	for _, in := range fallbackCases {
+		f.Add(in)
+	}
+	r := mustNew(f, Options{})
+	f.Fuzz(func(t *testing.T, in string) {
+		tc, fc := Counts{}, Counts{}
+		want, ok := r.redactYAMLTree([]byte(in), tc)
+		if !ok {
+			return
+		}
+		if !parses(in) || !parses(string(want)) || !roundTrips(in) {
+			return // nothing to compare with
+		}
+		got, ok := r.redactYAML([]byte(in), fc) // the fast path or, where it gives up, yaml.v3
+		if !ok {
+			t.Fatalf("redaction failed where yaml.v3 worked")
+		}
+		if !reflect.DeepEqual(decodeAll(t, "patched output", got), decodeAll(t, "yaml.v3 output", want)) {
+			t.Fatalf("values differ\ninput:\n%s\npatched:\n%s\nyaml.v3:\n%s", in, got, want)
+		}
+		if !reflect.DeepEqual(tc, fc) {
+			t.Fatalf("counts differ: patched %v, yaml.v3 %v", fc, tc)
+		}
+	})
+}
+
+func parses(s string) bool {
+	dec := yaml.NewDecoder(strings.NewReader(s))
+	for {
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return err.Error() == "EOF"
+		}
+	}
+}
+
+// roundTrips reports whether yaml.v3 writes back the values it read, so that
+// its output is a fair reference for the patched output.
+func roundTrips(s string) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	var in, back []any
+	var b strings.Builder
+	enc := yaml.NewEncoder(&b)
+	dec := yaml.NewDecoder(strings.NewReader(s))
+	for {
+		var n yaml.Node
+		if err := dec.Decode(&n); err != nil {
+			break
+		}
+		var v any
+		if n.Decode(&v) != nil {
+			return false
+		}
+		if v != nil {
+			in = append(in, v)
+		}
+		if len(n.Content) > 0 && enc.Encode(&n) != nil {
+			return false
+		}
+	}
+	enc.Close()
+	dec = yaml.NewDecoder(strings.NewReader(b.String()))
+	for {
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			break
+		}
+		if v != nil {
+			back = append(back, v)
+		}
+	}
+	return reflect.DeepEqual(in, back)
+}
