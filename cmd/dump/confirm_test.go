@@ -39,27 +39,37 @@ func TestConfirmFlow(t *testing.T) {
 	_, recipient := keygen(t)
 	spec := writeSpec(t, okSpec)
 
+	// The user declines the key; the upload then fails, and the printed retry
+	// must still not send the key.
 	t.Run("upload without the key", func(t *testing.T) {
-		bucketDir := t.TempDir()
-		out, code := runOnTerminal(t, "y\nn\n", "gather-upload-confirm", "--to", "file://"+bucketDir,
-			"--recipient", recipient, "--out", t.TempDir(), "--profile", "none", "--spec", spec)
-		if code != 0 {
-			t.Fatalf("exit %d:\n%s", code, out)
+		bucketDir, outbox := t.TempDir(), t.TempDir()
+		const id = "5e0c1d2a-3b4c-4d5e-9f60-718293a4b5c6"
+		blocker := filepath.Join(bucketDir, id)
+		os.WriteFile(blocker, []byte("in the way"), 0o600)
+		out, code := runOnTerminal(t, "y\nn\n", "gather-upload-confirm", "--to", "file://"+bucketDir, "--uuid", id,
+			"--recipient", recipient, "--out", outbox, "--profile", "none", "--spec", spec)
+		if code != 1 {
+			t.Fatalf("want exit 1 from the blocked upload, got %d:\n%s", code, out)
 		}
-		for _, want := range []string{"About to upload", "redactions:", "recipients:", "Upload?", "Include the encrypted key", "key=AGE-SECRET-KEY-1"} {
+		for _, want := range []string{"About to upload", "redactions:", "recipients:", "Upload?", "Include the encrypted key", "key=AGE-SECRET-KEY-1", "dump upload"} {
 			if !strings.Contains(out, want) {
 				t.Fatalf("the terminal did not show %q:\n%s", want, out)
 			}
 		}
-		dumps, _ := filepath.Glob(filepath.Join(bucketDir, "*", "info.json"))
-		keys, _ := filepath.Glob(filepath.Join(bucketDir, "*", "key.age"))
-		if len(dumps) != 1 || len(keys) != 0 {
-			t.Fatalf("want one dump without key.age, got infos %v keys %v", dumps, keys)
+		if left, _ := filepath.Glob(filepath.Join(outbox, "*.key.age")); len(left) != 0 {
+			t.Fatalf("the key the user chose not to upload is still next to the dump (a retry would send it): %v", left)
+		}
+		os.Remove(blocker)
+		r := runDump(t, t.TempDir(), nil, "upload", "--to", "file://"+bucketDir, filepath.Join(outbox, "dump-"+id+".tar.zst.age"))
+		if r.code != 0 {
+			t.Fatalf("retry: %s", r)
+		}
+		if _, err := os.Stat(filepath.Join(bucketDir, id, "key.age")); err == nil {
+			t.Fatalf("the retry uploaded the key the user declined")
 		}
 		key := out[strings.Index(out, "key=AGE-SECRET-KEY-1"):]
 		key = strings.TrimSpace(strings.SplitN(key, "\n", 2)[0])
-		id := filepath.Base(filepath.Dir(dumps[0]))
-		r := runDump(t, t.TempDir(), []string{"DUMP_KEY=" + key}, "decrypt", "--from", "file://"+bucketDir, "--out", t.TempDir(), id)
+		r = runDump(t, t.TempDir(), []string{"DUMP_KEY=" + key}, "decrypt", "--from", "file://"+bucketDir, "--out", t.TempDir(), id)
 		if r.code != 0 {
 			t.Fatalf("the key shown on the terminal does not open the dump: %s", r)
 		}

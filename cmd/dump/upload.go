@@ -127,7 +127,11 @@ func gatherUploadAction(mode uploadMode) cli.ActionFunc {
 				return err
 			}
 			if !withKey {
-				parts.KeyPath = ""
+				// Removed now, so a later `dump upload` retry cannot send it either.
+				if err := os.Remove(sealed.KeyPath); err != nil {
+					return fmt.Errorf("remove the key file you chose not to upload: %w", err)
+				}
+				parts.KeyPath, sealed.KeyPath = "", ""
 				mode = modeNoMeta
 			}
 		}
