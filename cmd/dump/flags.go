@@ -68,7 +68,7 @@ func uploadFlags() []cli.Flag {
 	return []cli.Flag{
 		stringFlag("to", "destination: file:///dir, s3://bucket/prefix or gs://bucket/prefix", defaultDestination),
 		stringFlag("ticket", "upload with a ticket from support instead of credentials", ""),
-		durationFlag("upload-timeout", "deadline for the whole upload, retries included", 30*time.Minute),
+		durationFlag("upload-timeout", "deadline for the whole upload, retries included", 2*time.Hour),
 	}
 }
 

@@ -141,7 +141,7 @@ func gatherUploadAction(mode uploadMode) cli.ActionFunc {
 			u.resultf("key=%s", sealed.SessionKey)
 		}
 
-		if err := uploadParts(c.Context, u, dest, g.uuid, parts); err != nil {
+		if err := uploadParts(c, u, dest, g.uuid, parts); err != nil {
 			u.warnf("upload failed: %v", err)
 			u.warnf("the sealed dump is kept in %s; retry with:\n  %s", out, retryCommand(dest, sealed))
 			return &exitError{code: exitFailed}
@@ -160,9 +160,18 @@ func destName(d *destination) string {
 	return d.store.String()
 }
 
-func uploadParts(ctx context.Context, u *ui, dest *destination, id string, parts upload.Parts) error {
+// uploadParts puts a dump under --upload-timeout, retries included.
+func uploadParts(c *cli.Context, u *ui, dest *destination, id string, parts upload.Parts) error {
+	ctx, cancel := context.WithTimeout(c.Context, c.Duration("upload-timeout"))
+	defer cancel()
 	u.notef("uploading to %s", destName(dest))
-	return upload.PutDump(ctx, dest.store, id, parts, u.bytes("upload"))
+	if err := upload.PutDump(ctx, dest.store, id, parts, u.bytes("upload")); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("%w (--upload-timeout %s; raise it for a slow link)", err, c.Duration("upload-timeout"))
+		}
+		return err
+	}
+	return nil
 }
 
 // removeParts deletes the local sealed files once the store has every object.
@@ -206,7 +215,7 @@ func uploadCommand() *cli.Command {
 			if parts.KeyPath == "" {
 				u.notef("no key file next to the dump: uploading without its key (support will need the key=... line you were shown)")
 			}
-			if err := uploadParts(c.Context, u, dest, info.UUID, parts); err != nil {
+			if err := uploadParts(c, u, dest, info.UUID, parts); err != nil {
 				return fmt.Errorf("upload failed: %w (the local files are untouched; run the same command again)", err)
 			}
 			u.notef("uploaded; the local files in %s can be deleted", filepath.Dir(parts.PayloadPath))
