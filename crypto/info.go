@@ -51,15 +51,15 @@ func ReadInfo(r io.Reader) (Info, error) {
 	if info.Schema != InfoSchema {
 		return info, fmt.Errorf("read dump info: schema %d is not supported (want %d); use a newer dump release", info.Schema, InfoSchema)
 	}
-	if err := checkUUID(info.UUID); err != nil {
+	if err := CheckUUID(info.UUID); err != nil {
 		return info, fmt.Errorf("read dump info: %w", err)
 	}
 	return info, nil
 }
 
-// checkUUID accepts only the canonical lowercase form, because the UUID is
-// used in file and object names.
-func checkUUID(s string) error {
+// CheckUUID accepts only the canonical lowercase form, because the UUID is
+// used in file, directory and object names.
+func CheckUUID(s string) error {
 	u, err := uuid.Parse(s)
 	if err != nil || u.String() != s {
 		return fmt.Errorf("invalid uuid %q: want the form 123e4567-e89b-12d3-a456-426614174000", s)

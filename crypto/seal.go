@@ -58,7 +58,7 @@ func Seal(ctx context.Context, dir string, opts SealOptions) (*Sealed, error) {
 	if id == "" {
 		id = uuid.NewString()
 	}
-	if err := checkUUID(id); err != nil {
+	if err := CheckUUID(id); err != nil {
 		return nil, fmt.Errorf("seal: %w", err)
 	}
 	outDir := opts.OutDir

@@ -286,7 +286,7 @@ func TestSealNewUUID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if checkUUID(s.Info.UUID) != nil || !strings.Contains(s.PayloadPath, s.Info.UUID) {
+	if CheckUUID(s.Info.UUID) != nil || !strings.Contains(s.PayloadPath, s.Info.UUID) {
 		t.Errorf("uuid %q, payload %s", s.Info.UUID, s.PayloadPath)
 	}
 }

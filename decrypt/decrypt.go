@@ -14,7 +14,6 @@ import (
 	"filippo.io/age"
 	"github.com/dumptool/dump/crypto"
 	"github.com/dumptool/dump/upload"
-	"github.com/google/uuid"
 )
 
 // ErrNoKey is wrapped when a dump was sealed without its key file (nometa)
@@ -100,7 +99,7 @@ func FromFile(ctx context.Context, payloadPath string, opts Options) (*Result, e
 		return nil, fmt.Errorf("decrypt %s: not a sealed dump: want a dump-<uuid>%s file", payloadPath, crypto.PayloadSuffix)
 	}
 	id := strings.TrimPrefix(stem, "dump-")
-	if checkUUID(id) != nil {
+	if crypto.CheckUUID(id) != nil {
 		id = ""
 	}
 	infoPath := filepath.Join(dir, stem+crypto.InfoSuffix)
@@ -142,7 +141,7 @@ func FromFile(ctx context.Context, payloadPath string, opts Options) (*Result, e
 // prepare checks the uuid and that the target does not exist yet, before
 // anything is downloaded.
 func prepare(id string, opts Options) (string, error) {
-	if err := checkUUID(id); err != nil {
+	if err := crypto.CheckUUID(id); err != nil {
 		return "", fmt.Errorf("decrypt: %w", err)
 	}
 	out := opts.OutDir
@@ -192,7 +191,7 @@ func unpack(ctx context.Context, src io.Reader, name, id string, info *crypto.In
 func storeInfo(ctx context.Context, s upload.Store, id string) (crypto.Info, error) {
 	rc, err := s.Get(ctx, id+"/"+upload.InfoName)
 	if errors.Is(err, upload.ErrNotExist) {
-		return crypto.Info{}, fmt.Errorf("dump %s in %s is incomplete: its upload did not finish (no %s); ask the customer to run the dump upload command they were shown again", id, s, upload.InfoName)
+		return crypto.Info{}, incompleteError(id, s)
 	}
 	if err != nil {
 		return crypto.Info{}, fmt.Errorf("decrypt %s: %w", id, err)
@@ -280,11 +279,7 @@ func openKey(r io.Reader, id string, info *crypto.Info, ids []age.Identity) (*ag
 	return k, nil
 }
 
-// checkUUID accepts only the canonical form: the uuid becomes a directory name.
-func checkUUID(s string) error {
-	u, err := uuid.Parse(s)
-	if err != nil || u.String() != s {
-		return fmt.Errorf("invalid dump uuid %q: want the form 123e4567-e89b-12d3-a456-426614174000", s)
-	}
-	return nil
+// incompleteError is the error for a dump whose info.json is not in the store.
+func incompleteError(id string, s upload.Store) error {
+	return fmt.Errorf("dump %s in %s is incomplete: its upload did not finish (no %s); ask the customer to run the dump upload command they were shown again", id, s, upload.InfoName)
 }

@@ -47,7 +47,7 @@ func Find(ctx context.Context, s upload.Store, pattern string) ([]upload.DumpRef
 	case len(found) > 0:
 		return found, nil
 	case len(incomplete) == 1:
-		return nil, fmt.Errorf("dump %s in %s is incomplete: its upload did not finish (no %s); ask the customer to run the dump upload command they were shown again", incomplete[0].UUID, s, upload.InfoName)
+		return nil, incompleteError(incomplete[0].UUID, s)
 	case len(incomplete) > 1:
 		return nil, fmt.Errorf("%d dumps matching %q in %s are incomplete: their upload did not finish (no %s); ask the customer to run the dump upload command they were shown again", len(incomplete), pattern, s, upload.InfoName)
 	}

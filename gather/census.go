@@ -106,7 +106,10 @@ func glibcVersion(ctx context.Context, root string, live bool) string {
 	if live {
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
-		if out, err := exec.CommandContext(ctx, "ldd", "--version").Output(); err == nil {
+		cmd := exec.CommandContext(ctx, "ldd", "--version")
+		cmd.Env = childEnv("/") // none of our credentials
+		cmd.WaitDelay = time.Second
+		if out, err := cmd.Output(); err == nil {
 			if v := parseLddVersion(out); v != "" {
 				return v
 			}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 )
 
 // cloudEndpoints are the metadata services asked by detectCloud. Tests point
@@ -20,10 +21,14 @@ var cloudEndpoints = struct{ AWS, GCP, Azure string }{
 // cloud. "" when none answers in time.
 func detectCloud(ctx context.Context) string {
 	ctx, cancel := context.WithTimeout(ctx, censusProbeTimeout)
-	defer cancel()
 	// Metadata services are link-local: never go through the user's proxy.
 	client := &http.Client{Transport: &http.Transport{Proxy: nil}}
-	defer client.CloseIdleConnections()
+	var wg sync.WaitGroup
+	defer func() {
+		cancel() // the probes still asking give up, and none outlives the census
+		wg.Wait()
+		client.CloseIdleConnections()
+	}()
 
 	probes := map[string]func(context.Context, *http.Client) bool{
 		"aws":   probeAWS,
@@ -32,13 +37,13 @@ func detectCloud(ctx context.Context) string {
 	}
 	found := make(chan string, len(probes))
 	for name, probe := range probes {
-		go func() {
+		wg.Go(func() {
 			if probe(ctx, client) {
 				found <- name
 			} else {
 				found <- ""
 			}
-		}()
+		})
 	}
 	for range probes {
 		if name := <-found; name != "" {

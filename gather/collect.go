@@ -87,6 +87,24 @@ func (s *runState) collect(ctx context.Context, tasks []*task, tr *tracer) {
 	wg.Wait()
 }
 
+// kinds runs each kind of collector.
+var kinds = map[Kind]func(s *runState, ctx context.Context, c Collector, res *CollectorResult){
+	KindRun:      (*runState).runCommand,
+	KindCopy:     (*runState).runCopy,
+	KindJournal:  (*runState).runJournal,
+	KindHTTP:     (*runState).runHTTP,
+	KindCensus:   (*runState).runCensus,
+	KindKubeLogs: (*runState).runKubeLogs,
+}
+
+// abandonGrace is how long past its deadline the run waits for a collector
+// before it records a timeout and moves on without it.
+var abandonGrace = 5 * time.Second
+
+// errAbandoned refuses writes from a collector the run has moved on from: its
+// output would miss the leak scan.
+var errAbandoned = errors.New("collector was abandoned after its deadline")
+
 // runTask runs one collector under its own deadline and records the outcome.
 func (s *runState) runTask(ctx context.Context, t *task) {
 	c := t.c
@@ -102,30 +120,40 @@ func (s *runState) runTask(ctx context.Context, t *task) {
 	s.opts.Progress.Started(c)
 	start := time.Now()
 	t.res.Started = start.UTC()
-	func() {
+	// The body writes into its own copy of the result, so that a body that
+	// does not stop (a read blocked on a hung mount) can be left behind.
+	res := t.res
+	abandoned := new(atomic.Bool)
+	res.abandoned = abandoned
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
 		defer func() {
 			if p := recover(); p != nil {
 				slog.Error("collector panicked", "collector", c.Name, "panic", p, "stack", string(debug.Stack()))
-				t.res.fail(FailOther, fmt.Sprintf("internal error: %v", p))
+				res.fail(FailOther, fmt.Sprintf("internal error: %v", p))
 			}
 		}()
-		switch c.Kind {
-		case KindRun:
-			s.runCommand(cctx, c, &t.res)
-		case KindCopy:
-			s.runCopy(cctx, c, &t.res)
-		case KindJournal:
-			s.runJournal(cctx, c, &t.res)
-		case KindHTTP:
-			s.runHTTP(cctx, c, &t.res)
-		case KindCensus:
-			s.runCensus(cctx, c, &t.res)
-		case KindKubeLogs:
-			s.runKubeLogs(cctx, c, &t.res)
-		default:
-			t.res.fail(FailOther, fmt.Sprintf("unknown collector kind %q", c.Kind))
+		run, ok := kinds[c.Kind]
+		if !ok {
+			res.fail(FailOther, fmt.Sprintf("unknown collector kind %q", c.Kind))
+			return
 		}
+		run(s, cctx, c, &res)
 	}()
+	select {
+	case <-done:
+		t.res = res
+	case <-cctx.Done():
+		select {
+		case <-done:
+			t.res = res
+		case <-time.After(max(abandonGrace, killGrace+2*time.Second)):
+			abandoned.Store(true)
+			t.res.timeout(time.Since(start).Round(100 * time.Millisecond))
+			t.res.Error += "; it did not stop and was abandoned (a read may be blocked, e.g. on a hung mount)"
+		}
+	}
 	if t.res.Status == StatusFailed && errors.Is(cctx.Err(), context.DeadlineExceeded) {
 		t.res.timeout(time.Since(start).Round(100 * time.Millisecond))
 	}
@@ -168,12 +196,9 @@ func errorPath(output string) string {
 // write (and record its redactions).
 func (s *runState) stream(rel string, rd io.Reader, limit int64) (*tailBuffer, error) {
 	tb := newTailBuffer(limit)
-	counts, err := s.red.Stream(tb, rd, rel)
+	counts, err := s.red.Stream(tb, rd, rel) // its error already names rel
 	tb.counts = counts
-	if err != nil {
-		return tb, fmt.Errorf("redact %s: %w", rel, err)
-	}
-	return tb, nil
+	return tb, err
 }
 
 // errBudget means the run already wrote far more than --max-size.
@@ -182,6 +207,9 @@ var errBudget = errors.New("not written: the dump exceeded twice --max-size duri
 // writeOutput writes a kept buffer to rel in the tree (0600, parents 0700) and
 // records it in res as an output, or as its error file.
 func (s *runState) writeOutput(res *CollectorResult, rel string, tb *tailBuffer, isError bool) error {
+	if res.abandoned != nil && res.abandoned.Load() {
+		return errAbandoned
+	}
 	res.Redactions.Add(tb.counts)
 	size := int64(len(tb.buf))
 	if s.written.Load()+size > s.hardLimit() {

@@ -81,6 +81,7 @@ func detectKube(ctx context.Context) string {
 	ctx, cancel := context.WithTimeout(ctx, kubeProbeTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "kubectl", "config", "current-context")
+	cmd.Env = childEnv("/")     // none of our credentials; KUBECONFIG is kept
 	cmd.WaitDelay = time.Second // a child holding the pipe open must not stall detection
 	out, err := cmd.Output()
 	name := strings.TrimSpace(string(out))

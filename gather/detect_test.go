@@ -25,7 +25,7 @@ func noKubeEnv(t *testing.T) {
 func TestDetectFixtures(t *testing.T) {
 	noKubeEnv(t)
 	fixturetest.UseFakeTools(t) // fake teleport and k3s in PATH must not count under a sysroot
-	t.Setenv("FAKE_KUBECTL_NO_CONTEXT", "1")
+	fakeKubectl(t, `echo "error: current-context is not set" >&2; exit 1`)
 	for _, tc := range []struct {
 		fixture, want, notWant, reason string
 	}{
@@ -79,7 +79,7 @@ func TestDetectKube(t *testing.T) {
 	if r := detected(Detect(context.Background(), Env{Sysroot: root}))["kube"]; !strings.Contains(r, "current context (default)") {
 		t.Errorf("kubectl with a context: reason %q", r)
 	}
-	t.Setenv("FAKE_KUBECTL_NO_CONTEXT", "1")
+	fakeKubectl(t, `echo "error: current-context is not set" >&2; exit 1`)
 	if r, ok := detected(Detect(context.Background(), Env{Sysroot: root}))["kube"]; ok {
 		t.Errorf("kubectl without a context detected: %q", r)
 	}
@@ -87,6 +87,27 @@ func TestDetectKube(t *testing.T) {
 	if r := detected(Detect(context.Background(), Env{Sysroot: root}))["kube"]; r != "KUBECONFIG is set" {
 		t.Errorf("KUBECONFIG: reason %q", r)
 	}
+}
+
+// The probe runs kubectl with the children's environment, not ours: no
+// credential of the user's reaches it.
+func TestDetectKubeChildGetsNoSecrets(t *testing.T) {
+	noKubeEnv(t)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "-leaked")
+	fakeKubectl(t, `echo "default${AWS_SECRET_ACCESS_KEY:-}"`)
+	if r := detected(Detect(context.Background(), Env{Sysroot: t.TempDir()}))["kube"]; r != "kubectl has a current context (default)" {
+		t.Errorf("reason %q", r)
+	}
+}
+
+// fakeKubectl puts first in PATH a kubectl running the shell script body.
+func fakeKubectl(t *testing.T, body string) {
+	dir := t.TempDir()
+	writeFile(t, dir, "kubectl", "#!/bin/sh\n"+body+"\n")
+	if err := chmodX(dir + "/kubectl"); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
 }
 
 func chmodX(p string) error { return os.Chmod(p, 0o755) }

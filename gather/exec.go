@@ -37,6 +37,7 @@ type proc struct {
 // killGrace, SIGKILL. Whatever the consumers read before that is theirs to keep.
 func runProcess(ctx context.Context, path string, argv, env []string, stdout, stderr func(io.Reader) error) (p proc, consumeErr error) {
 	p.exitCode = -1
+	grace := killGrace // read once: the kill goroutine may outlive this call
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		p.err = fmt.Errorf("make pipe: %w", err)
@@ -67,7 +68,7 @@ func runProcess(ctx context.Context, path string, argv, env []string, stdout, st
 		signalGroup(cmd.Process.Pid, false)
 		go func() {
 			select {
-			case <-time.After(killGrace):
+			case <-time.After(grace):
 				signalGroup(cmd.Process.Pid, true)
 			case <-exited:
 			}
@@ -76,7 +77,7 @@ func runProcess(ctx context.Context, path string, argv, env []string, stdout, st
 	}
 	// Should the group ignore even SIGKILL's aftermath (it cannot, but a
 	// stuck exit in D state can), Wait still returns after this.
-	cmd.WaitDelay = killGrace + time.Second
+	cmd.WaitDelay = grace + time.Second
 
 	err = cmd.Start()
 	outW.Close()

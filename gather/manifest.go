@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/dumptool/dump/gather/redact"
@@ -48,7 +49,8 @@ type CollectorResult struct {
 	OlderFiles  int           `json:"older_than_since,omitempty"` // copy: files left out by --since
 	Priority    int           `json:"priority"`
 
-	pgid int // the command's process group, for tests
+	pgid      int          // the command's process group, for tests
+	abandoned *atomic.Bool // set when the run stopped waiting for this collector
 }
 
 // Failed reports whether the collector failed or timed out.

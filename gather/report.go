@@ -18,27 +18,22 @@ func (m *Manifest) summary() string {
 	fmt.Fprintf(&b, "%d collectors in %s: %d ok, %d failed, %d timed out, %d skipped; %s in %d files; %d redactions\n",
 		t.Collectors, (time.Duration(m.DurationMS) * time.Millisecond).Round(100*time.Millisecond),
 		t.OK, t.Failed, t.TimedOut, t.Skipped, humanBytes(t.Bytes), t.Files, t.Redactions.Total())
-	groups := m.failuresByKind()
-	if len(groups) == 0 {
-		if len(m.Dropped) > 0 {
-			fmt.Fprintf(&b, "%d files cut or left out to fit --max-size (see report.txt)\n", len(m.Dropped))
-		}
-		return b.String()
-	}
-	fmt.Fprintf(&b, "incomplete: %d collectors failed or timed out:\n", t.Failed+t.TimedOut)
-	tw := tabwriter.NewWriter(&b, 2, 8, 2, ' ', 0)
-	for _, g := range groups {
-		names := make([]string, 0, 4)
-		for i, c := range g.results {
-			if i == 3 {
-				names = append(names, fmt.Sprintf("+%d more", len(g.results)-3))
-				break
+	if groups := m.failuresByKind(); len(groups) > 0 {
+		fmt.Fprintf(&b, "incomplete: %d collectors failed or timed out:\n", t.Failed+t.TimedOut)
+		tw := tabwriter.NewWriter(&b, 2, 8, 2, ' ', 0)
+		for _, g := range groups {
+			names := make([]string, 0, 4)
+			for i, c := range g.results {
+				if i == 3 {
+					names = append(names, fmt.Sprintf("+%d more", len(g.results)-3))
+					break
+				}
+				names = append(names, c.Name)
 			}
-			names = append(names, c.Name)
+			fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\n", g.kind, len(g.results), strings.Join(names, ", "), g.kind.DocLink())
 		}
-		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\n", g.kind, len(g.results), strings.Join(names, ", "), g.kind.DocLink())
+		tw.Flush()
 	}
-	tw.Flush()
 	if len(m.Dropped) > 0 {
 		fmt.Fprintf(&b, "%d files cut or left out to fit --max-size (see report.txt)\n", len(m.Dropped))
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -131,9 +132,6 @@ func mappingValue(m *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
-// reserved are the files the engine itself writes at the top of the tree.
-var reserved = map[string]bool{"manifest.json": true, "report.txt": true, "index.html": true, "trace.json": true}
-
 // validateCollector checks a collector and returns the offending field with
 // the error.
 func validateCollector(c *Collector) (field string, err error) {
@@ -143,11 +141,10 @@ func validateCollector(c *Collector) (field string, err error) {
 	q := func(format string, args ...any) error {
 		return fmt.Errorf("collector %q: "+format, append([]any{c.Name}, args...)...)
 	}
-	switch c.Kind {
-	case KindRun, KindCopy, KindJournal, KindHTTP, KindCensus, KindKubeLogs:
-	case "":
-		return "name", q("no kind (run, copy, journal, http, census or kube_logs)")
-	default:
+	if _, ok := kinds[c.Kind]; !ok {
+		if c.Kind == "" {
+			return "name", q("no kind (run, copy, journal, http, census or kube_logs)")
+		}
 		return "kind", q("unknown kind %q (run, copy, journal, http, census or kube_logs)", c.Kind)
 	}
 	if c.Output == "" {
@@ -210,7 +207,7 @@ func checkOutput(o string) error {
 		return errors.New(`must not contain ".."`)
 	case path.Clean(o) != o || o == ".":
 		return errors.New("must be a clean path (no //, ./ or trailing /)")
-	case reserved[o]:
+	case slices.Contains(metaFiles, o):
 		return errors.New("is written by dump itself")
 	}
 	return nil

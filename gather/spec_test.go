@@ -27,6 +27,7 @@ func TestSpecErrorsNameFileAndLine(t *testing.T) {
 		{"- name: a\n  kind: run\n   command: [ls]\n", `spec.yaml line 3:`},
 		{"- name: a\n  kind: http\n  url: ftp://x/y\n  output: x\n", `spec.yaml line 3: collector "a": url "ftp://x/y" must be an http`},
 		{"- name: a\n  kind: run\n  command: [ls]\n  output: a\n- name: a\n  kind: run\n  command: [ls]\n  output: b\n", `spec.yaml line 5: collector "a" is defined twice`},
+		{"- name: a\n  kind: run\n  command: [ls]\n  output: troubleshooting.md\n", `spec.yaml line 4: collector "a": output "troubleshooting.md": is written by dump itself`},
 		{"just text\n", `spec.yaml line 1: expected a list of collectors`},
 		{"", `empty spec`},
 	}

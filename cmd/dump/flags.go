@@ -38,7 +38,7 @@ func outputFlags() []cli.Flag {
 }
 
 func collectFlags() []cli.Flag {
-	return []cli.Flag{
+	return append([]cli.Flag{
 		&cli.StringSliceFlag{Name: "profile", Usage: "what to gather: host, k3s, teleport, kube, auto (repeatable)", Value: cli.NewStringSlice("auto"), EnvVars: env("profile")},
 		stringFlag("sysroot", "gather from a mounted root: files are read under DIR and journalctl gets --directory", "/"),
 		sliceFlag("spec", "extra collectors from a YAML file (repeatable)"),
@@ -50,12 +50,12 @@ func collectFlags() []cli.Flag {
 		&cli.IntFlag{Name: "concurrency", Usage: "collectors run at once", Value: 8, EnvVars: env("concurrency")},
 		stringFlag("diag-addr", "Teleport diagnostic endpoint host:port (default: from teleport.yaml)", ""),
 		boolFlag("no-cloud-detect", "do not probe cloud metadata endpoints"),
-		stringFlag("uuid", "use this uuid instead of a fresh one", ""),
-		stringFlag("redaction-key-file", "keep redaction tokens consistent across dumps with this key (created 0600 on first use)", ""),
-		sliceFlag("obfuscate", "also replace identities one-way: hostnames, ips, users, domains"),
+		uuidFlag(),
 		stringFlag("obfuscation-map", "write the original-to-replacement map here (0600, never put in the dump)", ""),
-	}
+	}, redactFlags()...)
 }
+
+func uuidFlag() cli.Flag { return stringFlag("uuid", "use this uuid instead of a fresh one", "") }
 
 func recipientFlags() []cli.Flag {
 	return []cli.Flag{

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"filippo.io/age"
 	"github.com/google/uuid"
 	"github.com/urfave/cli/v2"
 
@@ -42,11 +41,8 @@ func gatherCommand() *cli.Command {
 			var rs recipientsOf
 			if c.Bool("encrypt") {
 				var err error
-				if rs.list, rs.fingerprints, err = recipients(c); err != nil {
+				if rs, err = recipients(c, true); err != nil {
 					return err
-				}
-				if len(rs.list) == 0 {
-					return errNoRecipient
 				}
 			}
 			g, err := runGather(c, u)
@@ -78,11 +74,6 @@ func gatherCommand() *cli.Command {
 			return g.exit()
 		},
 	}
-}
-
-type recipientsOf struct {
-	list         []age.Recipient
-	fingerprints []string
 }
 
 // gathered is a tree on disk in a private temporary directory.
@@ -130,15 +121,9 @@ func gatherOptions(c *cli.Context, dir string) (gather.Options, error) {
 			return gather.Options{}, usageErrorf("--spec: %v", err)
 		}
 	}
-	var key []byte
-	if p := c.String("redaction-key-file"); p != "" {
-		if key, err = redact.LoadOrCreateKey(p); err != nil {
-			return gather.Options{}, fmt.Errorf("--redaction-key-file: %w", err)
-		}
-	}
-	r, err := redact.New(redact.Options{Key: key, Obfuscate: c.StringSlice("obfuscate")})
+	r, err := newRedactor(c)
 	if err != nil {
-		return gather.Options{}, usageErrorf("%v", err)
+		return gather.Options{}, err
 	}
 	return gather.Options{
 		Dir:              dir,
@@ -222,7 +207,7 @@ func sealCommand() *cli.Command {
 	flags := append(outputFlags(), recipientFlags()...)
 	flags = append(flags,
 		stringFlag("out", "directory for the sealed files", "."),
-		stringFlag("uuid", "use this uuid instead of a fresh one", ""),
+		uuidFlag(),
 	)
 	return &cli.Command{
 		Name:      "seal",
@@ -238,13 +223,9 @@ func sealCommand() *cli.Command {
 			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 				return usageErrorf("%s is not a directory", dir)
 			}
-			var rs recipientsOf
-			var err error
-			if rs.list, rs.fingerprints, err = recipients(c); err != nil {
+			rs, err := recipients(c, true)
+			if err != nil {
 				return err
-			}
-			if len(rs.list) == 0 {
-				return errNoRecipient
 			}
 			id, err := newUUID(c)
 			if err != nil {

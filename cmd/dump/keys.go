@@ -12,11 +12,24 @@ import (
 	"github.com/dumptool/dump/crypto"
 )
 
+// recipientsOf are the support recipients of a dump and their fingerprints.
+type recipientsOf struct {
+	list         []age.Recipient
+	fingerprints []string
+}
+
 // recipients gathers --recipient, --recipients-file and the recipients baked
-// into this build. It returns the recipients and their fingerprints.
-func recipients(c *cli.Context) ([]age.Recipient, []string, error) {
-	var rs []age.Recipient
-	var fps []string
+// into this build. With required, having none is a usage error.
+func recipients(c *cli.Context, required bool) (recipientsOf, error) {
+	rs, err := parseRecipients(c)
+	if err == nil && required && len(rs.list) == 0 {
+		err = errNoRecipient
+	}
+	return rs, err
+}
+
+func parseRecipients(c *cli.Context) (recipientsOf, error) {
+	var rs recipientsOf
 	lines := c.StringSlice("recipient")
 	if len(lines) == 0 && c.String("recipients-file") == "" {
 		lines = strings.FieldsFunc(defaultRecipients, func(r rune) bool { return r == ',' || r == '\n' })
@@ -24,23 +37,23 @@ func recipients(c *cli.Context) ([]age.Recipient, []string, error) {
 	for _, l := range lines {
 		r, fp, err := crypto.ParseRecipient(strings.TrimSpace(l))
 		if err != nil {
-			return nil, nil, usageErrorf("--recipient %q: %v", l, err)
+			return rs, usageErrorf("--recipient %q: %v", l, err)
 		}
-		rs, fps = append(rs, r), append(fps, fp)
+		rs.list, rs.fingerprints = append(rs.list, r), append(rs.fingerprints, fp)
 	}
 	if p := c.String("recipients-file"); p != "" {
 		f, err := os.Open(p)
 		if err != nil {
-			return nil, nil, usageErrorf("--recipients-file: %v", err)
+			return rs, usageErrorf("--recipients-file: %v", err)
 		}
 		defer f.Close()
 		more, morefps, err := crypto.ParseRecipients(f, p)
 		if err != nil {
-			return nil, nil, usageErrorf("%v", err)
+			return rs, usageErrorf("%v", err)
 		}
-		rs, fps = append(rs, more...), append(fps, morefps...)
+		rs.list, rs.fingerprints = append(rs.list, more...), append(rs.fingerprints, morefps...)
 	}
-	return rs, fps, nil
+	return rs, nil
 }
 
 var errNoRecipient = usageErrorf("no support recipient: pass --recipient age1... (or ssh-ed25519/ssh-rsa) or --recipients-file with your vendor's public key")

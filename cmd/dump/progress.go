@@ -21,6 +21,7 @@ type gatherProgress struct {
 	failed  int
 	bar     *progressbar.ProgressBar
 	quit    chan struct{}
+	stopped chan struct{} // closed when tick returns; nil with --quiet
 	once    sync.Once
 }
 
@@ -39,11 +40,13 @@ func newGatherProgress(u *ui) *gatherProgress {
 		)
 		every = 500 * time.Millisecond
 	}
+	p.stopped = make(chan struct{})
 	go p.tick(every)
 	return p
 }
 
 func (p *gatherProgress) tick(every time.Duration) {
+	defer close(p.stopped)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -120,6 +123,10 @@ func (p *gatherProgress) Notef(format string, args ...any) {
 func (p *gatherProgress) stop() {
 	p.once.Do(func() {
 		close(p.quit)
+		// No status line may follow the summary the caller prints next.
+		if p.stopped != nil {
+			<-p.stopped
+		}
 		if p.bar != nil {
 			_ = p.bar.Finish()
 		}

@@ -15,26 +15,16 @@ func redactCommand() *cli.Command {
 		Name:      "redact",
 		Usage:     "re-redact an existing dump tree in place (for a dump gathered by an older version, or a folder for dump seal)",
 		ArgsUsage: "DIR",
-		Flags: append(outputFlags(),
-			stringFlag("redaction-key-file", "keep redaction tokens consistent across dumps with this key", ""),
-			sliceFlag("obfuscate", "also replace identities one-way: hostnames, ips, users, domains"),
-		),
+		Flags:     append(outputFlags(), redactFlags()...),
 		Action: func(c *cli.Context) error {
 			u := newUI(c)
 			if c.NArg() != 1 {
 				return usageErrorf("redact takes one directory: dump redact DIR")
 			}
 			dir := c.Args().First()
-			var key []byte
-			var err error
-			if p := c.String("redaction-key-file"); p != "" {
-				if key, err = redact.LoadOrCreateKey(p); err != nil {
-					return fmt.Errorf("--redaction-key-file: %w", err)
-				}
-			}
-			r, err := redact.New(redact.Options{Key: key, Obfuscate: c.StringSlice("obfuscate")})
+			r, err := newRedactor(c)
 			if err != nil {
-				return usageErrorf("%v", err)
+				return err
 			}
 			perFile, err := r.Tree(c.Context, dir)
 			if err != nil {
@@ -56,6 +46,30 @@ func redactCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// redactFlags are shared by gather (and the gather-upload commands) and redact.
+func redactFlags() []cli.Flag {
+	return []cli.Flag{
+		stringFlag("redaction-key-file", "keep redaction tokens consistent across dumps with this key (created 0600 on first use)", ""),
+		sliceFlag("obfuscate", "also replace identities one-way: hostnames, ips, users, domains"),
+	}
+}
+
+// newRedactor builds the redactor that --redaction-key-file and --obfuscate ask for.
+func newRedactor(c *cli.Context) (*redact.Redactor, error) {
+	var key []byte
+	if p := c.String("redaction-key-file"); p != "" {
+		var err error
+		if key, err = redact.LoadOrCreateKey(p); err != nil {
+			return nil, fmt.Errorf("--redaction-key-file: %w", err)
+		}
+	}
+	r, err := redact.New(redact.Options{Key: key, Obfuscate: c.StringSlice("obfuscate")})
+	if err != nil {
+		return nil, usageErrorf("%v", err)
+	}
+	return r, nil
 }
 
 // formatCounts renders redaction counts as "password=3, token=2".

@@ -49,7 +49,7 @@ func openDestination(c *cli.Context, u *ui) (*destination, error) {
 		if err != nil {
 			return nil, usageErrorf("%v", err)
 		}
-		return &destination{store: withRetry(tk.Store(http.DefaultClient), c, u), ticket: tk, retry: "--ticket '" + t + "'"}, nil
+		return &destination{store: withRetry(tk.Store(http.DefaultClient), c, u), ticket: tk, retry: "--ticket " + shellQuote(t)}, nil
 	}
 	to := c.String("to")
 	if to == "" {
@@ -59,7 +59,7 @@ func openDestination(c *cli.Context, u *ui) (*destination, error) {
 	if err != nil {
 		return nil, usageErrorf("%v", err)
 	}
-	return &destination{store: withRetry(s, c, u), retry: "--to " + to}, nil
+	return &destination{store: withRetry(s, c, u), retry: "--to " + shellQuote(to)}, nil
 }
 
 func withRetry(s upload.Store, c *cli.Context, u *ui) upload.Store {
@@ -83,12 +83,9 @@ func gatherUploadAction(mode uploadMode) cli.ActionFunc {
 		if mode == modeConfirm && !c.Bool("yes") && !stdinIsTerminal() {
 			return usageErrorf("gather-upload-confirm asks before uploading and there is no terminal: pass --yes, or use gather-upload (key included) or gather-upload-nometa (key shown to you)")
 		}
-		var rs recipientsOf
-		if rs.list, rs.fingerprints, err = recipients(c); err != nil {
+		rs, err := recipients(c, mode != modeNoMeta)
+		if err != nil {
 			return err
-		}
-		if len(rs.list) == 0 && mode != modeNoMeta {
-			return errNoRecipient
 		}
 		if dest.ticket != nil {
 			if err := c.Set("uuid", dest.ticket.UUID); err != nil {
@@ -187,7 +184,18 @@ func removeParts(u *ui, sealed *crypto.Sealed) {
 }
 
 func retryCommand(dest *destination, sealed *crypto.Sealed) string {
-	return fmt.Sprintf("dump upload %s %s", dest.retry, sealed.PayloadPath)
+	return fmt.Sprintf("dump upload %s %s", dest.retry, shellQuote(sealed.PayloadPath))
+}
+
+// shellQuote makes s one word for a POSIX shell, so the retry command can be
+// pasted as printed even when --out holds a space.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("@%+=:,./_-", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func uploadCommand() *cli.Command {
@@ -227,13 +235,13 @@ func uploadCommand() *cli.Command {
 
 // sealedParts finds the siblings of dump-<uuid>.tar.zst.age and reads its info.
 func sealedParts(payload string) (upload.Parts, crypto.Info, error) {
-	const suffix = ".tar.zst.age"
-	if !strings.HasSuffix(payload, suffix) {
-		return upload.Parts{}, crypto.Info{}, usageErrorf("%s is not a sealed dump (dump-<uuid>%s)", payload, suffix)
+	base, ok := strings.CutSuffix(payload, crypto.PayloadSuffix)
+	if !ok {
+		return upload.Parts{}, crypto.Info{}, usageErrorf("%s is not a sealed dump (dump-<uuid>%s)", payload, crypto.PayloadSuffix)
 	}
-	base := strings.TrimSuffix(payload, suffix)
-	parts := upload.Parts{PayloadPath: payload, KeyPath: base + ".key.age", InfoPath: base + ".json"}
-	if _, err := os.Stat(payload); err != nil {
+	parts := upload.Parts{PayloadPath: payload, KeyPath: base + crypto.KeySuffix, InfoPath: base + crypto.InfoSuffix}
+	fi, err := os.Stat(payload)
+	if err != nil {
 		return parts, crypto.Info{}, usageErrorf("%v", err)
 	}
 	if _, err := os.Stat(parts.KeyPath); errors.Is(err, os.ErrNotExist) {
@@ -248,6 +256,10 @@ func sealedParts(payload string) (upload.Parts, crypto.Info, error) {
 	if err != nil {
 		return parts, crypto.Info{}, fmt.Errorf("%s: %w", parts.InfoPath, err)
 	}
+	// Caught here, not by support after the upload: a cut or altered file.
+	if fi.Size() != info.PayloadSize {
+		return parts, crypto.Info{}, fmt.Errorf("%s is %d bytes but %s says %d: it was cut or altered; seal the dump again", payload, fi.Size(), parts.InfoPath, info.PayloadSize)
+	}
 	return parts, info, nil
 }
 
@@ -258,7 +270,7 @@ func ticketCommand() *cli.Command {
 		Flags: append(outputFlags(),
 			stringFlag("to", "where the dump will go: s3://bucket/prefix or gs://bucket/prefix", defaultDestination),
 			durationFlag("expires", "how long the ticket works", 72*time.Hour),
-			stringFlag("uuid", "use this uuid instead of a fresh one", ""),
+			uuidFlag(),
 		),
 		Action: func(c *cli.Context) error {
 			u := newUI(c)
