@@ -173,9 +173,13 @@ func unpack(ctx context.Context, src io.Reader, name, id string, info *crypto.In
 	pr, err := crypto.OpenPayload(src, session)
 	if err == nil {
 		res.Stats, err = Extract(ctx, pr, target, "dump-"+id+"/", opts.Limits)
-		// Extract read pr to io.EOF, which authenticated it to its end;
-		// Close only releases the decoder.
-		pr.Close()
+		// Extract read pr to io.EOF, which authenticated it to its end, so
+		// Close should only release the decoder; if it reports a damaged end
+		// anyway, the tree must not stay looking complete.
+		if cerr := pr.Close(); err == nil && cerr != nil {
+			os.RemoveAll(target)
+			err = cerr
+		}
 	}
 	if err != nil {
 		// A download error or a checksum mismatch says more than the

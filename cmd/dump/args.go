@@ -16,26 +16,23 @@ func interspersed(app *cli.App, args []string) []string {
 	}
 	var cmd *cli.Command
 	start := 1
+	rootBool := booleans(app.Flags)
 	for i := 1; i < len(args); i++ {
-		if c := app.Command(args[i]); c != nil && !strings.HasPrefix(args[i], "-") {
-			cmd, start = c, i+1
+		a := args[i]
+		if !strings.HasPrefix(a, "-") {
+			if c := app.Command(a); c != nil {
+				cmd, start = c, i+1
+			}
 			break
 		}
-		if !strings.HasPrefix(args[i], "-") {
-			break
+		if takesValue(a, rootBool) {
+			i++ // `dump --config X seal ...`: X is not the command
 		}
 	}
 	if cmd == nil {
 		return args
 	}
-	boolean := map[string]bool{"help": true, "h": true}
-	for _, f := range cmd.Flags {
-		if _, ok := f.(*cli.BoolFlag); ok {
-			for _, n := range f.Names() {
-				boolean[n] = true
-			}
-		}
-	}
+	boolean := booleans(cmd.Flags)
 	var flags, positional []string
 	rest := args[start:]
 	for i := 0; i < len(rest); i++ {
@@ -46,8 +43,7 @@ func interspersed(app *cli.App, args []string) []string {
 			i = len(rest)
 		case strings.HasPrefix(a, "-") && a != "-":
 			flags = append(flags, a)
-			name := strings.TrimLeft(a, "-")
-			if !strings.Contains(name, "=") && !boolean[name] && i+1 < len(rest) {
+			if takesValue(a, boolean) && i+1 < len(rest) {
 				flags = append(flags, rest[i+1])
 				i++
 			}
@@ -62,4 +58,35 @@ func interspersed(app *cli.App, args []string) []string {
 		out = append(out, positional...)
 	}
 	return out
+}
+
+// booleans are the names of flags that take no value.
+func booleans(flags []cli.Flag) map[string]bool {
+	b := map[string]bool{"help": true, "h": true}
+	for _, f := range flags {
+		if _, ok := f.(*cli.BoolFlag); ok {
+			for _, n := range f.Names() {
+				b[n] = true
+			}
+		}
+	}
+	return b
+}
+
+// takesValue reports whether flag argument a consumes the next argument:
+// not --name=value, not a boolean, not a bundle of short booleans (-qv).
+func takesValue(a string, boolean map[string]bool) bool {
+	name := strings.TrimLeft(a, "-")
+	if strings.Contains(name, "=") || boolean[name] {
+		return false
+	}
+	if !strings.HasPrefix(a, "--") && len(name) > 1 {
+		for _, r := range name {
+			if !boolean[string(r)] {
+				return true
+			}
+		}
+		return false
+	}
+	return true
 }

@@ -56,6 +56,9 @@ func loadConfig(c *cli.Context) error {
 			known[n] = true
 		}
 	}
+	if c.Command != nil && c.Command.Name == "keygen" {
+		delete(known, "out") // a file here, a directory everywhere else
+	}
 	for name, v := range values {
 		if !known[name] || c.IsSet(name) {
 			continue

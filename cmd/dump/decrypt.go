@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"filippo.io/age"
 	"github.com/urfave/cli/v2"
@@ -28,7 +27,8 @@ func decryptCommand() *cli.Command {
 			boolFlag("all", "open every dump that matches"),
 			stringFlag("max-bytes", "refuse to extract more than this", "16GiB"),
 			&cli.IntFlag{Name: "max-files", Usage: "refuse to extract more files than this", Value: 200000, EnvVars: env("max-files")},
-			&cli.IntFlag{Name: "concurrency", Usage: "parallel ranged downloads", Value: 4, EnvVars: env("concurrency")},
+			&cli.IntFlag{Name: "download-concurrency", Usage: "parallel ranged downloads", Value: 4, EnvVars: env("download-concurrency")},
+			storeTimeoutFlag(),
 		),
 		Action: decryptAction,
 	}
@@ -117,7 +117,7 @@ func decryptOptions(c *cli.Context, u *ui) (decrypt.Options, error) {
 		SessionKey:  session,
 		OutDir:      c.String("out"),
 		Limits:      decrypt.Limits{MaxBytes: maxBytes, MaxFiles: c.Int("max-files")},
-		Concurrency: c.Int("concurrency"),
+		Concurrency: c.Int("download-concurrency"),
 		Wrap:        u.bytes("download"),
 	}, nil
 }
@@ -130,7 +130,7 @@ func openStoreFlag(c *cli.Context, u *ui, raw, flag string) (upload.Store, error
 	if err != nil {
 		return nil, usageErrorf("%v", err)
 	}
-	return withRetry(s, c, u), nil
+	return withRetry(s, u, c.Duration("store-timeout")), nil
 }
 
 // listEntry is one line of dump list (and one object of --json).
@@ -150,7 +150,7 @@ func listCommand() *cli.Command {
 		Flags: append(outputFlags(),
 			stringFlag("from", "where dumps are: file:///dir, s3://bucket/prefix or gs://bucket/prefix", defaultDestination),
 			boolFlag("json", "print JSON"),
-			durationFlag("upload-timeout", "deadline for store requests, retries included", 2*time.Minute),
+			storeTimeoutFlag(),
 		),
 		Action: func(c *cli.Context) error {
 			u := newUI(c)

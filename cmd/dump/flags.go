@@ -72,6 +72,11 @@ func uploadFlags() []cli.Flag {
 	}
 }
 
+// storeTimeoutFlag bounds the retries of each request of list and decrypt.
+func storeTimeoutFlag() cli.Flag {
+	return durationFlag("store-timeout", "give up on a store request after retrying this long", 10*time.Minute)
+}
+
 func gatherUploadFlags() []cli.Flag {
 	flags := append(outputFlags(), collectFlags()...)
 	flags = append(flags, recipientFlags()...)

@@ -110,7 +110,9 @@ func keygenCommand() *cli.Command {
 		Name:  "keygen",
 		Usage: "make a support identity (for the vendor's support team) and print its public recipient",
 		Flags: append(outputFlags(),
-			stringFlag("out", "identity file to write (0600, never overwritten)", "support.key"),
+			// Its own variable: DUMP_OUT and a config's out: name a directory
+			// for every other command.
+			&cli.StringFlag{Name: "out", Usage: "identity file to write (0600, never overwritten)", Value: "support.key", EnvVars: []string{"DUMP_KEYGEN_OUT"}},
 			// Not bound to DUMP_PASSPHRASE like other flags: that variable holds
 			// the passphrase itself, and setting it turns protection on.
 			&cli.BoolFlag{Name: "passphrase", Usage: "protect the identity with a passphrase (prompted; DUMP_PASSPHRASE gives it and implies this flag)"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -49,7 +50,7 @@ func openDestination(c *cli.Context, u *ui) (*destination, error) {
 		if err != nil {
 			return nil, usageErrorf("%v", err)
 		}
-		return &destination{store: withRetry(tk.Store(http.DefaultClient), c, u), ticket: tk, retry: "--ticket " + shellQuote(t)}, nil
+		return &destination{store: withRetry(tk.Store(ticketClient), u, c.Duration("upload-timeout")), ticket: tk, retry: "--ticket " + shellQuote(t)}, nil
 	}
 	to := c.String("to")
 	if to == "" {
@@ -59,12 +60,22 @@ func openDestination(c *cli.Context, u *ui) (*destination, error) {
 	if err != nil {
 		return nil, usageErrorf("%v", err)
 	}
-	return &destination{store: withRetry(s, c, u), retry: "--to " + shellQuote(to)}, nil
+	return &destination{store: withRetry(s, u, c.Duration("upload-timeout")), retry: "--to " + shellQuote(to)}, nil
 }
 
-func withRetry(s upload.Store, c *cli.Context, u *ui) upload.Store {
+// ticketClient sends presigned uploads: a stalled endpoint fails in minutes,
+// not at the end of --upload-timeout.
+var ticketClient = &http.Client{Transport: &http.Transport{
+	Proxy:                 http.ProxyFromEnvironment,
+	DialContext:           (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+	TLSHandshakeTimeout:   10 * time.Second,
+	ResponseHeaderTimeout: 2 * time.Minute,
+}}
+
+// withRetry retries a store's transient failures for up to maxElapsed per request.
+func withRetry(s upload.Store, u *ui, maxElapsed time.Duration) upload.Store {
 	return retry.New(s, retry.Options{
-		MaxElapsed: c.Duration("upload-timeout"),
+		MaxElapsed: maxElapsed,
 		Notify: func(op string, err error, wait time.Duration) {
 			u.notef("%s: retrying in %s: %v", op, wait.Round(100*time.Millisecond), err)
 		},
