@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -104,12 +103,7 @@ func readEnvFile(file string) map[string]string {
 // ("... release version 2.36."). "" on musl or when there is no glibc.
 func glibcVersion(ctx context.Context, root string, live bool) string {
 	if live {
-		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "ldd", "--version")
-		cmd.Env = childEnv("/") // none of our credentials
-		cmd.WaitDelay = time.Second
-		if out, err := cmd.Output(); err == nil {
+		if out, err := probe(ctx, 2*time.Second, "ldd", "--version"); err == nil {
 			if v := parseLddVersion(out); v != "" {
 				return v
 			}

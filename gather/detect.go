@@ -75,15 +75,7 @@ func detectKube(ctx context.Context) string {
 	if os.Getenv("KUBERNETES_SERVICE_HOST") != "" {
 		return "running in a Kubernetes pod (KUBERNETES_SERVICE_HOST is set)"
 	}
-	if _, err := exec.LookPath("kubectl"); err != nil {
-		return ""
-	}
-	ctx, cancel := context.WithTimeout(ctx, kubeProbeTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "kubectl", "config", "current-context")
-	cmd.Env = childEnv("/")     // none of our credentials; KUBECONFIG is kept
-	cmd.WaitDelay = time.Second // a child holding the pipe open must not stall detection
-	out, err := cmd.Output()
+	out, err := probe(ctx, kubeProbeTimeout, "kubectl", "config", "current-context")
 	name := strings.TrimSpace(string(out))
 	if err != nil || name == "" {
 		return ""
