@@ -30,9 +30,12 @@ func (m *Manifest) summary() string {
 				}
 				names = append(names, c.Name)
 			}
-			fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\n", g.kind, len(g.results), strings.Join(names, ", "), g.kind.DocLink())
+			// The hint, not a link: the person at this terminal may not have
+			// the dump's troubleshooting page at hand.
+			fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\n", g.kind, len(g.results), strings.Join(names, ", "), g.kind.Hint())
 		}
 		tw.Flush()
+		fmt.Fprintf(&b, "details: report.txt and %s in the dump\n", TroubleshootingDoc)
 	}
 	if len(m.Dropped) > 0 {
 		fmt.Fprintf(&b, "%d files cut or left out to fit --max-size (see report.txt)\n", len(m.Dropped))

@@ -54,7 +54,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		opts.Progress.Notef("detected: %s (%s)", d.Profile, d.Reason)
 	}
 	if !amRoot && opts.Sysroot == "/" {
-		opts.Progress.Notef("not running as root: collectors that need root will fail (%s)", FailNotRoot.DocLink())
+		opts.Progress.Notef("not running as root: collectors that need root will fail; %s for a complete dump", FailNotRoot.Hint())
 	}
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create dump directory: %w", err)

@@ -134,7 +134,7 @@ func TestEveryCollectorFailingStillWritesDump(t *testing.T) {
 	if doc := readOut(t, res, "troubleshooting.md"); !strings.Contains(doc, "## binary_missing") {
 		t.Errorf("the troubleshooting page the report links to is not in the dump")
 	}
-	if s := res.Summary(); !strings.Contains(s, "4 failed") || !strings.Contains(s, "#binary_missing") {
+	if s := res.Summary(); !strings.Contains(s, "4 failed") || !strings.Contains(s, FailBinaryMissing.Hint()) || !strings.Contains(s, "troubleshooting.md") {
 		t.Errorf("summary:\n%s", s)
 	}
 	m, err := ReadManifest(res.Dir)
