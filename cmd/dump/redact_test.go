@@ -100,3 +100,44 @@ func concatTree(t *testing.T, root string) string {
 	}
 	return b.String()
 }
+
+// dump redact DIR re-redacts an old tree in place.
+func TestRedactCommand(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "nodes", "old", "teleport.yaml")
+	os.MkdirAll(filepath.Dir(cfg), 0o700)
+	os.WriteFile(cfg, []byte("teleport:\n  auth_token: old-dump-token-Zk29fQ81\n  nodename: old\n"), 0o600)
+	r := runDump(t, t.TempDir(), nil, "redact", dir)
+	if r.code != 0 || r.lastLine() != dir {
+		t.Fatalf("dump redact: %s", r)
+	}
+	got := readFile(t, cfg)
+	if strings.Contains(got, "old-dump-token-Zk29fQ81") || !strings.Contains(got, "nodename: old") {
+		t.Fatalf("after dump redact:\n%s", got)
+	}
+}
+
+// --obfuscate replaces the host's identities one way; the map stays with the
+// customer (0600, outside the dump).
+func TestObfuscationMapStaysOutside(t *testing.T) {
+	root := filepath.Join(repoRoot(t), "testdata", "fixtures", "teleport-node")
+	hostname := strings.TrimSpace(readFile(t, filepath.Join(root, "etc", "hostname")))
+	mapFile := filepath.Join(t.TempDir(), "map.json")
+	out := t.TempDir()
+	r := runDump(t, t.TempDir(), nil, "gather", "--sysroot", root, "--profile", "teleport", "--out", out,
+		"--obfuscate", "hostnames,ips", "--obfuscation-map", mapFile)
+	if r.code != 0 && r.code != 3 {
+		t.Fatalf("gather --obfuscate: %s", r)
+	}
+	tree := untar(t, r.lastLine())
+	if all := concatTree(t, tree); strings.Contains(all, hostname) || !strings.Contains(all, "host-") {
+		t.Fatalf("the host name %q is still in the dump, or nothing was obfuscated", hostname)
+	}
+	fi, err := os.Stat(mapFile)
+	if err != nil || fi.Mode().Perm() != 0o600 || !strings.Contains(readFile(t, mapFile), hostname) {
+		t.Fatalf("obfuscation map missing, not 0600, or without %q: %v", hostname, err)
+	}
+	if strings.Contains(treeDigest(t, tree), filepath.Base(mapFile)) {
+		t.Fatalf("the map went into the dump")
+	}
+}
