@@ -124,11 +124,9 @@ func TestResumeAfterInterruptedPut(t *testing.T) {
 	if len(ups) != 1 {
 		t.Fatalf("%d unfinished uploads after the interrupted Put, want 1 kept for resuming", len(ups))
 	}
-	parts, err := srv.Client().ListParts(context.Background(), &sdk.ListPartsInput{Bucket: aws.String(bucket), Key: aws.String(name), UploadId: ups[0].UploadId})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stored := len(parts.Parts)
+	// A part in flight when the first Put was cancelled may still land on the
+	// server after the client gave up: count once the number settles.
+	stored := settledParts(t, bucket, name, ups[0].UploadId)
 
 	second := &partCounter{}
 	if err := putFrom(context.Background(), t, countingStore(t, bucket, second), name, path); err != nil {
@@ -222,4 +220,26 @@ func TestServerKilledMidUpload(t *testing.T) {
 	}
 	t.Logf("resumed: sent %d of 5 parts after the restart", second.parts.Load())
 	checkObject(t, s, name, data)
+}
+
+// settledParts is the number of stored parts of an upload once it has not
+// changed for half a second.
+func settledParts(t *testing.T, bucket, key string, uploadID *string) int {
+	t.Helper()
+	last, same := -1, 0
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		parts, err := srv.Client().ListParts(context.Background(), &sdk.ListPartsInput{Bucket: aws.String(bucket), Key: aws.String(key), UploadId: uploadID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(parts.Parts); n == last {
+			if same++; same == 5 {
+				return n
+			}
+		} else {
+			last, same = n, 0
+		}
+	}
+	t.Fatalf("the stored parts of %s never settled", key)
+	return 0
 }
