@@ -59,11 +59,12 @@ func enforceBudget(dir string, tasks []*task, budget int64) []Dropped {
 		}
 		p := filepath.Join(dir, filepath.FromSlash(f.rel))
 		if keep := f.size - excess; keep >= minKeep {
-			if err := keepTail(p, f.size, keep); err == nil {
-				dropped = append(dropped, Dropped{Path: f.rel, Collector: f.t.c.Name, Bytes: excess, Action: "truncated", Reason: reason})
+			if kept, err := keepTail(p, f.size, keep); err == nil {
+				cut := f.size - kept // a little over excess: the tail starts at a line
+				dropped = append(dropped, Dropped{Path: f.rel, Collector: f.t.c.Name, Bytes: cut, Action: "truncated", Reason: reason})
 				f.t.res.Truncated = true
-				f.t.res.Bytes -= excess
-				total -= excess
+				f.t.res.Bytes -= cut
+				total -= cut
 				continue
 			}
 		}
@@ -78,27 +79,36 @@ func enforceBudget(dir string, tasks []*task, budget int64) []Dropped {
 	return dropped
 }
 
-// keepTail rewrites a file to its last keep bytes, starting at a line.
-func keepTail(p string, size, keep int64) error {
+// keepTail rewrites a file to at most its last keep bytes, starting at a
+// line, keeping its modification time. It returns the size kept.
+func keepTail(p string, size, keep int64) (int64, error) {
 	src, err := os.Open(p)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer src.Close()
+	fi, err := src.Stat()
+	if err != nil {
+		return 0, err
+	}
 	off := lineStart(src, size-keep)
 	tmp, err := os.CreateTemp(filepath.Dir(p), ".budget-*")
 	if err != nil {
-		return err
+		return 0, err
 	}
 	_, err = io.Copy(tmp, io.NewSectionReader(src, off, size-off))
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
+		err = os.Chtimes(tmp.Name(), fi.ModTime(), fi.ModTime())
+	}
+	if err == nil {
 		err = os.Rename(tmp.Name(), p)
 	}
 	if err != nil {
 		os.Remove(tmp.Name())
+		return 0, err
 	}
-	return err
+	return size - off, nil
 }

@@ -422,6 +422,9 @@ func TestBudgetDropsLowestPriorityFirst(t *testing.T) {
 	d := res.Manifest.Dropped
 	if len(d) != 2 || d[0].Path != "logs/low.log" || d[0].Action != "deleted" || d[1].Path != "logs/mid.log" || d[1].Action != "truncated" {
 		t.Errorf("dropped = %+v", d)
+	} else if mid != nil && (d[1].Bytes != 307200-mid.Size() || result(t, res, "mid").Bytes != mid.Size()) {
+		t.Errorf("the manifest says %d bytes were cut and %d kept; on disk %d are left of 307200",
+			d[1].Bytes, result(t, res, "mid").Bytes, mid.Size())
 	}
 	if !strings.Contains(readOut(t, res, "report.txt"), "logs/low.log") {
 		t.Error("report.txt does not list the dropped file")
