@@ -124,13 +124,8 @@ func TestPrefixBoundary(t *testing.T) {
 // Whether the object fits one request or takes several chunks, the Put fails
 // and no object is left.
 func TestCorruptionInTransitLeavesNothing(t *testing.T) {
-	srv := gstest.Start(t, "dumps")
-	target, _ := url.Parse(srv.URL())
 	var corrupted atomic.Int32
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	director := proxy.Director
-	proxy.Director = func(r *http.Request) {
-		director(r)
+	throughProxy(t, gstest.Start(t, "dumps"), func(r *http.Request) {
 		// The first upload request carrying data: the only one for a
 		// small object, the first chunk of a resumable one.
 		if q := r.URL.Query(); strings.HasPrefix(r.URL.Path, "/upload/") && (q.Has("upload_id") || q.Get("uploadType") == "multipart") {
@@ -138,10 +133,7 @@ func TestCorruptionInTransitLeavesNothing(t *testing.T) {
 				r.Body = &flipper{r: r.Body, at: 5000}
 			}
 		}
-	}
-	ps := httptest.NewServer(proxy)
-	defer ps.Close()
-	t.Setenv("STORAGE_EMULATOR_HOST", ps.URL)
+	})
 
 	for _, tc := range []struct {
 		name  string
@@ -171,20 +163,12 @@ func TestCorruptionInTransitLeavesNothing(t *testing.T) {
 // Objects larger than a chunk go up in several requests of one resumable
 // session.
 func TestResumableChunks(t *testing.T) {
-	srv := gstest.Start(t, "dumps")
-	target, _ := url.Parse(srv.URL())
 	var chunks atomic.Int32
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	director := proxy.Director
-	proxy.Director = func(r *http.Request) {
-		director(r)
+	throughProxy(t, gstest.Start(t, "dumps"), func(r *http.Request) {
 		if r.URL.Query().Has("upload_id") {
 			chunks.Add(1)
 		}
-	}
-	ps := httptest.NewServer(proxy)
-	defer ps.Close()
-	t.Setenv("STORAGE_EMULATOR_HOST", ps.URL)
+	})
 	s := open(t, "gs://dumps")
 	s.ChunkSize = 256 << 10
 	data := bytes.Repeat([]byte("x"), 1<<20)
@@ -194,6 +178,23 @@ func TestResumableChunks(t *testing.T) {
 	if n := chunks.Load(); n < 4 {
 		t.Fatalf("1 MiB in 256 KiB chunks took %d chunk requests", n)
 	}
+}
+
+// throughProxy points STORAGE_EMULATOR_HOST at a proxy in front of srv that
+// shows every outgoing request to onRequest (which may change it).
+func throughProxy(t *testing.T, srv *fakestorage.Server, onRequest func(*http.Request)) {
+	t.Helper()
+	target, err := url.Parse(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := httptest.NewServer(&httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.SetURL(target)
+		pr.Out.Host = pr.In.Host // keep the Host fake-gcs-server routes signed paths by
+		onRequest(pr.Out)
+	}})
+	t.Cleanup(ps.Close)
+	t.Setenv("STORAGE_EMULATOR_HOST", ps.URL)
 }
 
 type flipper struct {
