@@ -21,7 +21,7 @@ func decryptCommand() *cli.Command {
 		Usage:     "support: fetch a dump by uuid, prefix or glob (or open a local file), and extract it to --out DIR/<uuid>/",
 		ArgsUsage: "UUID|PREFIX|GLOB",
 		Flags: append(append(outputFlags(), identityFlags()...),
-			stringFlag("from", "where dumps are: file:///dir, s3://bucket/prefix or gs://bucket/prefix", defaultDestination),
+			stringFlag("from", "where dumps are: "+stores.Forms(), defaultDestination),
 			stringFlag("file", "a local sealed dump (dump-<uuid>.tar.zst.age) instead of a store", ""),
 			stringFlag("out", "extract under this directory", "."),
 			boolFlag("all", "open every dump that matches"),
@@ -118,19 +118,19 @@ func decryptOptions(c *cli.Context, u *ui) (decrypt.Options, error) {
 		OutDir:      c.String("out"),
 		Limits:      decrypt.Limits{MaxBytes: maxBytes, MaxFiles: c.Int("max-files")},
 		Concurrency: c.Int("download-concurrency"),
-		Wrap:        u.bytes("download"),
+		Wrap:        u.downloadProgress(),
 	}, nil
 }
 
 func openStoreFlag(c *cli.Context, u *ui, raw, flag string) (upload.Store, error) {
 	if raw == "" {
-		return nil, usageErrorf("no store: pass %s s3://bucket/prefix, gs://bucket/prefix or file:///dir (or set DUMP_%s)", flag, strings.ToUpper(strings.TrimPrefix(flag, "--")))
+		return nil, usageErrorf("no store: pass %s %s (or set DUMP_%s)", flag, stores.Forms(), strings.ToUpper(strings.TrimPrefix(flag, "--")))
 	}
-	s, err := stores.Open(c.Context, raw)
+	s, err := stores.Open(c.Context, raw, storeOptions(u, c.Duration("store-timeout")))
 	if err != nil {
 		return nil, usageErrorf("%v", err)
 	}
-	return withRetry(s, u, c.Duration("store-timeout")), nil
+	return s, nil
 }
 
 // listEntry is one line of dump list (and one object of --json).
@@ -148,7 +148,7 @@ func listCommand() *cli.Command {
 		Name:  "list",
 		Usage: "support: list the dumps in a store (oldest first)",
 		Flags: append(outputFlags(),
-			stringFlag("from", "where dumps are: file:///dir, s3://bucket/prefix or gs://bucket/prefix", defaultDestination),
+			stringFlag("from", "where dumps are: "+stores.Forms(), defaultDestination),
 			boolFlag("json", "print JSON"),
 			storeTimeoutFlag(),
 		),

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/dumptool/dump/upload/stores"
 )
 
 // env names the DUMP_* variable of a flag.
@@ -66,7 +68,8 @@ func recipientFlags() []cli.Flag {
 
 func uploadFlags() []cli.Flag {
 	return []cli.Flag{
-		stringFlag("to", "destination: file:///dir, s3://bucket/prefix or gs://bucket/prefix", defaultDestination),
+		stringFlag("to", "destination: "+stores.Forms(), defaultDestination),
+		boolFlag("create", "make a missing file:// destination, parent directories included"),
 		stringFlag("ticket", "upload with a ticket from support instead of credentials", ""),
 		durationFlag("upload-timeout", "deadline for the whole upload, retries included", 2*time.Hour),
 	}

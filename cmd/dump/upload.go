@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,41 +43,47 @@ type destination struct {
 }
 
 func openDestination(c *cli.Context, u *ui) (*destination, error) {
+	o := storeOptions(u, c.Duration("upload-timeout"))
 	if t := c.String("ticket"); t != "" {
 		tk, err := ticket.Parse(t)
 		if err != nil {
 			return nil, usageErrorf("%v", err)
 		}
-		return &destination{store: withRetry(tk.Store(ticketClient), u, c.Duration("upload-timeout")), ticket: tk, retry: "--ticket " + shellQuote(t)}, nil
+		return &destination{store: stores.Ticket(tk, nil, o), ticket: tk, retry: "--ticket " + shellQuote(t)}, nil
 	}
 	to := c.String("to")
 	if to == "" {
-		return nil, usageErrorf("no destination: pass --to s3://bucket/prefix, gs://bucket/prefix or file:///dir, or --ticket from support (or set DUMP_TO)")
+		return nil, usageErrorf("no destination: pass --to %s, or --ticket from support (or set DUMP_TO)", stores.Forms())
 	}
-	s, err := stores.Open(c.Context, to)
+	o.Write, o.Create = true, c.Bool("create")
+	s, err := stores.Open(c.Context, to, o)
+	if errors.Is(err, upload.ErrNotExist) && !o.Create {
+		return nil, usageErrorf("%v: create it, or pass --create", err)
+	}
 	if err != nil {
 		return nil, usageErrorf("%v", err)
 	}
-	return &destination{store: withRetry(s, u, c.Duration("upload-timeout")), retry: "--to " + shellQuote(to)}, nil
+	return &destination{store: s, retry: "--to " + shellQuote(to)}, nil
 }
 
-// ticketClient sends presigned uploads: a stalled endpoint fails in minutes,
-// not at the end of --upload-timeout.
-var ticketClient = &http.Client{Transport: &http.Transport{
-	Proxy:                 http.ProxyFromEnvironment,
-	DialContext:           (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
-	TLSHandshakeTimeout:   10 * time.Second,
-	ResponseHeaderTimeout: 2 * time.Minute,
-}}
+// checkDestination tries the destination before a long gather, so a wrong
+// URL, refused credentials or a missing bucket cost seconds.
+func checkDestination(c *cli.Context, u *ui, dest *destination, id string) error {
+	ctx, cancel := context.WithTimeout(c.Context, time.Minute)
+	defer cancel()
+	u.notef("checking the destination before gathering")
+	return upload.CheckDestination(ctx, dest.store, id)
+}
 
-// withRetry retries a store's transient failures for up to maxElapsed per request.
-func withRetry(s upload.Store, u *ui, maxElapsed time.Duration) upload.Store {
-	return retry.New(s, retry.Options{
+// storeOptions retry a store's temporary failures for up to maxElapsed per
+// request, telling the user about each.
+func storeOptions(u *ui, maxElapsed time.Duration) stores.Options {
+	return stores.Options{Retry: retry.Options{
 		MaxElapsed: maxElapsed,
 		Notify: func(op string, err error, wait time.Duration) {
 			u.notef("%s: retrying in %s: %v", op, wait.Round(100*time.Millisecond), err)
 		},
-	})
+	}}
 }
 
 func gatherUploadAction(mode uploadMode) cli.ActionFunc {
@@ -98,10 +102,17 @@ func gatherUploadAction(mode uploadMode) cli.ActionFunc {
 		if err != nil {
 			return err
 		}
+		id := ""
 		if dest.ticket != nil {
-			if err := c.Set("uuid", dest.ticket.UUID); err != nil {
-				return err
-			}
+			id = dest.ticket.UUID
+		} else if id, err = newUUID(c); err != nil {
+			return err
+		}
+		if err := c.Set("uuid", id); err != nil {
+			return err
+		}
+		if err := checkDestination(c, u, dest, id); err != nil {
+			return err
 		}
 		out := c.String("out")
 		if err := os.MkdirAll(out, 0o700); err != nil {
@@ -173,7 +184,7 @@ func uploadParts(c *cli.Context, u *ui, dest *destination, id string, parts uplo
 	ctx, cancel := context.WithTimeout(c.Context, c.Duration("upload-timeout"))
 	defer cancel()
 	u.notef("uploading to %s", destName(dest))
-	if err := upload.PutDump(ctx, dest.store, id, parts, u.bytes("upload")); err != nil {
+	if err := upload.PutDump(ctx, dest.store, id, parts, u.uploadProgress()); err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			return fmt.Errorf("%w (--upload-timeout %s; raise it for a slow link)", err, c.Duration("upload-timeout"))
 		}
@@ -279,23 +290,24 @@ func ticketCommand() *cli.Command {
 		Name:  "ticket",
 		Usage: "support: make an upload ticket so a customer can upload without credentials",
 		Flags: append(outputFlags(),
-			stringFlag("to", "where the dump will go: s3://bucket/prefix or gs://bucket/prefix", defaultDestination),
+			stringFlag("to", "where the dump will go: "+stores.PresignForms(), defaultDestination),
 			durationFlag("expires", "how long the ticket works", 72*time.Hour),
+			storeTimeoutFlag(),
 			uuidFlag(),
 		),
 		Action: func(c *cli.Context) error {
 			u := newUI(c)
 			to := c.String("to")
 			if to == "" {
-				return usageErrorf("no destination: pass --to s3://bucket/prefix or gs://bucket/prefix")
+				return usageErrorf("no destination: pass --to %s", stores.PresignForms())
 			}
-			s, err := stores.Open(c.Context, to)
+			s, err := stores.Open(c.Context, to, storeOptions(u, c.Duration("store-timeout")))
 			if err != nil {
 				return usageErrorf("%v", err)
 			}
 			p, ok := s.(upload.Presigner)
 			if !ok {
-				return usageErrorf("%s cannot sign upload URLs: tickets need s3:// or gs://", s)
+				return usageErrorf("%s cannot sign upload URLs: tickets need %s", s, stores.PresignForms())
 			}
 			id, err := newUUID(c)
 			if err != nil {
