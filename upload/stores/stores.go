@@ -93,7 +93,7 @@ func open(ctx context.Context, raw string, o Options) (upload.Store, error) {
 			return k.open(ctx, u, o)
 		}
 	}
-	return nil, fmt.Errorf("%q: unknown kind of store %q: use %s", u.Redacted(), u.Scheme, Forms())
+	return nil, fmt.Errorf("%q: unknown scheme %q: use %s", u.Redacted(), u.Scheme, Forms())
 }
 
 func openFile(_ context.Context, u *url.URL, o Options) (upload.Store, error) {
