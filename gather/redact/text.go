@@ -29,10 +29,10 @@ var (
 	pemOpenRe = regexp.MustCompile(`-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----.*$`)
 	// A JWT's parts are base64url JSON: "{\"" encodes as eyJ, "{ \"" as eyA,
 	// "{\n" as ewo, "{\r\n" as ew0, "{\t" as ewk.
-	jwtRe = regexp.MustCompile(`(?:eyJ|\be(?:yA|wo|w0|wk))[A-Za-z0-9_-]{4,}\.e[yw][A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`)
-	awsIDRe   = regexp.MustCompile(`\b(?:AKIA|ASIA)[A-Z0-9]{16}\b`)
-	awsSecRe  = regexp.MustCompile(`(?:^|[^A-Za-z0-9/+])([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)`)
-	googleRe  = regexp.MustCompile(`AIza[0-9A-Za-z_\-]{35}`)
+	jwtRe    = regexp.MustCompile(`(?:eyJ|\be(?:yA|wo|w0|wk))[A-Za-z0-9_-]{4,}\.e[yw][A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`)
+	awsIDRe  = regexp.MustCompile(`\b(?:AKIA|ASIA)[A-Z0-9]{16}\b`)
+	awsSecRe = regexp.MustCompile(`(?:^|[^A-Za-z0-9/+])([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)`)
+	googleRe = regexp.MustCompile(`AIza[0-9A-Za-z_\-]{35}`)
 	// Vendor tokens by their documented prefixes: GitHub, GitLab, Slack (bot,
 	// user, app, refresh, rotated), Stripe, OpenAI and Anthropic, npm, Vault,
 	// SendGrid, and OpenAI's older keys (which hold "T3BlbkFJ", base64 of "OpenAI").
@@ -44,12 +44,12 @@ var (
 	hookRe = regexp.MustCompile(`(?:hooks\.slack\.com/(?:services|workflows|triggers)|discord(?:app)?\.com/api/webhooks)/([A-Za-z0-9/_\-]{8,})`)
 	// base64 of "-----BEGIN ": a whole PEM file encoded (kubeconfig key data, Helm values, env).
 	b64PEMRe = regexp.MustCompile(`LS0tLS1CRUdJTi[A-Za-z0-9+/]*={0,2}`)
-	k3sRe     = regexp.MustCompile(`K10[0-9a-f]{64}::[A-Za-z0-9_.\-]+:[^\s"'\\,;]+`)
-	ageRe     = regexp.MustCompile(`AGE-SECRET-KEY-1[0-9A-Z]{50,}`)
-	urlRe     = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.\-]*://)([^\s:/?#@"'<>\[\]]*):([^\s/?#@"'<>]+)@`)
-	authRe    = regexp.MustCompile(`(?i)(authorization\\?"?\s*[:=]\s*\[?\s*\\?"?\s*)(?:(bearer|basic|token|digest|negotiate|ntlm|apikey)\s+)?([^\s"'\\,\]]+)`)
-	bearerRe  = regexp.MustCompile(`(?i)\bbearer\s+([A-Za-z0-9._~+/=\-]{8,})`)
-	bootRe    = regexp.MustCompile(`\b[a-z0-9]{6}\.([a-z0-9]{16})\b`)
+	k3sRe    = regexp.MustCompile(`K10[0-9a-f]{64}::[A-Za-z0-9_.\-]+:[^\s"'\\,;]+`)
+	ageRe    = regexp.MustCompile(`AGE-SECRET-KEY-1[0-9A-Z]{50,}`)
+	urlRe    = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.\-]*://)([^\s:/?#@"'<>\[\]]*):([^\s/?#@"'<>]+)@`)
+	authRe   = regexp.MustCompile(`(?i)(authorization\\?"?\s*[:=]\s*\[?\s*\\?"?\s*)(?:(bearer|basic|token|digest|negotiate|ntlm|apikey)\s+)?([^\s"'\\,\]]+)`)
+	bearerRe = regexp.MustCompile(`(?i)\bbearer\s+([A-Za-z0-9._~+/=\-]{8,})`)
+	bootRe   = regexp.MustCompile(`\b[a-z0-9]{6}\.([a-z0-9]{16})\b`)
 )
 
 // span is one replacement in a line.
