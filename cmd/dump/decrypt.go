@@ -11,6 +11,7 @@ import (
 
 	"github.com/dumptool/dump/crypto"
 	"github.com/dumptool/dump/decrypt"
+	"github.com/dumptool/dump/internal/layout"
 	"github.com/dumptool/dump/upload"
 	"github.com/dumptool/dump/upload/stores"
 )
@@ -26,7 +27,7 @@ func decryptCommand() *cli.Command {
 			stringFlag("out", "extract under this directory", "."),
 			boolFlag("all", "open every dump that matches"),
 			stringFlag("max-bytes", "refuse to extract more than this", "16GiB"),
-			&cli.IntFlag{Name: "max-files", Usage: "refuse to extract more files than this", Value: 200000, EnvVars: env("max-files")},
+			&cli.IntFlag{Name: "max-files", Usage: "refuse to extract more files than this", Value: layout.MaxFiles, EnvVars: env("max-files")},
 			&cli.IntFlag{Name: "download-concurrency", Usage: "parallel ranged downloads", Value: 4, EnvVars: env("download-concurrency")},
 			storeTimeoutFlag(),
 		),
@@ -166,7 +167,7 @@ func listCommand() *cli.Command {
 			for _, r := range refs {
 				e := listEntry{UUID: r.UUID, Size: r.PayloadSize, KeyIncluded: r.KeyIncluded, Complete: r.Complete}
 				if r.Complete {
-					if info, err := readInfo(c, s, r.UUID); err != nil {
+					if info, err := upload.ReadInfo(c.Context, s, r.UUID); err != nil {
 						u.warnf("%s: %v", r.UUID, err)
 					} else {
 						e.Created = info.Created.UTC().Format("2006-01-02T15:04:05Z")
@@ -199,13 +200,4 @@ func listCommand() *cli.Command {
 			return tw.Flush()
 		},
 	}
-}
-
-func readInfo(c *cli.Context, s upload.Store, id string) (crypto.Info, error) {
-	rc, err := s.Get(c.Context, id+"/"+upload.InfoName)
-	if err != nil {
-		return crypto.Info{}, err
-	}
-	defer rc.Close()
-	return crypto.ReadInfo(rc)
 }

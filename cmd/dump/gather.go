@@ -11,6 +11,7 @@ import (
 	"github.com/dumptool/dump/crypto"
 	"github.com/dumptool/dump/gather"
 	"github.com/dumptool/dump/gather/redact"
+	"github.com/dumptool/dump/internal/layout"
 )
 
 func gatherCommand() *cli.Command {
@@ -62,8 +63,8 @@ func gatherCommand() *cli.Command {
 				}
 				path = sealed.PayloadPath
 			} else {
-				path = filepath.Join(out, "dump-"+g.uuid+".tar.zst")
-				stats, err := crypto.PackFile(c.Context, g.tree, path, crypto.PackOptions{Prefix: "dump-" + g.uuid + "/"})
+				path = filepath.Join(out, layout.PackedName(g.uuid))
+				stats, err := crypto.PackFile(c.Context, g.tree, path, crypto.PackOptions{Prefix: layout.MemberPrefix(g.uuid)})
 				if err != nil {
 					return fmt.Errorf("pack: %w", err)
 				}
@@ -153,7 +154,7 @@ func runGather(c *cli.Context, u *ui) (*gathered, error) {
 	if err != nil {
 		return nil, fmt.Errorf("make a working directory: %w (set TMPDIR to a writable place)", err)
 	}
-	g := &gathered{uuid: id, work: work, tree: filepath.Join(work, "dump-"+id)}
+	g := &gathered{uuid: id, work: work, tree: filepath.Join(work, layout.DirName(id))}
 	opts, err := gatherOptions(c, g.tree)
 	if err != nil {
 		g.cleanup()
@@ -194,7 +195,6 @@ func seal(c *cli.Context, u *ui, tree, id, out string, rs recipientsOf, includeK
 		IncludeKey:  includeKey,
 		OutDir:      out,
 		ToolVersion: version,
-		Pack:        crypto.PackOptions{Prefix: "dump-" + id + "/"},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("seal: %w (nothing was uploaded)", err)
