@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/dumptool/dump/gather/redact"
+	"github.com/dumptool/dump/internal/human"
 )
 
 // How many containers one kube_logs collector reads at once, and at most. A
@@ -96,7 +97,7 @@ func (kubeLogsKind) describe(c Collector, env Env) string {
 		ns = "namespace " + c.Namespace
 	}
 	return fmt.Sprintf("%s logs --timestamps %s of each container of the pods in %s (at most %d, %d at a time)",
-		shellQuote(kubectlArgv(c)), kubeSince(env.Since), ns, kubeLogsMaxContainers, kubeLogsConcurrency)
+		human.Command(kubectlArgv(c)), kubeSince(env.Since), ns, kubeLogsMaxContainers, kubeLogsConcurrency)
 }
 
 // run lists the pods, then reads every container's logs within --since, with
@@ -132,7 +133,7 @@ func (kubeLogsKind) run(ctx context.Context, s *runState, c Collector, res *Coll
 	var notes []string
 	containers, bad := parsePodList(raw)
 	if len(raw) >= maxPodList {
-		notes = append(notes, fmt.Sprintf("the pod list was cut at %s", humanBytes(maxPodList)))
+		notes = append(notes, fmt.Sprintf("the pod list was cut at %s", human.Bytes(maxPodList)))
 	}
 	if bad > 0 {
 		notes = append(notes, fmt.Sprintf("%d pod lines not understood", bad))

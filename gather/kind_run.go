@@ -5,7 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
+
+	"github.com/dumptool/dump/internal/human"
 )
 
 // KindRun runs Command (argv; argv[0] looked up in the child's PATH): stdout to
@@ -27,7 +28,7 @@ func (runKind) validate(c *Collector) (string, error) {
 	return "", nil
 }
 
-func (runKind) describe(c Collector, _ Env) string { return shellQuote(c.Command) }
+func (runKind) describe(c Collector, _ Env) string { return human.Command(c.Command) }
 
 func (runKind) run(ctx context.Context, s *runState, c Collector, res *CollectorResult) {
 	s.runCommand(ctx, c, res)
@@ -145,15 +146,4 @@ func (s *runState) finishCommand(ctx context.Context, c Collector, res *Collecto
 		}
 		res.fail(kind, msg)
 	}
-}
-
-func shellQuote(argv []string) string {
-	q := make([]string, len(argv))
-	for i, a := range argv {
-		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`*?[]{}()<>|&;#~") {
-			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-		}
-		q[i] = a
-	}
-	return strings.Join(q, " ")
 }

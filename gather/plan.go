@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/dumptool/dump/internal/human"
 )
 
 // The profiles' side of the engine, as variables so that tests can run
@@ -181,18 +183,6 @@ func (p *Plan) WriteDryRun(w io.Writer) error {
 		}
 	}
 	fmt.Fprintf(tw, "\n%d collectors, %d at a time, whole run within %s, files capped at %s (tail kept), dump within %s, --since %s\n",
-		p.Collectors(), p.opts.Concurrency, p.opts.Timeout, humanBytes(p.opts.MaxFileSize), humanBytes(p.opts.MaxSize), p.opts.Since)
+		p.Collectors(), p.opts.Concurrency, p.opts.Timeout, human.Bytes(p.opts.MaxFileSize), human.Bytes(p.opts.MaxSize), p.opts.Since)
 	return tw.Flush()
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
