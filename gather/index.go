@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/dumptool/dump/gather/findings"
+	"github.com/dumptool/dump/internal/human"
 )
 
 // index.html is one self-contained page: inline CSS and script, no network
@@ -27,7 +28,7 @@ import (
 var indexTemplate string
 
 var indexPage = template.Must(template.New("index").Funcs(template.FuncMap{
-	"bytes":  humanBytes,
+	"bytes":  human.Bytes,
 	"ms":     func(ms int64) string { return (time.Duration(ms) * time.Millisecond).String() },
 	"time":   func(t time.Time) string { return t.Format(time.RFC3339) },
 	"href":   fileHref,

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/dumptool/dump/gather/redact"
+	"github.com/dumptool/dump/internal/human"
 )
 
 // How many containers one kube_logs collector reads at once, and at most. A
@@ -89,7 +90,7 @@ func (s *runState) runKubeLogs(ctx context.Context, c Collector, res *CollectorR
 	var notes []string
 	containers, bad := parsePodList(raw)
 	if len(raw) >= maxPodList {
-		notes = append(notes, fmt.Sprintf("the pod list was cut at %s", humanBytes(maxPodList)))
+		notes = append(notes, fmt.Sprintf("the pod list was cut at %s", human.Bytes(maxPodList)))
 	}
 	if bad > 0 {
 		notes = append(notes, fmt.Sprintf("%d pod lines not understood", bad))

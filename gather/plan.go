@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/dumptool/dump/internal/human"
 )
 
 // The profiles' side of the engine, as variables so that tests can run
@@ -185,7 +187,7 @@ func (p *Plan) WriteDryRun(w io.Writer) error {
 		}
 	}
 	fmt.Fprintf(tw, "\n%d collectors, %d at a time, whole run within %s, files capped at %s (tail kept), dump within %s, --since %s\n",
-		p.Collectors(), p.opts.Concurrency, p.opts.Timeout, humanBytes(p.opts.MaxFileSize), humanBytes(p.opts.MaxSize), p.opts.Since)
+		p.Collectors(), p.opts.Concurrency, p.opts.Timeout, human.Bytes(p.opts.MaxFileSize), human.Bytes(p.opts.MaxSize), p.opts.Since)
 	return tw.Flush()
 }
 
@@ -194,7 +196,7 @@ func (p *Plan) source(c Collector) string {
 	s := ""
 	switch c.Kind {
 	case KindRun:
-		s = shellQuote(c.Command)
+		s = human.Command(c.Command)
 	case KindCopy:
 		s = strings.Join(c.Paths, " ")
 		if p.Env.Sysroot != "/" {
@@ -218,33 +220,10 @@ func (p *Plan) source(c Collector) string {
 			ns = "namespace " + c.Namespace
 		}
 		s = fmt.Sprintf("%s logs --timestamps %s of each container of the pods in %s (at most %d, %d at a time)",
-			shellQuote(kubectlArgv(c)), kubeSince(p.opts.Since), ns, kubeLogsMaxContainers, kubeLogsConcurrency)
+			human.Command(kubectlArgv(c)), kubeSince(p.opts.Since), ns, kubeLogsMaxContainers, kubeLogsConcurrency)
 	}
 	if c.Optional {
 		s += " [optional]"
 	}
 	return s
-}
-
-func shellQuote(argv []string) string {
-	q := make([]string, len(argv))
-	for i, a := range argv {
-		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`*?[]{}()<>|&;#~") {
-			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-		}
-		q[i] = a
-	}
-	return strings.Join(q, " ")
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }

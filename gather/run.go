@@ -9,6 +9,7 @@ import (
 
 	"github.com/dumptool/dump/docs"
 	"github.com/dumptool/dump/gather/redact"
+	"github.com/dumptool/dump/internal/human"
 )
 
 // finishTimeout bounds the work after collection (budget, leak scan,
@@ -79,7 +80,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	dropped := append(s.dropped, enforceBudget(opts.Dir, tasks, opts.MaxSize)...)
 	end()
 	for _, d := range dropped {
-		opts.Progress.Notef("dropped %s (%s, %s): %s", d.Path, humanBytes(d.Bytes), d.Action, d.Reason)
+		opts.Progress.Notef("dropped %s (%s, %s): %s", d.Path, human.Bytes(d.Bytes), d.Action, d.Reason)
 	}
 
 	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
@@ -182,10 +183,10 @@ func warnings(m *Manifest) []string {
 		for _, d := range m.Dropped {
 			b += d.Bytes
 		}
-		w = append(w, fmt.Sprintf("%d files were cut or left out (%s) to keep the dump under --max-size", len(m.Dropped), humanBytes(b)))
+		w = append(w, fmt.Sprintf("%d files were cut or left out (%s) to keep the dump under --max-size", len(m.Dropped), human.Bytes(b)))
 	}
 	if m.Totals.Truncated > 0 {
-		w = append(w, fmt.Sprintf("%d collectors had output cut to --max-file-size (%s); the end (newest part) was kept", m.Totals.Truncated, humanBytes(m.Settings.MaxFileSize)))
+		w = append(w, fmt.Sprintf("%d collectors had output cut to --max-file-size (%s); the end (newest part) was kept", m.Totals.Truncated, human.Bytes(m.Settings.MaxFileSize)))
 	}
 	secret := 0
 	for _, c := range m.Collectors {
