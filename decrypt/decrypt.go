@@ -80,7 +80,7 @@ func openStorePayload(ctx context.Context, s upload.Store, name string, size int
 	}
 	conc := opts.Concurrency
 	if conc <= 0 {
-		conc = defaultConcurrency
+		conc = DefaultConcurrency
 	}
 	if rr, ok := s.(upload.RangeReader); ok && size > chunk && conc > 1 {
 		return newRangedReader(ctx, rr, name, size, chunk, conc), nil

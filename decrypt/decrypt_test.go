@@ -474,8 +474,8 @@ func TestRangedReaderStopsOnError(t *testing.T) {
 	}
 	// Ranges 0-5 and at most Concurrency-1 after the failing one: no fetch
 	// starts once the reader stopped consuming.
-	if n := s.ranges.Load(); n > 6+defaultConcurrency-1 {
-		t.Errorf("%d ranges fetched, want at most %d", n, 6+defaultConcurrency-1)
+	if n := s.ranges.Load(); n > 6+DefaultConcurrency-1 {
+		t.Errorf("%d ranges fetched, want at most %d", n, 6+DefaultConcurrency-1)
 	}
 }
 
@@ -505,7 +505,7 @@ func BenchmarkRangedDownload(b *testing.B) {
 	}
 	b.SetBytes(size)
 	for b.Loop() {
-		r := newRangedReader(context.Background(), s, "obj", size, defaultChunkSize, defaultConcurrency)
+		r := newRangedReader(context.Background(), s, "obj", size, defaultChunkSize, DefaultConcurrency)
 		if n, err := io.Copy(io.Discard, r); err != nil || n != size {
 			b.Fatal(n, err)
 		}

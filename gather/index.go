@@ -9,12 +9,14 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/dumptool/dump/internal/human"
 )
 
 // indexPage is index.html: one self-contained page (no scripts, no network)
 // that a support engineer opens first.
 var indexPage = template.Must(template.New("index").Funcs(template.FuncMap{
-	"bytes": humanBytes,
+	"bytes": human.Bytes,
 	"ms":    func(ms int64) string { return (time.Duration(ms) * time.Millisecond).String() },
 	"join":  strings.Join,
 	"time":  func(t time.Time) string { return t.Format(time.RFC3339) },

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/dumptool/dump/internal/human"
 )
 
 // Summary is a few lines for stderr at the end of a run: counts, size,
@@ -17,7 +19,7 @@ func (m *Manifest) summary() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d collectors in %s: %d ok, %d failed, %d timed out, %d skipped; %s in %d files; %d redactions\n",
 		t.Collectors, (time.Duration(m.DurationMS) * time.Millisecond).Round(100*time.Millisecond),
-		t.OK, t.Failed, t.TimedOut, t.Skipped, humanBytes(t.Bytes), t.Files, t.Redactions.Total())
+		t.OK, t.Failed, t.TimedOut, t.Skipped, human.Bytes(t.Bytes), t.Files, t.Redactions.Total())
 	if groups := m.failuresByKind(); len(groups) > 0 {
 		fmt.Fprintf(&b, "incomplete: %d collectors failed or timed out:\n", t.Failed+t.TimedOut)
 		tw := tabwriter.NewWriter(&b, 2, 8, 2, ' ', 0)
@@ -78,7 +80,7 @@ func (m *Manifest) Report() string {
 		fmt.Fprintf(&b, "           %s: %s\n", d.Profile, d.Reason)
 	}
 	fmt.Fprintf(&b, "settings:  --since %s, --timeout %s, --collector-timeout %s, --max-file-size %s, --max-size %s\n",
-		m.Settings.Since, m.Settings.Timeout, m.Settings.CollectorTimeout, humanBytes(m.Settings.MaxFileSize), humanBytes(m.Settings.MaxSize))
+		m.Settings.Since, m.Settings.Timeout, m.Settings.CollectorTimeout, human.Bytes(m.Settings.MaxFileSize), human.Bytes(m.Settings.MaxSize))
 
 	section := func(title string) { fmt.Fprintf(&b, "\n%s\n%s\n", title, strings.Repeat("=", len(title))) }
 	if len(m.Warnings) > 0 {
@@ -106,7 +108,7 @@ func (m *Manifest) Report() string {
 	if len(m.Dropped) > 0 {
 		section("CUT OR LEFT OUT TO FIT --max-size")
 		for _, d := range m.Dropped {
-			fmt.Fprintf(&b, "- %s (%s, %s %s): %s\n", d.Path, d.Collector, d.Action, humanBytes(d.Bytes), d.Reason)
+			fmt.Fprintf(&b, "- %s (%s, %s %s): %s\n", d.Path, d.Collector, d.Action, human.Bytes(d.Bytes), d.Reason)
 		}
 	}
 	var skipped []string
@@ -142,7 +144,7 @@ func (m *Manifest) Report() string {
 			st += ",cut"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", st, c.Name, c.Category, exit,
-			(time.Duration(c.DurationMS) * time.Millisecond).String(), humanBytes(c.Bytes), out)
+			(time.Duration(c.DurationMS) * time.Millisecond).String(), human.Bytes(c.Bytes), out)
 	}
 	tw.Flush()
 

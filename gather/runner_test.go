@@ -610,7 +610,7 @@ type recorder struct {
 	notes             []string
 }
 
-func (r *recorder) Started(Collector) { r.mu.Lock(); r.started++; r.mu.Unlock() }
+func (r *recorder) Started(Collector, string) { r.mu.Lock(); r.started++; r.mu.Unlock() }
 func (r *recorder) Finished(Collector, CollectorResult) {
 	r.mu.Lock()
 	r.finished++

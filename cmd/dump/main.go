@@ -73,17 +73,6 @@ func newApp() *cli.App {
 	return app
 }
 
-func versionCommand() *cli.Command {
-	return &cli.Command{
-		Name:  "version",
-		Usage: "print the version",
-		Action: func(c *cli.Context) error {
-			fmt.Fprintln(c.App.Writer, version)
-			return nil
-		},
-	}
-}
-
 // Exit codes of the contract.
 const (
 	exitOK         = 0
@@ -104,6 +93,7 @@ func (e *exitError) Error() string {
 	}
 	return e.err.Error()
 }
+
 func (e *exitError) Unwrap() error { return e.err }
 
 func usageErrorf(format string, args ...any) error {

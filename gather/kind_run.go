@@ -5,10 +5,36 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
+
+	"github.com/dumptool/dump/internal/human"
 )
 
-// runCommand runs a "run" collector: stdout to Output, stderr to its .error file.
+// KindRun runs Command (argv; argv[0] looked up in the child's PATH): stdout to
+// Output, stderr to the same name with ".error" for its extension.
+const KindRun Kind = "run"
+
+// run makes a run collector. The name is derived from the output file, so
+// names stay unique wherever outputs are.
+func run(category, output string, prio int, argv ...string) Collector {
+	return Collector{Name: nameOf(output), Category: category, Kind: KindRun, Command: argv, Output: output, Priority: prio}
+}
+
+type runKind struct{}
+
+func (runKind) validate(c *Collector) (string, error) {
+	if len(c.Command) == 0 || c.Command[0] == "" {
+		return "name", errors.New("a run collector needs a command")
+	}
+	return "", nil
+}
+
+func (runKind) describe(c Collector, _ Env) string { return human.Command(c.Command) }
+
+func (runKind) run(ctx context.Context, s *runState, c Collector, res *CollectorResult) {
+	s.runCommand(ctx, c, res)
+}
+
+// runCommand runs c's command: stdout to Output, stderr to its .error file.
 func (s *runState) runCommand(ctx context.Context, c Collector, res *CollectorResult) {
 	res.Command = c.Command
 	stdout, stderr, p, err := s.execute(ctx, c.Command, c.Output, s.fileCap(c))
@@ -120,9 +146,4 @@ func (s *runState) finishCommand(ctx context.Context, c Collector, res *Collecto
 		}
 		res.fail(kind, msg)
 	}
-}
-
-// noEntries reports whether journalctl said it found nothing, which is an answer, not a failure.
-func noEntries(tb *tailBuffer) bool {
-	return strings.Contains(string(tb.Bytes()), "-- No entries --")
 }

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/dumptool/dump/gather/redact"
+	"github.com/dumptool/dump/internal/human"
 )
 
 // How many containers one kube_logs collector reads at once, and at most. A
@@ -56,11 +57,54 @@ func kubeSince(d time.Duration) string {
 	return fmt.Sprintf("--since=%ds", max(1, int64(d.Round(time.Second)/time.Second)))
 }
 
-// runKubeLogs runs a "kube_logs" collector: it lists the pods, then reads
-// every container's logs within --since, with timestamps, a few at a time,
-// each as a "run" of kubectl logs with its own file and .error file. A
-// container that fails is noted; the collector fails only when all do.
-func (s *runState) runKubeLogs(ctx context.Context, c Collector, res *CollectorResult) {
+// KindKubeLogs lists the pods of Namespace (all when empty) and writes each
+// container's logs within --since, with timestamps, to
+// Output/kubectl_logs_<ns>_<pod>_<container>.log. Command says how to call
+// kubectl (default kubectl).
+const KindKubeLogs Kind = "kube_logs"
+
+// kubeLogs makes the kube_logs collector of the kube and k3s profiles, with
+// kubectl run as argv (default kubectl). Both profiles give it the same name
+// and output, so with both detected the plan keeps the first and runs it once.
+func kubeLogs(prio int, namespace string, kubectl ...string) Collector {
+	return Collector{
+		Name:      "kube-logs",
+		Category:  "kube",
+		Kind:      KindKubeLogs,
+		Command:   kubectl,
+		Namespace: namespace,
+		Output:    "kube",
+		Priority:  prio,
+		Timeout:   Duration(5 * time.Minute), // many containers, 4 at a time
+	}
+}
+
+type kubeLogsKind struct{}
+
+func (kubeLogsKind) validate(c *Collector) (string, error) {
+	if len(c.Command) > 0 && c.Command[0] == "" {
+		return "command", fmt.Errorf("command %q: the first word must be kubectl or what runs it", c.Command)
+	}
+	if c.Namespace != "" && !kubeName.MatchString(c.Namespace) {
+		return "namespace", fmt.Errorf("namespace %q is not a Kubernetes name", c.Namespace)
+	}
+	return "", nil
+}
+
+func (kubeLogsKind) describe(c Collector, env Env) string {
+	ns := "all namespaces"
+	if c.Namespace != "" {
+		ns = "namespace " + c.Namespace
+	}
+	return fmt.Sprintf("%s logs --timestamps %s of each container of the pods in %s (at most %d, %d at a time)",
+		human.Command(kubectlArgv(c)), kubeSince(env.Since), ns, kubeLogsMaxContainers, kubeLogsConcurrency)
+}
+
+// run lists the pods, then reads every container's logs within --since, with
+// timestamps, a few at a time, each as a "run" of kubectl logs with its own
+// file and .error file. A container that fails is noted; the collector fails
+// only when all do.
+func (kubeLogsKind) run(ctx context.Context, s *runState, c Collector, res *CollectorResult) {
 	kubectl := kubectlArgv(c)
 	scope := []string{"-A"}
 	res.Source = "pods in all namespaces"
@@ -89,7 +133,7 @@ func (s *runState) runKubeLogs(ctx context.Context, c Collector, res *CollectorR
 	var notes []string
 	containers, bad := parsePodList(raw)
 	if len(raw) >= maxPodList {
-		notes = append(notes, fmt.Sprintf("the pod list was cut at %s", humanBytes(maxPodList)))
+		notes = append(notes, fmt.Sprintf("the pod list was cut at %s", human.Bytes(maxPodList)))
 	}
 	if bad > 0 {
 		notes = append(notes, fmt.Sprintf("%d pod lines not understood", bad))

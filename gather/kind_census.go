@@ -6,12 +6,28 @@ import (
 	"encoding/json"
 )
 
-// runCensus runs the "census" collector: host facts to census.json.
-func (s *runState) runCensus(ctx context.Context, c Collector, res *CollectorResult) {
-	out := c.Output
-	if out == "" {
-		out = "census.json"
+// KindCensus writes the host facts (see Census) to Output, census.json by
+// default, and into the manifest.
+const KindCensus Kind = "census"
+
+type censusKind struct{}
+
+func (censusKind) validate(c *Collector) (string, error) {
+	if c.Output == "" {
+		c.Output = "census.json"
 	}
+	return "", nil
+}
+
+func (censusKind) describe(_ Collector, env Env) string {
+	if env.NoCloudDetect {
+		return "host census (no cloud detection)"
+	}
+	return "host census"
+}
+
+func (censusKind) run(ctx context.Context, s *runState, c Collector, res *CollectorResult) {
+	out := c.Output
 	b, err := json.MarshalIndent(censusFunc(ctx, s.env), "", "  ")
 	if err != nil {
 		res.fail(FailOther, "encode census: "+err.Error())

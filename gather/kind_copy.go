@@ -15,11 +15,48 @@ import (
 	"github.com/dumptool/dump/gather/redact"
 )
 
-// runCopy runs a "copy" collector. One plain path (no glob) is copied to
-// Output itself: a file as that file, a directory as that directory.
+// KindCopy copies files, directories or globs of Paths (absolute, read under
+// the sysroot) through the redactor into Output. One plain path (no glob) is
+// copied to Output itself: a file as that file, a directory as that directory.
 // Otherwise Output is a directory and each match goes under its base name,
-// directories with their structure below it.
-func (s *runState) runCopy(ctx context.Context, c Collector, res *CollectorResult) {
+// directories with their structure below it. With Since, files modified
+// before --since are left out.
+const KindCopy Kind = "copy"
+
+// copyFiles makes a copy collector of absolute paths (globs allowed).
+func copyFiles(category, output string, prio int, paths ...string) Collector {
+	return Collector{Name: nameOf(output), Category: category, Kind: KindCopy, Paths: paths, Output: output, Priority: prio}
+}
+
+type copyKind struct{}
+
+func (copyKind) validate(c *Collector) (string, error) {
+	if len(c.Paths) == 0 {
+		return "name", errors.New("a copy collector needs paths")
+	}
+	for _, p := range c.Paths {
+		if !strings.HasPrefix(p, "/") {
+			return "paths", fmt.Errorf("path %q must be absolute (it is read under --sysroot)", p)
+		}
+		if _, err := path.Match(p, ""); err != nil {
+			return "paths", fmt.Errorf("path %q: bad glob: %v", p, err)
+		}
+	}
+	return "", nil
+}
+
+func (copyKind) describe(c Collector, env Env) string {
+	s := strings.Join(c.Paths, " ")
+	if env.Sysroot != "/" && env.Sysroot != "" {
+		s += " (under " + env.Sysroot + ")"
+	}
+	if c.Since {
+		s += " modified within --since"
+	}
+	return s
+}
+
+func (copyKind) run(ctx context.Context, s *runState, c Collector, res *CollectorResult) {
 	res.Source = strings.Join(c.Paths, " ")
 	limit := s.fileCap(c)
 	var problems []string

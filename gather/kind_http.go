@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -21,8 +22,22 @@ var httpClient = &http.Client{
 	},
 }
 
-// runHTTP runs an "http" collector: GET URL, body to Output.
-func (s *runState) runHTTP(ctx context.Context, c Collector, res *CollectorResult) {
+// KindHTTP saves the body of GET URL to Output.
+const KindHTTP Kind = "http"
+
+type httpKind struct{}
+
+func (httpKind) validate(c *Collector) (string, error) {
+	u, err := url.Parse(c.URL)
+	if c.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "url", fmt.Errorf("url %q must be an http:// or https:// URL", c.URL)
+	}
+	return "", nil
+}
+
+func (httpKind) describe(c Collector, _ Env) string { return "GET " + c.URL }
+
+func (httpKind) run(ctx context.Context, s *runState, c Collector, res *CollectorResult) {
 	res.Source = c.URL
 	errRel := errorPath(c.Output)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.URL, nil)

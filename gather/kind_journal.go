@@ -2,16 +2,38 @@ package gather
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
 )
 
-// runJournal runs a "journal" collector: the unit's journal within --since as
-// Output/log.txt (-o short-iso) and Output/log.json (-o json). Under a sysroot
-// journalctl reads the sysroot's journal files with --directory.
-func (s *runState) runJournal(ctx context.Context, c Collector, res *CollectorResult) {
+// KindJournal writes the journal of Unit within --since as Output/log.txt
+// (-o short-iso) and Output/log.json (-o json). Under a sysroot journalctl
+// reads the sysroot's journal files with --directory.
+const KindJournal Kind = "journal"
+
+// journal makes a journal collector for unit into systemd/{host}/<unit>/.
+func journal(unit string) Collector {
+	return Collector{Name: "journal-" + unit, Category: "systemd", Kind: KindJournal, Unit: unit,
+		Output: "systemd/{host}/" + unit, Priority: prioLogs}
+}
+
+type journalKind struct{}
+
+func (journalKind) validate(c *Collector) (string, error) {
+	if c.Unit == "" {
+		return "name", errors.New("a journal collector needs a unit")
+	}
+	return "", nil
+}
+
+func (journalKind) describe(c Collector, _ Env) string {
+	return "journalctl -u " + c.Unit + " within --since"
+}
+
+func (journalKind) run(ctx context.Context, s *runState, c Collector, res *CollectorResult) {
 	res.Source = c.Unit
 	args := []string{"journalctl", "-u", c.Unit, "--since", s.since.UTC().Format("2006-01-02 15:04:05") + " UTC", "--no-pager"}
 	if s.env.Sysroot != "/" {
@@ -93,4 +115,9 @@ func hasJournals(dir string) bool {
 
 func isMachineID(s string) bool {
 	return len(s) == 32 && strings.Trim(s, "0123456789abcdef") == ""
+}
+
+// noEntries reports whether journalctl said it found nothing, which is an answer, not a failure.
+func noEntries(tb *tailBuffer) bool {
+	return strings.Contains(string(tb.Bytes()), "-- No entries --")
 }

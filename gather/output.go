@@ -2,10 +2,95 @@ package gather
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
 
 	"github.com/dumptool/dump/gather/redact"
 )
+
+// errorPath is where the stderr of a command writing output goes: the same
+// name with its extension replaced by ".error".
+func errorPath(output string) string {
+	base := path.Base(output)
+	if ext := path.Ext(base); ext != "" && ext != base {
+		return strings.TrimSuffix(output, ext) + ".error"
+	}
+	return output + ".error"
+}
+
+// stream redacts rd into a tail buffer capped at limit, for writeOutput to
+// write (and record its redactions).
+func (s *runState) stream(rel string, rd io.Reader, limit int64) (*tailBuffer, error) {
+	tb := newTailBuffer(limit)
+	counts, err := s.red.Stream(tb, rd, rel) // its error already names rel
+	tb.counts = counts
+	return tb, err
+}
+
+// errBudget means the run already wrote far more than --max-size.
+var errBudget = errors.New("not written: the dump exceeded twice --max-size during collection")
+
+// writeOutput writes a kept buffer to rel in the tree (0600, parents 0700) and
+// records it in res as an output, or as its error file.
+func (s *runState) writeOutput(res *CollectorResult, rel string, tb *tailBuffer, isError bool) error {
+	if res.abandoned != nil && res.abandoned.Load() {
+		return errAbandoned
+	}
+	res.Redactions.Add(tb.counts)
+	size := int64(len(tb.buf))
+	if s.written.Load()+size > s.hardLimit() {
+		s.mu.Lock()
+		s.dropped = append(s.dropped, Dropped{Path: rel, Collector: res.Name, Bytes: size, Action: "deleted", Reason: errBudget.Error()})
+		s.mu.Unlock()
+		return errBudget
+	}
+	p := filepath.Join(s.dir, filepath.FromSlash(rel))
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return fmt.Errorf("write %s: %w", rel, err)
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", rel, err)
+	}
+	n, err := tb.WriteTo(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	s.written.Add(n)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", rel, err)
+	}
+	if isError {
+		res.ErrorFile = rel
+	} else {
+		res.Outputs = append(res.Outputs, rel)
+	}
+	res.Bytes += n
+	if tb.Truncated() {
+		res.Truncated = true
+	}
+	return nil
+}
+
+// writeError writes a collector's error text to its .error file, redacted.
+func (s *runState) writeError(res *CollectorResult, rel, text string) {
+	tb, err := s.stream(rel, strings.NewReader(strings.TrimRight(text, "\n")+"\n"), s.opts.MaxFileSize)
+	if err == nil && !tb.Empty() {
+		s.writeOutput(res, rel, tb, true)
+	}
+}
+
+func (s *runState) fileCap(c Collector) int64 {
+	if c.MaxSize > 0 {
+		return c.MaxSize
+	}
+	return s.opts.MaxFileSize
+}
 
 // tailBuffer keeps the last max bytes written to it: logs matter most at their
 // end. Memory grows with the data up to max and no further.
