@@ -48,7 +48,7 @@ var (
 	ageRe    = regexp.MustCompile(`AGE-SECRET-KEY-1[0-9A-Z]{50,}`)
 	// Go MySQL driver DSN, user:password@tcp(host:port)/db: the password may
 	// hold '@', so it runs to the last "@tcp(".
-	dsnRe = regexp.MustCompile(`(?:^|[\s"'=,(\[])[A-Za-z0-9_.\-]*:([^\s"']+)@(?:tcp6?|udp|unix(?:gram)?)\(`)
+	dsnRe    = regexp.MustCompile(`(?:^|[\s"'=,(\[])[A-Za-z0-9_.\-]*:([^\s"']+)@(?:tcp6?|udp|unix(?:gram)?)\(`)
 	authRe   = regexp.MustCompile(`(?i)(authorization\\?"?\s*[:=]\s*\[?\s*\\?"?\s*)(?:(bearer|basic|token|digest|negotiate|ntlm|apikey)\s+)?([^\s"'\\,\]]+)`)
 	bearerRe = regexp.MustCompile(`(?i)\bbearer\s+([A-Za-z0-9._~+/=\-]{8,})`)
 	bootRe   = regexp.MustCompile(`\b[a-z0-9]{6}\.([a-z0-9]{16})\b`)
