@@ -61,6 +61,7 @@ func newApp() *cli.App {
 			decryptCommand(),
 			listCommand(),
 			keygenCommand(),
+			analyzeCommand(),
 			versionCommand(),
 		},
 	}
