@@ -40,12 +40,12 @@ func newApp() *cli.App {
 		Flags:                gatherUploadFlags(),
 		Before:               loadConfig,
 		// Plain `dump` does what k3s's script does by default.
-		Action: func(c *cli.Context) error {
+		Action: traced(func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usageErrorf("unknown command %q (dump --help lists them)", c.Args().First())
 			}
 			return gatherUploadAction(modeConfirm)(c)
-		},
+		}),
 		OnUsageError: onUsageError,
 		Commands: []*cli.Command{
 			gatherCommand(),
@@ -61,6 +61,7 @@ func newApp() *cli.App {
 			decryptCommand(),
 			listCommand(),
 			keygenCommand(),
+			analyzeCommand(),
 			versionCommand(),
 		},
 	}
@@ -69,19 +70,11 @@ func newApp() *cli.App {
 		if cmd.Before == nil {
 			cmd.Before = loadConfig
 		}
+		if cmd.Action != nil {
+			cmd.Action = traced(cmd.Action)
+		}
 	}
 	return app
-}
-
-func versionCommand() *cli.Command {
-	return &cli.Command{
-		Name:  "version",
-		Usage: "print the version",
-		Action: func(c *cli.Context) error {
-			fmt.Fprintln(c.App.Writer, version)
-			return nil
-		},
-	}
 }
 
 // Exit codes of the contract.
@@ -104,6 +97,7 @@ func (e *exitError) Error() string {
 	}
 	return e.err.Error()
 }
+
 func (e *exitError) Unwrap() error { return e.err }
 
 func usageErrorf(format string, args ...any) error {

@@ -154,7 +154,7 @@ func (wk *walker) redact(n *yaml.Node, kind string) {
 func (wk *walker) secretScalar(n *yaml.Node, kind string, strict bool) {
 	wk.comments(n)
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!bool" || n.Tag == "!!null" || skipValue(n.Value) ||
-		(!strict && !plausibleSecret(n.Value)) {
+		settingValue(kind, n.Value) || (!strict && !plausibleSecret(n.Value)) {
 		wk.text(n)
 		return
 	}
@@ -294,7 +294,7 @@ func readUpTo(br *bufio.Reader, limit int64) (buf []byte, big bool, err error) {
 	return buf, int64(len(buf)) > limit, err
 }
 
-const structTriggers = secretWords | tPrivate | tEyJ | tAWS | tK10 | tURL | tAIza | tVend
+const structTriggers = secretWords | tPrivate | tEyJ | tAWS | tK10 | tURL | tAIza | tVend | tB64PEM | tHook
 
 // streamYAML redacts a (multi-document) YAML stream by structure, falling back
 // to text rules when it is too big or does not parse.
@@ -499,38 +499,21 @@ func (r *Redactor) streamJSON(w io.Writer, br *bufio.Reader, c Counts) error {
 }
 
 func (r *Redactor) streamJSONLines(w io.Writer, br *bufio.Reader, c Counts) error {
-	bw := bufio.NewWriterSize(w, 64<<10)
-	t := r.newTextStream(bw, c, allRules)
-	var long []byte
-	for {
-		b, err := br.ReadSlice('\n')
-		if err == bufio.ErrBufferFull {
-			long = append(long, b...)
-			if len(long) >= maxLine { // an over-long piece: text rules only
-				t.line(long, false)
-				long = long[:0]
-			}
-			continue
+	t := r.newTextStream(bufio.NewWriterSize(w, 64<<10), c, allRules)
+	err := eachLine(br, func(b []byte, nl, cut bool) {
+		if cut { // an over-long piece: text rules only
+			t.line(b, nl)
+			return
 		}
-		if len(long) > 0 {
-			b = append(long, b...)
-			long = long[:0]
-		}
-		if len(b) > 0 {
-			nl := b[len(b)-1] == '\n'
-			if nl {
-				b = b[:len(b)-1]
-			}
-			r.jsonLine(t, b, nl, c)
-		}
-		if err == io.EOF {
-			return t.close()
-		}
-		if err != nil {
-			t.close()
-			return fmt.Errorf("read: %w", err)
-		}
+		r.jsonLine(t, b, nl, c)
+	})
+	if cerr := t.close(); err == nil {
+		err = cerr
 	}
+	if err != nil {
+		return fmt.Errorf("read: %w", err)
+	}
+	return nil
 }
 
 // jsonLine redacts one line of JSON lines; a line that is not JSON gets text rules.

@@ -2,6 +2,7 @@ package redact
 
 import (
 	"bytes"
+	"encoding/base64"
 	"net/url"
 	"regexp"
 	"slices"
@@ -26,17 +27,31 @@ var (
 	pemFullRe = regexp.MustCompile(`-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----.*?-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----`)
 	pemTailRe = regexp.MustCompile(`(?:[A-Za-z0-9+/=]|\\[nr])*-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----`)
 	pemOpenRe = regexp.MustCompile(`-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----.*$`)
-	jwtRe     = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`)
-	awsIDRe   = regexp.MustCompile(`\b(?:AKIA|ASIA)[A-Z0-9]{16}\b`)
-	awsSecRe  = regexp.MustCompile(`(?:^|[^A-Za-z0-9/+])([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)`)
-	googleRe  = regexp.MustCompile(`AIza[0-9A-Za-z_\-]{35}`)
-	vendorRe  = regexp.MustCompile(`\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255}|glpat-[A-Za-z0-9_\-]{20,}|xox[abprs]-[A-Za-z0-9\-]{10,})`)
-	k3sRe     = regexp.MustCompile(`K10[0-9a-f]{64}::[A-Za-z0-9_.\-]+:[^\s"'\\,;]+`)
-	ageRe     = regexp.MustCompile(`AGE-SECRET-KEY-1[0-9A-Z]{50,}`)
-	urlRe     = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.\-]*://)([^\s:/?#@"'<>\[\]]*):([^\s/?#@"'<>]+)@`)
-	authRe    = regexp.MustCompile(`(?i)(authorization\\?"?\s*[:=]\s*\[?\s*\\?"?\s*)(?:(bearer|basic|token|digest|negotiate|ntlm|apikey)\s+)?([^\s"'\\,\]]+)`)
-	bearerRe  = regexp.MustCompile(`(?i)\bbearer\s+([A-Za-z0-9._~+/=\-]{8,})`)
-	bootRe    = regexp.MustCompile(`\b[a-z0-9]{6}\.([a-z0-9]{16})\b`)
+	// A JWT's parts are base64url JSON: "{\"" encodes as eyJ, "{ \"" as eyA,
+	// "{\n" as ewo, "{\r\n" as ew0, "{\t" as ewk.
+	jwtRe    = regexp.MustCompile(`(?:eyJ|\be(?:yA|wo|w0|wk))[A-Za-z0-9_-]{4,}\.e[yw][A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`)
+	awsIDRe  = regexp.MustCompile(`\b(?:AKIA|ASIA)[A-Z0-9]{16}\b`)
+	awsSecRe = regexp.MustCompile(`(?:^|[^A-Za-z0-9/+])([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)`)
+	googleRe = regexp.MustCompile(`AIza[0-9A-Za-z_\-]{35}`)
+	// Vendor tokens by their documented prefixes: GitHub, GitLab, Slack (bot,
+	// user, app, refresh, rotated), Stripe, OpenAI and Anthropic, npm, Vault,
+	// SendGrid, and OpenAI's older keys (which hold "T3BlbkFJ", base64 of "OpenAI").
+	vendorRe = regexp.MustCompile(`\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255}|glpat-[A-Za-z0-9_\-]{20,}|` +
+		`xox[abeoprs](?:\.xox[a-z])?-[A-Za-z0-9\-]{10,}|xapp-[0-9]-[A-Za-z0-9\-]{10,}|[sr]k_(?:live|test)_[A-Za-z0-9]{16,}|` +
+		`sk-(?:proj|svcacct|admin|ant-[a-z0-9]+)-[A-Za-z0-9_\-]{20,}|sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}|` +
+		`npm_[A-Za-z0-9]{36}|hv[sbr]\.[A-Za-z0-9_\-]{24,}|SG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,})`)
+	// Webhook URLs carry their secret in the path.
+	hookRe = regexp.MustCompile(`(?:hooks\.slack\.com/(?:services|workflows|triggers)|discord(?:app)?\.com/api/webhooks)/([A-Za-z0-9/_\-]{8,})`)
+	// base64 of "-----BEGIN ": a whole PEM file encoded (kubeconfig key data, Helm values, env).
+	b64PEMRe = regexp.MustCompile(`LS0tLS1CRUdJTi[A-Za-z0-9+/]*={0,2}`)
+	k3sRe    = regexp.MustCompile(`K10[0-9a-f]{64}::[A-Za-z0-9_.\-]+:[^\s"'\\,;]+`)
+	ageRe    = regexp.MustCompile(`AGE-SECRET-KEY-1[0-9A-Z]{50,}`)
+	// Go MySQL driver DSN, user:password@tcp(host:port)/db: the password may
+	// hold '@', so it runs to the last "@tcp(".
+	dsnRe    = regexp.MustCompile(`(?:^|[\s"'=,(\[])[A-Za-z0-9_.\-]*:([^\s"']+)@(?:tcp6?|udp|unix(?:gram)?)\(`)
+	authRe   = regexp.MustCompile(`(?i)(authorization\\?"?\s*[:=]\s*\[?\s*\\?"?\s*)(?:(bearer|basic|token|digest|negotiate|ntlm|apikey)\s+)?([^\s"'\\,\]]+)`)
+	bearerRe = regexp.MustCompile(`(?i)\bbearer\s+([A-Za-z0-9._~+/=\-]{8,})`)
+	bootRe   = regexp.MustCompile(`\b[a-z0-9]{6}\.([a-z0-9]{16})\b`)
 )
 
 // span is one replacement in a line.
@@ -98,7 +113,7 @@ func (r *Redactor) redactLine(l []byte, c Counts, rs rules) []byte {
 	if rs&rShapes != 0 && t != 0 {
 		l = r.shapes(l, t, c)
 	}
-	if rs&rContext != 0 && t&(secretWords|tURL) != 0 {
+	if rs&rContext != 0 && t&(secretWords|tURL|tDSN|tCmd) != 0 {
 		l = r.context(l, t, c)
 	}
 	if rs&rValues != 0 {
@@ -119,7 +134,13 @@ func (r *Redactor) shapes(l []byte, t trig, c Counts) []byte {
 		l = r.replaceAll(l, ageRe, 0, "age_key", c, nil)
 	}
 	if t&tEyJ != 0 {
-		l = r.replaceAll(l, jwtRe, 0, "jwt", c, nil)
+		l = r.replaceAll(l, jwtRe, 0, "jwt", c, notJWT)
+	}
+	if t&tB64PEM != 0 {
+		l = r.b64PEM(l, c)
+	}
+	if t&tHook != 0 {
+		l = r.replaceAll(l, hookRe, 1, "webhook", c, nil)
 	}
 	if t&tAWS != 0 {
 		n := c["aws_key"]
@@ -163,6 +184,52 @@ func (r *Redactor) pemInline(l []byte, c Counts) []byte {
 	return l
 }
 
+// notJWT reports a JWT-shaped word whose header is not JSON with "alg" or
+// "typ"; words starting eyJ ({") are taken as they are.
+func notJWT(v string) bool {
+	if strings.HasPrefix(v, "eyJ") {
+		return false
+	}
+	h, _, _ := strings.Cut(v, ".")
+	dec, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(h, "="))
+	return err != nil || !bytes.Contains(dec, []byte(`"alg"`)) && !bytes.Contains(dec, []byte(`"typ"`))
+}
+
+// b64PEM redacts base64-encoded PEM private keys, with the token the same
+// key gets as PEM text.
+func (r *Redactor) b64PEM(l []byte, c Counts) []byte {
+	var sp []span
+	for _, m := range b64PEMRe.FindAllIndex(l, -1) {
+		if insideToken(l, m[0]) {
+			continue
+		}
+		dec, ok := decodePEMB64(l[m[0]:m[1]])
+		if !ok {
+			continue
+		}
+		body := pemBody(dec)
+		r.record(string(l[m[0]:m[1]]), "private_key")
+		r.record(body, "private_key")
+		sp = append(sp, span{m[0], m[1], "[redacted:private_key:" + r.mac(b64Only(body)) + "]"})
+		c["private_key"]++
+	}
+	return apply(l, sp)
+}
+
+// decodePEMB64 decodes the whole 4-byte groups of b and reports whether they
+// hold a private key's BEGIN line.
+func decodePEMB64(b []byte) ([]byte, bool) {
+	b = bytes.TrimRight(b, "=")
+	b = b[:len(b)/4*4]
+	dec := make([]byte, base64.RawStdEncoding.DecodedLen(len(b)))
+	n, err := base64.RawStdEncoding.Decode(dec, b)
+	if err != nil {
+		return nil, false
+	}
+	dec = dec[:n]
+	return dec, bytes.Contains(dec, privMark)
+}
+
 // pemBody strips the BEGIN/END lines of a PEM text.
 func pemBody(b []byte) string {
 	s := string(b)
@@ -200,6 +267,12 @@ func (r *Redactor) context(l []byte, t trig, c Counts) []byte {
 	if t&tURL != 0 && t&tAt != 0 {
 		l = r.urlPasswords(l, c)
 	}
+	if t&tDSN != 0 {
+		l = r.replaceAll(l, dsnRe, 1, "password", c, skipValue)
+	}
+	if t&tCmd != 0 {
+		l = r.commandLine(l, c)
+	}
 	if t&tAuth != 0 && bytes.Contains(bytes.ToLower(l), []byte("authorization")) {
 		l = r.authorization(l, c)
 	}
@@ -229,12 +302,25 @@ func (r *Redactor) context(l []byte, t trig, c Counts) []byte {
 	return l
 }
 
+// urlPasswords redacts the password of scheme://user:password@host URLs.
+// Passwords are often written unescaped, holding '/', '#' or '@': the
+// password runs to the last '@' before the path, as long as what precedes
+// its first '/' is not a port.
 func (r *Redactor) urlPasswords(l []byte, c Counts) []byte {
 	var sp []span
-	for _, m := range urlRe.FindAllSubmatchIndex(l, -1) {
-		s, e := m[6], m[7]
+	for off := 0; ; {
+		i := bytes.Index(l[off:], []byte("://"))
+		if i < 0 {
+			break
+		}
+		u := off + i + 3
+		off = u
+		s, e, ok := urlPassword(l, u)
+		if !ok || insideToken(l, s) {
+			continue
+		}
 		pw := string(l[s:e])
-		if insideToken(l, s) || skipValue(pw) {
+		if skipValue(pw) {
 			continue
 		}
 		secret := pw
@@ -244,8 +330,69 @@ func (r *Redactor) urlPasswords(l []byte, c Counts) []byte {
 		}
 		sp = append(sp, span{s, e, r.token("url_password", secret)})
 		c["url_password"]++
+		off = e
 	}
 	return apply(l, sp)
+}
+
+// urlPassword finds the password span of the URL whose authority starts at u.
+func urlPassword(l []byte, u int) (s, e int, ok bool) {
+	if u < 4 || !isSchemeChar(l[u-4]) {
+		return 0, 0, false
+	}
+	p := u
+	for p < len(l) && !urlUserEnd(l[p]) {
+		p++
+	}
+	if p >= len(l) || l[p] != ':' {
+		return 0, 0, false
+	}
+	s = p + 1
+	end := s
+	for end < len(l) && end-s < maxValue {
+		c := l[end]
+		if c == ' ' || c == '\t' || c == '"' || c == '\'' || c == '<' || c == '>' || c == '?' || c == '\\' {
+			break
+		}
+		end++
+	}
+	// The host follows the last '@' before the path; the path starts at the
+	// first '/' after the first '@' (a '/' before it is in the password).
+	first := bytes.IndexByte(l[s:end], '@')
+	if first <= 0 {
+		return 0, 0, false
+	}
+	if slash := bytes.IndexByte(l[s+first:end], '/'); slash >= 0 {
+		end = s + first + slash
+	}
+	at := bytes.LastIndexByte(l[s:end], '@')
+	e = s + at
+	if slash := bytes.IndexByte(l[s:e], '/'); slash >= 0 && allDigits(l[s:s+slash]) {
+		return 0, 0, false // host:port/path@...
+	}
+	return s, e, true
+}
+
+func isSchemeChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '+' || c == '.' || c == '-'
+}
+
+// urlUserEnd ends the user name of a URL's userinfo.
+func urlUserEnd(c byte) bool {
+	switch c {
+	case ':', '/', '?', '#', '@', ' ', '\t', '"', '\'', '<', '>', '[', ']':
+		return true
+	}
+	return false
+}
+
+func allDigits(b []byte) bool {
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return len(b) > 0
 }
 
 func (r *Redactor) authorization(l []byte, c Counts) []byte {
@@ -277,7 +424,7 @@ var keyWords = []struct {
 	w []byte
 	t trig
 }{
-	{[]byte("pass"), tPass}, {[]byte("pwd"), tPass}, {[]byte("secret"), tSecret}, {[]byte("token"), tToken},
+	{[]byte("pass"), tPass}, {[]byte("pw"), tPass}, {[]byte("secret"), tSecret}, {[]byte("token"), tToken},
 	{[]byte("key"), tKey}, {[]byte("auth"), tAuth}, {[]byte("cred"), tCred}, {[]byte("pin"), tPin},
 	{[]byte("sig"), tSig}, {[]byte("cookie"), tCookie}, {[]byte("session"), tCookie},
 }
@@ -357,7 +504,7 @@ func (r *Redactor) keyValues(l, lower []byte, t trig, c Counts) []byte {
 
 // keyValue finds the secret value of the key at l[ks:ke], if any.
 func (r *Redactor) keyValue(l []byte, ks, ke int) (vs, ve int, ok bool) {
-	_, strict, ok := secretKey(string(l[ks:ke]))
+	kind, strict, ok := secretKey(string(l[ks:ke]))
 	if !ok || insideToken(l, ks) {
 		return 0, 0, false
 	}
@@ -433,7 +580,7 @@ func (r *Redactor) keyValue(l []byte, ks, ke int) (vs, ve int, ok bool) {
 		}
 	}
 	v := string(l[vs:ve])
-	if ve <= vs || skipValue(v) || (flag && len(v) < 4) {
+	if ve <= vs || skipValue(v) || (flag && len(v) < 4) || settingValue(kind, v) {
 		return 0, 0, false
 	}
 	// "token: expired" in a log message is prose; require a secret-looking
@@ -528,4 +675,94 @@ func digestPrefix(l []byte, i int) bool {
 		}
 	}
 	return false
+}
+
+// passwordCommands are programs that take a password or token as an
+// argument, as ps shows them: which option carries it, and how.
+var passwordCommands = map[string]struct {
+	attached string // option with the value joined to it: mysql -pSECRET
+	next     string // option with the value as the next argument: redis-cli -a SECRET
+	userPass bool   // the value is user:password (curl -u)
+	login    bool   // only after a "login" subcommand (docker login -p)
+}{
+	"mysql": {attached: "-p"}, "mysqldump": {attached: "-p"}, "mysqladmin": {attached: "-p"}, "mysqlimport": {attached: "-p"},
+	"mysqlcheck": {attached: "-p"}, "mariadb": {attached: "-p"}, "mariadb-dump": {attached: "-p"}, "mariadb-admin": {attached: "-p"},
+	"curl": {attached: "-u", next: "-u", userPass: true}, "redis-cli": {next: "-a"}, "sshpass": {attached: "-p", next: "-p"},
+	"docker": {next: "-p", login: true}, "podman": {next: "-p", login: true}, "nerdctl": {next: "-p", login: true},
+	"vault": {login: true},
+}
+
+// commandLine redacts passwords given as arguments to the programs in
+// passwordCommands (ps output, shell history, unit files). Long options
+// (--password X, --user=u:X) are left to keyValues and this for curl.
+func (r *Redactor) commandLine(l []byte, c Counts) []byte {
+	type field struct{ s, e int }
+	var fs []field
+	for i := 0; i < len(l); {
+		for i < len(l) && (l[i] == ' ' || l[i] == '\t') {
+			i++
+		}
+		j := i
+		for j < len(l) && l[j] != ' ' && l[j] != '\t' {
+			j++
+		}
+		if j > i {
+			fs = append(fs, field{i, j})
+		}
+		i = j
+	}
+	var sp []span
+	add := func(s, e int, userPass bool) {
+		if userPass {
+			k := bytes.IndexByte(l[s:e], ':')
+			if k < 0 {
+				return
+			}
+			s += k + 1
+		}
+		if e-s >= 2 && (l[s] == '"' || l[s] == '\'') && l[e-1] == l[s] {
+			s, e = s+1, e-1
+		}
+		v := string(l[s:e])
+		if e <= s || insideToken(l, s) || skipValue(v) {
+			return
+		}
+		sp = append(sp, span{s, e, r.token("password", v)})
+		c["password"]++
+	}
+	for k := 0; k < len(fs); k++ {
+		name := l[fs[k].s:fs[k].e]
+		if i := bytes.LastIndexByte(name, '/'); i >= 0 {
+			name = name[i+1:]
+		}
+		pc, ok := passwordCommands[string(name)]
+		if !ok {
+			continue
+		}
+		afterLogin := !pc.login
+		for k++; k < len(fs); k++ {
+			a := l[fs[k].s:fs[k].e]
+			if a[0] == ';' || a[0] == '|' || a[0] == '&' {
+				break // the next command of a shell line
+			}
+			switch {
+			case !afterLogin:
+				afterLogin = string(a) == "login"
+			case pc.next != "" && (string(a) == pc.next || pc.userPass && (string(a) == "--user" || string(a) == "--proxy-user")):
+				if k+1 < len(fs) {
+					k++
+					add(fs[k].s, fs[k].e, pc.userPass)
+				}
+			case pc.attached != "" && len(a) > len(pc.attached) && string(a[:len(pc.attached)]) == pc.attached:
+				add(fs[k].s+len(pc.attached), fs[k].e, pc.userPass)
+			case pc.userPass && bytes.HasPrefix(a, []byte("--user=")):
+				add(fs[k].s+len("--user="), fs[k].e, true)
+			case pc.login && pc.next == "" && a[0] != '-' && bytes.IndexByte(a, '=') < 0:
+				add(fs[k].s, fs[k].e, false) // vault login TOKEN
+				pc.login = false
+			}
+		}
+	}
+	slices.SortFunc(sp, func(a, b span) int { return a.s - b.s })
+	return apply(l, sp)
 }

@@ -23,9 +23,13 @@ const (
 	tK10  // k3s token (case-sensitive)
 	tURL  // "://"
 	tAIza // Google API key (case-sensitive)
-	tVend // ghp_, github_pat_, glpat-, xox?-
+	tVend // vendor token prefixes: ghp_, glpat-, xoxb-, sk_live_, npm_, hvs., ...
 	tAt   // '@' (URL credentials need it)
 	tAWSWord
+	tB64PEM // base64 of "-----BEGIN "
+	tHook   // webhook URLs
+	tDSN    // Go MySQL DSN: user:pw@tcp(host)/db
+	tCmd    // commands that take a password as an argument (mysql -pX, curl -u u:X)
 )
 
 // secretWords are the triggers of the key/value, flag and entropy rules.
@@ -38,7 +42,7 @@ type anchor struct {
 }
 
 var anchors = []anchor{
-	{"pass", false, tPass}, {"pwd", false, tPass}, {"secret", false, tSecret}, {"token", false, tToken},
+	{"pass", false, tPass}, {"pw", false, tPass}, {"secret", false, tSecret}, {"token", false, tToken},
 	{"key", false, tKey}, {"auth", false, tAuth}, {"cred", false, tCred}, {"pin", false, tPin},
 	{"bearer", false, tBearer}, {"sig", false, tSig}, {"cookie", false, tCookie}, {"session", false, tCookie},
 	{"private", false, tPrivate}, {"eyJ", true, tEyJ}, {"AKIA", true, tAWS}, {"ASIA", true, tAWS},
@@ -46,6 +50,17 @@ var anchors = []anchor{
 	{"ghu_", false, tVend}, {"ghs_", false, tVend}, {"ghr_", false, tVend}, {"github_pat_", false, tVend},
 	{"glpat-", false, tVend}, {"xoxb-", false, tVend}, {"xoxp-", false, tVend}, {"xoxa-", false, tVend},
 	{"aws", false, tAWSWord},
+	{"eyA", true, tEyJ}, {"ewo", true, tEyJ}, {"ew0", true, tEyJ}, {"ewk", true, tEyJ},
+	{"xoxe", false, tVend}, {"xoxo-", false, tVend}, {"xoxr-", false, tVend}, {"xoxs-", false, tVend}, {"xapp-", false, tVend},
+	{"sk_live_", false, tVend}, {"rk_live_", false, tVend}, {"sk_test_", false, tVend}, {"rk_test_", false, tVend},
+	{"sk-proj-", false, tVend}, {"sk-svcacct-", false, tVend}, {"sk-admin-", false, tVend}, {"sk-ant-", false, tVend},
+	{"T3BlbkFJ", true, tVend}, {"npm_", false, tVend}, {"hvs.", false, tVend}, {"hvb.", false, tVend}, {"hvr.", false, tVend},
+	{"SG.", true, tVend}, {"LS0tLS1CRUdJTi", true, tB64PEM},
+	{"@tcp(", false, tDSN}, {"@tcp6(", false, tDSN}, {"@unix(", false, tDSN}, {"@udp(", false, tDSN},
+	{"mysql", false, tCmd}, {"mariadb", false, tCmd}, {"curl", false, tCmd}, {"redis-cli", false, tCmd},
+	{"docker", false, tCmd}, {"podman", false, tCmd}, {"nerdctl", false, tCmd}, {"vault", false, tCmd},
+	{"sshpass", false, tCmd},
+	{"hooks.slack.com", false, tHook}, {"discord.com/api/webhooks", false, tHook}, {"discordapp.com/api/webhooks", false, tHook},
 }
 
 var lowerTab [256]byte

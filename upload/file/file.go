@@ -15,8 +15,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 
+	"github.com/dumptool/dump/internal/layout"
 	"github.com/dumptool/dump/upload"
 )
 
@@ -133,28 +133,11 @@ func (s *Store) Get(ctx context.Context, name string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := openRegular(p)
+	// Only a regular file is an object; a FIFO planted in the bucket would
+	// hang a plain open.
+	f, err := layout.OpenRegular(p)
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", name, notExist(err))
-	}
-	return f, nil
-}
-
-// openRegular opens a regular file for reading and refuses anything else. The
-// open does not block, so a FIFO planted in the bucket cannot hang a reader
-// before its type is seen.
-func openRegular(p string) (*os.File, error) {
-	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	fi, err := f.Stat()
-	if err == nil && !fi.Mode().IsRegular() {
-		err = fmt.Errorf("not a regular file (%v): %w", fi.Mode().Type(), upload.ErrNotExist)
-	}
-	if err != nil {
-		f.Close()
-		return nil, err
 	}
 	return f, nil
 }

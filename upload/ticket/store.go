@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dumptool/dump/internal/layout"
 	"github.com/dumptool/dump/upload"
 )
 
@@ -155,7 +156,7 @@ func (s *store) send(ctx context.Context, p upload.PresignedPut, name string, sr
 
 // exists reads a 412 for name: see Store.
 func (s *store) exists(name string, resent bool) error {
-	if resent || path.Base(name) != upload.InfoName {
+	if resent || path.Base(name) != layout.InfoObject {
 		slog.Info("upload with ticket: already stored by an earlier attempt, continuing", "object", name)
 		return nil
 	}
