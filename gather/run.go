@@ -277,6 +277,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	m.computeTotals()
 	m.DurationMS = time.Since(created).Milliseconds()
 	m.Warnings = warnings(m)
+	end = tr.stage("findings")
+	if m.Findings, err = analyzeTree(fctx, opts.Dir, m); err != nil {
+		opts.Progress.Notef("%v", err)
+	}
+	end()
 
 	res := &Result{Dir: opts.Dir, Manifest: m, Plan: plan}
 	if err := res.writeMeta(fctx, tr, opts.Redactor); err != nil {
@@ -286,11 +291,12 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 }
 
 // metaFiles are the files the engine writes at the top of the tree.
-var metaFiles = []string{"manifest.json", "report.txt", "index.html", "trace.json", "troubleshooting.md"}
+var metaFiles = []string{"manifest.json", "findings.json", "report.txt", "trace.json", "index.html", "troubleshooting.md"}
 
-// writeMeta writes manifest.json, report.txt, index.html and trace.json. They
-// quote command lines and error messages, so they are written to a scratch
-// directory and leak-scanned there before they are moved into the tree.
+// writeMeta writes manifest.json, findings.json, report.txt, trace.json and
+// index.html. They quote command lines, error messages and log lines, so they
+// are written to a scratch directory and leak-scanned there before they are
+// moved into the tree.
 func (r *Result) writeMeta(ctx context.Context, tr *tracer, red *redact.Redactor) error {
 	scratch, err := os.MkdirTemp(r.Dir, ".meta-")
 	if err != nil {
@@ -300,9 +306,10 @@ func (r *Result) writeMeta(ctx context.Context, tr *tracer, red *redact.Redactor
 	m := r.Manifest
 	for _, write := range []func() error{
 		func() error { return writeJSON(scratch, "manifest.json", m) },
+		func() error { return writeJSON(scratch, "findings.json", m.findings()) },
 		func() error { return writeFileAtomic(filepath.Join(scratch, "report.txt"), []byte(m.Report())) },
-		func() error { return writeIndex(scratch, m) },
 		func() error { return tr.write(ctx, scratch, m) },
+		func() error { return writeIndex(scratch, r.Dir, m) }, // draws trace.json
 		func() error {
 			return writeFileAtomic(filepath.Join(scratch, "troubleshooting.md"), docs.Troubleshooting)
 		},
