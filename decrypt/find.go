@@ -24,7 +24,7 @@ func Find(ctx context.Context, s upload.Store, pattern string) ([]upload.DumpRef
 	match := func(id string) bool { return strings.HasPrefix(id, pattern) }
 	if strings.ContainsAny(pattern, `*?[\`) {
 		if _, err := path.Match(pattern, ""); err != nil {
-			return nil, fmt.Errorf("find dump: bad pattern %s: %v", layout.Quote(pattern), err)
+			return nil, fmt.Errorf("find dump: bad pattern %q: %v", pattern, err)
 		}
 		match = func(id string) bool { ok, _ := path.Match(pattern, id); return ok }
 	}
@@ -50,7 +50,7 @@ func Find(ctx context.Context, s upload.Store, pattern string) ([]upload.DumpRef
 	case len(incomplete) == 1:
 		return nil, incompleteError(incomplete[0].UUID, s)
 	case len(incomplete) > 1:
-		return nil, fmt.Errorf("%d dumps matching %s in %s are incomplete: their upload did not finish (no %s); ask the customer to run the dump upload command they were shown again", len(incomplete), layout.Quote(pattern), s, layout.InfoObject)
+		return nil, fmt.Errorf("%d dumps matching %q in %s are incomplete: their upload did not finish (no %s); ask the customer to run the dump upload command they were shown again", len(incomplete), pattern, s, layout.InfoObject)
 	}
-	return nil, fmt.Errorf("no dump matches %s in %s (dump list --from %s shows what is there)", layout.Quote(pattern), s, s)
+	return nil, fmt.Errorf("no dump matches %q in %s (dump list --from %s shows what is there)", pattern, s, s)
 }

@@ -65,7 +65,7 @@ func decryptAction(c *cli.Context) error {
 			u.warnf("  %d) %s  %s", i+1, layout.Quote(r.UUID), r.Modified.Format("2006-01-02 15:04:05Z"))
 		}
 		if !stdinIsTerminal() {
-			return usageErrorf("%d dumps match %s: give more of the uuid, or --all to open them all", len(refs), layout.Quote(c.Args().First()))
+			return usageErrorf("%d dumps match %q: give more of the uuid, or --all to open them all", len(refs), c.Args().First())
 		}
 		n, err := choose(u, len(refs))
 		if err != nil {

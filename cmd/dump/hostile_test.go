@@ -210,4 +210,3 @@ func TestDecryptStockMadeArchive(t *testing.T) {
 		t.Errorf("an empty extraction left %v", ents)
 	}
 }
-
