@@ -27,6 +27,17 @@ var (
 // (none: only the --spec collectors).
 var knownProfiles = []string{"host", "k3s", "teleport", "kube"}
 
+// CheckProfiles refuses a name --profile does not accept, before any work.
+func CheckProfiles(names []string) error {
+	for _, name := range names {
+		name = strings.ToLower(strings.TrimSpace(name))
+		if name != "auto" && name != "none" && !slices.Contains(knownProfiles, name) {
+			return fmt.Errorf("unknown profile %q: use %s, auto or none", name, strings.Join(knownProfiles, ", "))
+		}
+	}
+	return nil
+}
+
 // Plan is what a run will do: the environment, what was detected, and the
 // profiles with their collectors ({host} expanded, --spec collectors appended
 // as a last profile, later collectors writing an output already taken removed).
@@ -71,7 +82,7 @@ func NewPlan(ctx context.Context, opts Options) (*Plan, error) {
 			p.Detected = append(p.Detected, Detection{Profile: name, Reason: "requested with --profile"})
 			want = append(want, name)
 		default:
-			return nil, fmt.Errorf("unknown profile %q: use %s, auto or none", name, strings.Join(knownProfiles, ", "))
+			return nil, CheckProfiles([]string{name})
 		}
 	}
 
