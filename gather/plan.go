@@ -23,16 +23,41 @@ var (
 	diagAddrOf      = DiagAddrFromConfig
 )
 
-// knownProfiles are the names --profile accepts besides "auto" and "none"
-// (none: only the --spec collectors).
-var knownProfiles = []string{"host", "k3s", "teleport", "kube"}
+// Builtin returns the built-in profiles, in the order they are shown:
+// host, k3s, teleport and kube. Outputs under nodes/ and systemd/ carry
+// env.HostID when it is known (else the "{host}" placeholder the runner
+// expands), and the teleport diag collectors use env.DiagAddr, or else
+// teleport.diag_addr from teleport.yaml under env.Sysroot.
+func Builtin(env Env) []Profile {
+	if env.Sysroot == "" {
+		env.Sysroot = "/"
+	}
+	if env.DiagAddr == "" {
+		env.DiagAddr = DiagAddrFromConfig(env.Sysroot)
+	}
+	ps := []Profile{hostProfile(), k3sProfile(), teleportProfile(env), kubeProfile()}
+	if env.HostID != "" {
+		for i := range ps {
+			for j := range ps[i].Collectors {
+				c := &ps[i].Collectors[j]
+				c.Output = strings.ReplaceAll(c.Output, "{host}", env.HostID)
+			}
+		}
+	}
+	return ps
+}
 
-// CheckProfiles refuses a name --profile does not accept, before any work.
+// CheckProfiles refuses a name --profile does not accept, before any work:
+// a built-in profile, "auto", or "none" (only the --spec collectors).
 func CheckProfiles(names []string) error {
+	var known []string
+	for _, pr := range builtinProfiles(Env{Sysroot: "/", DiagAddr: "unused"}) { // names only: nothing is read
+		known = append(known, pr.Name)
+	}
 	for _, name := range names {
 		name = strings.ToLower(strings.TrimSpace(name))
-		if name != "auto" && name != "none" && !slices.Contains(knownProfiles, name) {
-			return fmt.Errorf("unknown profile %q: use %s, auto or none", name, strings.Join(knownProfiles, ", "))
+		if name != "auto" && name != "none" && !slices.Contains(known, name) {
+			return fmt.Errorf("unknown profile %q: use %s, auto or none", name, strings.Join(known, ", "))
 		}
 	}
 	return nil
@@ -91,7 +116,7 @@ func NewPlan(ctx context.Context, opts Options) (*Plan, error) {
 		out := Profile{Name: pr.Name, Description: pr.Description}
 		for _, c := range pr.Collectors {
 			c = expand(c, env)
-			if _, err := validateCollector(&c); err != nil {
+			if _, err := c.validate(); err != nil {
 				if fromSpec {
 					return err
 				}
@@ -128,31 +153,6 @@ func NewPlan(ctx context.Context, opts Options) (*Plan, error) {
 		}
 	}
 	return p, nil
-}
-
-// expand fills in {host} and the defaults of a collector.
-func expand(c Collector, env Env) Collector {
-	r := strings.NewReplacer("{host}", env.HostID)
-	c.Output = r.Replace(c.Output)
-	c.URL = r.Replace(c.URL)
-	c.Paths = slices.Clone(c.Paths)
-	for i := range c.Paths {
-		c.Paths[i] = r.Replace(c.Paths[i])
-	}
-	c.Command = slices.Clone(c.Command)
-	for i := range c.Command {
-		c.Command[i] = r.Replace(c.Command[i])
-	}
-	if c.Kind == KindCensus && c.Output == "" {
-		c.Output = "census.json"
-	}
-	if c.Category == "" {
-		c.Category = "other"
-	}
-	if c.Priority == 0 {
-		c.Priority = defaultPriority
-	}
-	return c
 }
 
 // Collectors is the number of collectors in the plan.
@@ -194,47 +194,10 @@ func (p *Plan) WriteDryRun(w io.Writer) error {
 			if t == 0 {
 				t = Duration(p.opts.CollectorTimeout)
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", c.Kind, c.Output, p.source(c), t)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", c.Kind, c.Output, describe(c, p.Env), t)
 		}
 	}
 	fmt.Fprintf(tw, "\n%d collectors, %d at a time, whole run within %s, files capped at %s (tail kept), dump within %s, --since %s\n",
 		p.Collectors(), p.opts.Concurrency, p.opts.Timeout, human.Bytes(p.opts.MaxFileSize), human.Bytes(p.opts.MaxSize), p.opts.Since)
 	return tw.Flush()
-}
-
-// source says in one line what a collector reads.
-func (p *Plan) source(c Collector) string {
-	s := ""
-	switch c.Kind {
-	case KindRun:
-		s = human.Command(c.Command)
-	case KindCopy:
-		s = strings.Join(c.Paths, " ")
-		if p.Env.Sysroot != "/" {
-			s += " (under " + p.Env.Sysroot + ")"
-		}
-		if c.Since {
-			s += " modified within --since"
-		}
-	case KindJournal:
-		s = "journalctl -u " + c.Unit + " within --since"
-	case KindHTTP:
-		s = "GET " + c.URL
-	case KindCensus:
-		s = "host census"
-		if p.Env.NoCloudDetect {
-			s += " (no cloud detection)"
-		}
-	case KindKubeLogs:
-		ns := "all namespaces"
-		if c.Namespace != "" {
-			ns = "namespace " + c.Namespace
-		}
-		s = fmt.Sprintf("%s logs --timestamps %s of each container of the pods in %s (at most %d, %d at a time)",
-			human.Command(kubectlArgv(c)), kubeSince(p.opts.Since), ns, kubeLogsMaxContainers, kubeLogsConcurrency)
-	}
-	if c.Optional {
-		s += " [optional]"
-	}
-	return s
 }

@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/dumptool/dump/gather/findings"
 	"github.com/dumptool/dump/internal/human"
 )
 
@@ -20,6 +21,17 @@ func (m *Manifest) summary() string {
 	fmt.Fprintf(&b, "%d collectors in %s: %d ok, %d failed, %d timed out, %d skipped; %s in %d files; %d redactions\n",
 		t.Collectors, (time.Duration(m.DurationMS) * time.Millisecond).Round(100*time.Millisecond),
 		t.OK, t.Failed, t.TimedOut, t.Skipped, human.Bytes(t.Bytes), t.Files, t.Redactions.Total())
+	if f := m.findings(); len(f.Findings) > 0 {
+		fmt.Fprintf(&b, "%s: %d critical, %d warning (first in report.txt and index.html; findings.json)\n",
+			plural(len(f.Findings), "finding"), f.Count(findings.Critical), f.Count(findings.Warning))
+		for i, x := range f.Findings {
+			if i == 3 {
+				fmt.Fprintf(&b, "  +%d more\n", len(f.Findings)-3)
+				break
+			}
+			fmt.Fprintf(&b, "  %-8s %s\n", x.Severity, x.Title)
+		}
+	}
 	if groups := m.failuresByKind(); len(groups) > 0 {
 		fmt.Fprintf(&b, "incomplete: %d collectors failed or timed out:\n", t.Failed+t.TimedOut)
 		tw := tabwriter.NewWriter(&b, 2, 8, 2, ' ', 0)
@@ -83,6 +95,10 @@ func (m *Manifest) Report() string {
 		m.Settings.Since, m.Settings.Timeout, m.Settings.CollectorTimeout, human.Bytes(m.Settings.MaxFileSize), human.Bytes(m.Settings.MaxSize))
 
 	section := func(title string) { fmt.Fprintf(&b, "\n%s\n%s\n", title, strings.Repeat("=", len(title))) }
+	if f := m.findings(); len(f.Findings) > 0 {
+		section("FINDINGS")
+		writeFindings(&b, f.Findings)
+	}
 	if len(m.Warnings) > 0 {
 		section("WARNINGS")
 		for _, w := range m.Warnings {
@@ -153,6 +169,20 @@ func (m *Manifest) Report() string {
 	return b.String()
 }
 
+// writeFindings lists findings for a person: what, why, what to do, where.
+func writeFindings(b *strings.Builder, fs []findings.Finding) {
+	for _, f := range fs {
+		fmt.Fprintf(b, "\n[%s] %s\n  why:  %s\n  do:   %s\n", strings.ToUpper(string(f.Severity)), f.Title, f.Explanation, f.Action)
+		for _, e := range f.Evidence {
+			fmt.Fprintf(b, "  see:  %s", e)
+			if e.Text != "" {
+				fmt.Fprintf(b, "  %s", e.Text)
+			}
+			b.WriteString("\n")
+		}
+	}
+}
+
 // statusRank sorts failures first.
 func statusRank(s Status) int {
 	switch s {
@@ -174,3 +204,11 @@ const howToRead = `- index.html is the place to start; manifest.json has everyth
 - Secrets were replaced by [redacted:<kind>:<id>]: the same secret has the same id in every file.
 - Files cut to --max-file-size keep their end (the newest lines) and start at a whole line.
 `
+
+// plural is "1 finding" or "3 findings".
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}

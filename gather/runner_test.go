@@ -549,8 +549,8 @@ func TestIndexHTMLEscapesAndLinks(t *testing.T) {
 			t.Errorf("index.html lacks %q", want)
 		}
 	}
-	if strings.Contains(page, "http://") || strings.Contains(page, "https://") || strings.Contains(page, "<script") {
-		t.Error("index.html must be self-contained")
+	if strings.Contains(page, "http://") || strings.Contains(page, "https://") || strings.Count(page, "<script") != 1 {
+		t.Error("index.html must be self-contained: no URL, only its own inline script")
 	}
 }
 
@@ -558,9 +558,10 @@ func TestTraceJSON(t *testing.T) {
 	withProfiles(t, sh("a", "system/a.txt", "echo a"), sh("b", "system/b.txt", "exit 2"))
 	res := mustRun(t, testOptions(t))
 	var spans []struct {
-		Name       string
-		Parent     struct{ SpanID string }
-		Attributes []struct {
+		Name        string
+		SpanContext struct{ SpanID string }
+		Parent      struct{ SpanID string }
+		Attributes  []struct {
 			Key   string
 			Value struct{ Value any }
 		}
@@ -576,6 +577,11 @@ func TestTraceJSON(t *testing.T) {
 	for _, n := range []string{"gather", "plan", "collect", "leak scan", "a", "b"} {
 		if _, ok := byName[n]; !ok {
 			t.Errorf("no span %q in trace.json", n)
+		}
+	}
+	for child, parent := range map[string]string{"a": "collect", "b": "collect", "collect": "gather"} {
+		if spans[byName[child]].Parent.SpanID != spans[byName[parent]].SpanContext.SpanID {
+			t.Errorf("span %q is not a child of %q", child, parent)
 		}
 	}
 	b := spans[byName["b"]]
@@ -610,7 +616,7 @@ type recorder struct {
 	notes             []string
 }
 
-func (r *recorder) Started(Collector) { r.mu.Lock(); r.started++; r.mu.Unlock() }
+func (r *recorder) Started(Collector, string) { r.mu.Lock(); r.started++; r.mu.Unlock() }
 func (r *recorder) Finished(Collector, CollectorResult) {
 	r.mu.Lock()
 	r.finished++

@@ -11,6 +11,7 @@ import (
 	"github.com/dumptool/dump/gather"
 	"github.com/dumptool/dump/gather/redact"
 	"github.com/dumptool/dump/internal/human"
+	"github.com/dumptool/dump/internal/layout"
 )
 
 func gatherCommand() *cli.Command {
@@ -62,8 +63,8 @@ func gatherCommand() *cli.Command {
 				}
 				path = sealed.PayloadPath
 			} else {
-				path = filepath.Join(out, "dump-"+g.uuid+".tar.zst")
-				stats, err := crypto.PackFile(c.Context, g.tree, path, crypto.PackOptions{Prefix: "dump-" + g.uuid + "/"})
+				path = filepath.Join(out, layout.PackedName(g.uuid))
+				stats, err := crypto.PackFile(c.Context, g.tree, path, crypto.PackOptions{Prefix: layout.MemberPrefix(g.uuid)})
 				if err != nil {
 					return fmt.Errorf("pack: %w", err)
 				}
@@ -142,7 +143,7 @@ func runGather(c *cli.Context, u *ui) (*gathered, error) {
 	if err != nil {
 		return nil, fmt.Errorf("make a working directory: %w (set TMPDIR to a writable place)", err)
 	}
-	g := &gathered{uuid: id, work: work, tree: filepath.Join(work, "dump-"+id)}
+	g := &gathered{uuid: id, work: work, tree: filepath.Join(work, layout.DirName(id))}
 	opts, err := gatherOptions(c, g.tree)
 	if err != nil {
 		g.cleanup()

@@ -7,7 +7,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/dumptool/dump/crypto"
 	"github.com/dumptool/dump/internal/human"
 	"github.com/dumptool/dump/upload"
 )
@@ -45,7 +44,7 @@ func listCommand() *cli.Command {
 			for _, r := range refs {
 				e := listEntry{UUID: r.UUID, Size: r.PayloadSize, KeyIncluded: r.KeyIncluded, Complete: r.Complete}
 				if r.Complete {
-					if info, err := readInfo(c, s, r.UUID); err != nil {
+					if info, err := upload.ReadInfo(c.Context, s, r.UUID); err != nil {
 						u.warnf("%s: %v", r.UUID, err)
 					} else {
 						e.Created = info.Created.UTC().Format("2006-01-02T15:04:05Z")
@@ -78,13 +77,4 @@ func listCommand() *cli.Command {
 			return tw.Flush()
 		},
 	}
-}
-
-func readInfo(c *cli.Context, s upload.Store, id string) (crypto.Info, error) {
-	rc, err := s.Get(c.Context, id+"/"+upload.InfoName)
-	if err != nil {
-		return crypto.Info{}, err
-	}
-	defer rc.Close()
-	return crypto.ReadInfo(rc)
 }

@@ -19,7 +19,6 @@ func seal(c *cli.Context, u *ui, tree, id, out string, rs recipientsOf, includeK
 		IncludeKey:  includeKey,
 		OutDir:      out,
 		ToolVersion: version,
-		Pack:        crypto.PackOptions{Prefix: "dump-" + id + "/"},
 	})
 	if err != nil {
 		return nil, err // crypto's errors say "seal: ..."

@@ -3,13 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
+	"io/fs"
 	"path/filepath"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/dumptool/dump/crypto"
+	"github.com/dumptool/dump/internal/layout"
 	"github.com/dumptool/dump/upload"
 )
 
@@ -49,31 +48,13 @@ func uploadCommand() *cli.Command {
 }
 
 // sealedParts finds the siblings of dump-<uuid>.tar.zst.age and reads its info.
-func sealedParts(payload string) (upload.Parts, crypto.Info, error) {
-	base, ok := strings.CutSuffix(payload, crypto.PayloadSuffix)
-	if !ok {
-		return upload.Parts{}, crypto.Info{}, usageErrorf("%s is not a sealed dump (dump-<uuid>%s)", payload, crypto.PayloadSuffix)
+func sealedParts(payload string) (upload.Parts, layout.Info, error) {
+	files, info, err := layout.ReadLocal(payload)
+	if errors.Is(err, fs.ErrNotExist) {
+		return upload.Parts{}, info, usageErrorf("%v", err)
 	}
-	parts := upload.Parts{PayloadPath: payload, KeyPath: base + crypto.KeySuffix, InfoPath: base + crypto.InfoSuffix}
-	fi, err := os.Stat(payload)
 	if err != nil {
-		return parts, crypto.Info{}, usageErrorf("%v", err)
+		return upload.Parts{}, info, err
 	}
-	if _, err := os.Stat(parts.KeyPath); errors.Is(err, os.ErrNotExist) {
-		parts.KeyPath = ""
-	}
-	f, err := os.Open(parts.InfoPath)
-	if err != nil {
-		return parts, crypto.Info{}, usageErrorf("%v (the .json next to the dump is needed)", err)
-	}
-	defer f.Close()
-	info, err := crypto.ReadInfo(f)
-	if err != nil {
-		return parts, crypto.Info{}, fmt.Errorf("%s: %w", parts.InfoPath, err)
-	}
-	// Caught here, not by support after the upload: a cut or altered file.
-	if fi.Size() != info.PayloadSize {
-		return parts, crypto.Info{}, fmt.Errorf("%s is %d bytes but %s says %d: it was cut or altered; seal the dump again", payload, fi.Size(), parts.InfoPath, info.PayloadSize)
-	}
-	return parts, info, nil
+	return upload.Parts{PayloadPath: files.Payload, KeyPath: files.Key, InfoPath: files.Info}, info, nil
 }

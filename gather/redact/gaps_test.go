@@ -81,3 +81,34 @@ func TestShortSecretValuesStayWhereTheyStand(t *testing.T) {
 		t.Errorf("want the long value replaced and the plain words kept: %s", got)
 	}
 }
+
+// A line over maxLine is handled in pieces; a value straddling the cut must
+// not leave its tail behind, in text or in JSON lines.
+func TestLineCutKeepsValuesWhole(t *testing.T) {
+	r := mustNew(t, Options{})
+	secret := "CutTail-Secret-9Xq2Lm7Rz4"
+	for _, name := range []string{"x.txt", "x.jsonl"} {
+		head := ""
+		if name == "x.jsonl" {
+			head = `{"msg":"JSON lines"}` + "\n" // the JSON-lines path; the long line is not JSON
+		}
+		for _, back := range []int{3, 12, len(secret) + 10} {
+			// "password=" lands just before the cut at maxLine bytes.
+			pad := maxLine - back - len("password=")
+			in := head + strings.Repeat("ab ", pad/3) + strings.Repeat("c", pad%3) + "password=" + secret + " end\nnext\n"
+			out, c := r.Bytes([]byte(in), name)
+			if strings.Contains(string(out), secret[len(secret)-8:]) || c["password"] != 1 {
+				t.Errorf("%s, cut %d bytes into the value: tail leaked or miscounted (%v): ...%s", name, back, c, out[maxLine-64:])
+			}
+			if !strings.HasSuffix(string(out), " end\nnext\n") || len(out) < maxLine {
+				t.Errorf("%s: text around the cut was lost", name)
+			}
+		}
+	}
+	// "password: " at the very end of a piece: the value starts the next one.
+	pad := maxLine - len("password: ")
+	in := strings.Repeat("x", pad) + "password: " + secret + "\n"
+	if out, _ := r.Bytes([]byte(in), "x.txt"); strings.Contains(string(out), secret) {
+		t.Error("a value after a cut right behind its key leaked")
+	}
+}

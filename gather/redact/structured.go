@@ -499,38 +499,21 @@ func (r *Redactor) streamJSON(w io.Writer, br *bufio.Reader, c Counts) error {
 }
 
 func (r *Redactor) streamJSONLines(w io.Writer, br *bufio.Reader, c Counts) error {
-	bw := bufio.NewWriterSize(w, 64<<10)
-	t := r.newTextStream(bw, c, allRules)
-	var long []byte
-	for {
-		b, err := br.ReadSlice('\n')
-		if err == bufio.ErrBufferFull {
-			long = append(long, b...)
-			if len(long) >= maxLine { // an over-long piece: text rules only
-				t.line(long, false)
-				long = long[:0]
-			}
-			continue
+	t := r.newTextStream(bufio.NewWriterSize(w, 64<<10), c, allRules)
+	err := eachLine(br, func(b []byte, nl, cut bool) {
+		if cut { // an over-long piece: text rules only
+			t.line(b, nl)
+			return
 		}
-		if len(long) > 0 {
-			b = append(long, b...)
-			long = long[:0]
-		}
-		if len(b) > 0 {
-			nl := b[len(b)-1] == '\n'
-			if nl {
-				b = b[:len(b)-1]
-			}
-			r.jsonLine(t, b, nl, c)
-		}
-		if err == io.EOF {
-			return t.close()
-		}
-		if err != nil {
-			t.close()
-			return fmt.Errorf("read: %w", err)
-		}
+		r.jsonLine(t, b, nl, c)
+	})
+	if cerr := t.close(); err == nil {
+		err = cerr
 	}
+	if err != nil {
+		return fmt.Errorf("read: %w", err)
+	}
+	return nil
 }
 
 // jsonLine redacts one line of JSON lines; a line that is not JSON gets text rules.
