@@ -82,6 +82,7 @@ func outputFlags() []cli.Flag {
 		stringFlag("config", "config file setting any flag (YAML, flag names as keys)", "/etc/dump/config.yaml"),
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress on stderr, errors only", EnvVars: env("quiet")},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "show every command and debug logs", EnvVars: env("verbose")},
+		traceExporterFlag(),
 	}
 }
 

@@ -40,12 +40,12 @@ func newApp() *cli.App {
 		Flags:                gatherUploadFlags(),
 		Before:               loadConfig,
 		// Plain `dump` does what k3s's script does by default.
-		Action: func(c *cli.Context) error {
+		Action: traced(func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usageErrorf("unknown command %q (dump --help lists them)", c.Args().First())
 			}
 			return gatherUploadAction(modeConfirm)(c)
-		},
+		}),
 		OnUsageError: onUsageError,
 		Commands: []*cli.Command{
 			gatherCommand(),
@@ -69,6 +69,9 @@ func newApp() *cli.App {
 		cmd.OnUsageError = onUsageError
 		if cmd.Before == nil {
 			cmd.Before = loadConfig
+		}
+		if cmd.Action != nil {
+			cmd.Action = traced(cmd.Action)
 		}
 	}
 	return app
