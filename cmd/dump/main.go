@@ -62,6 +62,8 @@ func newApp() *cli.App {
 			listCommand(),
 			keygenCommand(),
 			analyzeCommand(),
+			serveCommand(),
+			viewCommand(),
 			versionCommand(),
 		},
 	}
