@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 
 	"filippo.io/age"
@@ -21,9 +22,9 @@ func decryptCommand() *cli.Command {
 			stringFlag("file", "a local sealed dump (dump-<uuid>.tar.zst.age) instead of a store", ""),
 			stringFlag("out", "extract under this directory", "."),
 			boolFlag("all", "open every dump that matches"),
-			stringFlag("max-bytes", "refuse to extract more than this", human.Bytes(decrypt.DefaultMaxBytes)),
-			&cli.IntFlag{Name: "max-files", Usage: "refuse to extract more files than this", Value: decrypt.DefaultMaxFiles, EnvVars: env("max-files")},
-			&cli.IntFlag{Name: "download-concurrency", Usage: "parallel ranged downloads", Value: decrypt.DefaultConcurrency, EnvVars: env("download-concurrency")},
+			sizeOption("max-bytes", "refuse to extract more than this", decrypt.DefaultMaxBytes),
+			countFlag("max-files", "refuse to extract more files than this", decrypt.DefaultMaxFiles),
+			countFlag("download-concurrency", "parallel ranged downloads", decrypt.DefaultConcurrency),
 			storeTimeoutFlag(),
 		),
 		Action: decryptAction,
@@ -32,23 +33,24 @@ func decryptCommand() *cli.Command {
 
 func decryptAction(c *cli.Context) error {
 	u := newUI(c)
+	file := c.String("file")
+	switch {
+	case file != "" && c.NArg() > 0:
+		return usageErrorf("give either --file or a uuid with --from, not both")
+	case file == "" && (c.NArg() != 1 || strings.TrimSpace(c.Args().First()) == ""):
+		return usageErrorf("decrypt needs one uuid, prefix or glob: dump decrypt --from URL 3f2a (dump list --from URL shows them)")
+	}
 	opts, err := decryptOptions(c, u)
 	if err != nil {
 		return err
 	}
-	if f := c.String("file"); f != "" {
-		if c.NArg() > 0 {
-			return usageErrorf("give either --file or a uuid with --from, not both")
-		}
+	if f := file; f != "" {
 		res, err := decrypt.FromFile(c.Context, f, opts)
 		if err != nil {
 			return err
 		}
 		reportExtracted(u, res)
 		return nil
-	}
-	if c.NArg() != 1 {
-		return usageErrorf("decrypt needs one uuid, prefix or glob: dump decrypt --from URL 3f2a")
 	}
 	from := c.String("from")
 	dest, err := openStoreFlag(c, u, from, "--from")
@@ -72,12 +74,23 @@ func decryptAction(c *cli.Context) error {
 		}
 		refs = refs[n-1 : n]
 	}
+	// With --all, one dump that cannot be opened does not stop the others;
+	// the failures are named at the end.
+	var failed []string
 	for _, r := range refs {
 		res, err := decrypt.FromStore(c.Context, dest, r.UUID, opts)
-		if err != nil {
+		switch {
+		case err == nil:
+			reportExtracted(u, res)
+			continue
+		case len(refs) == 1 || c.Context.Err() != nil:
 			return err
 		}
-		reportExtracted(u, res)
+		u.warnf("%s: %v", r.UUID, err)
+		failed = append(failed, r.UUID)
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%d of %d dumps could not be opened (%s); the others were extracted", len(failed), len(refs), strings.Join(failed, ", "))
 	}
 	return nil
 }
