@@ -127,28 +127,10 @@ func (o *obfuscator) line(l []byte, c Counts) []byte {
 	ids, hostOnly := o.ids, o.hostOnly
 	o.mu.RUnlock()
 	for _, id := range hostOnly {
-		l = o.hostInPlace(l, id, c)
+		l = hostInPlace(l, id, c)
 	}
 	for _, id := range ids {
-		if !bytes.Contains(l, []byte(id.from)) {
-			continue
-		}
-		var sp []span
-		from := []byte(id.from)
-		for off := 0; ; {
-			i := bytes.Index(l[off:], from)
-			if i < 0 {
-				break
-			}
-			s, e := off+i, off+i+len(from)
-			off = e
-			if s > 0 && identChar(l[s-1]) || e < len(l) && identChar(l[e]) || insideToken(l, s) {
-				continue
-			}
-			sp = append(sp, span{s, e, id.to})
-			c[id.kind]++
-		}
-		l = apply(l, sp)
+		l = replaceWord(l, id, c, nil)
 	}
 	if o.ips && bytes.Count(l, []byte(":")) >= 2 {
 		l = o.ipv6(l, c)
@@ -177,7 +159,7 @@ var syslogHost = regexp.MustCompile(`^(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:
 // hostInPlace replaces id where it stands as a host name: the whole line,
 // after '@', the host field of a log line, the value of a hostname or node
 // name key, a name in an /etc/hosts line, uname's node name.
-func (o *obfuscator) hostInPlace(l []byte, id ident, c Counts) []byte {
+func hostInPlace(l []byte, id ident, c Counts) []byte {
 	from := []byte(id.from)
 	if !bytes.Contains(l, from) {
 		return l
@@ -185,6 +167,18 @@ func (o *obfuscator) hostInPlace(l []byte, id ident, c Counts) []byte {
 	if bytes.Equal(bytes.TrimSpace(l), from) {
 		c[id.kind]++
 		return bytes.Replace(l, from, []byte(id.to), 1)
+	}
+	return replaceWord(l, id, c, func(s, e int) bool {
+		return !(e+1 < len(l) && l[e] == '.' && identChar(l[e+1])) && hostContext(l, s) // not a domain's first label
+	})
+}
+
+// replaceWord replaces id's name in l where it stands as a whole word and
+// where (when not nil) holds.
+func replaceWord(l []byte, id ident, c Counts, where func(s, e int) bool) []byte {
+	from := []byte(id.from)
+	if !bytes.Contains(l, from) {
+		return l
 	}
 	var sp []span
 	for off := 0; ; {
@@ -194,14 +188,11 @@ func (o *obfuscator) hostInPlace(l []byte, id ident, c Counts) []byte {
 		}
 		s, e := off+i, off+i+len(from)
 		off = e
-		if s > 0 && identChar(l[s-1]) || e < len(l) && (identChar(l[e]) || l[e] == '.' && e+1 < len(l) && identChar(l[e+1])) ||
-			insideToken(l, s) {
+		if s > 0 && identChar(l[s-1]) || e < len(l) && identChar(l[e]) || insideToken(l, s) || where != nil && !where(s, e) {
 			continue
 		}
-		if hostContext(l, s) {
-			sp = append(sp, span{s, e, id.to})
-			c[id.kind]++
-		}
+		sp = append(sp, span{s, e, id.to})
+		c[id.kind]++
 	}
 	return apply(l, sp)
 }
