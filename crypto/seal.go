@@ -36,6 +36,10 @@ type SealOptions struct {
 	ToolVersion string
 	// Pack tunes packing; an empty Prefix defaults to "dump-<uuid>/".
 	Pack PackOptions
+	// Tee, if set, also receives the payload's bytes as they are written,
+	// for an upload made while sealing. Its Write must not fail: an upload
+	// that fails stops reading, it does not stop the seal.
+	Tee io.Writer
 }
 
 // Sealed describes the files written by [Seal].
@@ -127,7 +131,7 @@ func Seal(ctx context.Context, dir string, opts SealOptions) (_ *Sealed, err err
 	if err != nil {
 		return nil, fmt.Errorf("seal: %w", err)
 	}
-	stats, size, sum, err := writePayload(ctx, pf, dir, session.Recipient(), popts)
+	stats, size, sum, err := writePayload(ctx, pf, opts.Tee, dir, session.Recipient(), popts)
 	if err != nil {
 		return nil, fmt.Errorf("seal: %w", err)
 	}
@@ -194,9 +198,13 @@ func Seal(ctx context.Context, dir string, opts SealOptions) (_ *Sealed, err err
 
 // writePayload streams tar | zstd | age into f, hashing and counting the
 // encrypted bytes on the way so the file never has to be read back.
-func writePayload(ctx context.Context, f *tempFile, dir string, to age.Recipient, opts PackOptions) (PackStats, int64, string, error) {
+func writePayload(ctx context.Context, f *tempFile, tee io.Writer, dir string, to age.Recipient, opts PackOptions) (PackStats, int64, string, error) {
 	h := sha256.New()
-	cw := &countWriter{w: io.MultiWriter(f, h)}
+	w := io.MultiWriter(f, h)
+	if tee != nil {
+		w = io.MultiWriter(f, h, tee)
+	}
+	cw := &countWriter{w: w}
 	aw, err := age.Encrypt(cw, to)
 	if err != nil {
 		return PackStats{}, 0, "", fmt.Errorf("encrypt payload: %w", err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/urfave/cli/v2"
@@ -10,8 +11,9 @@ import (
 	"github.com/dumptool/dump/internal/human"
 )
 
-// seal packs and encrypts tree into out as the three parts of DESIGN.md.
-func seal(c *cli.Context, u *ui, tree, id, out string, rs recipientsOf, includeKey bool) (*crypto.Sealed, error) {
+// seal packs and encrypts tree into out as the three parts of DESIGN.md;
+// tee, if not nil, also receives the payload as it is written.
+func seal(c *cli.Context, u *ui, tree, id, out string, rs recipientsOf, includeKey bool, tee io.Writer) (*crypto.Sealed, error) {
 	u.notef("sealing for %d recipient(s)", len(rs.list))
 	sealed, err := crypto.Seal(c.Context, tree, crypto.SealOptions{
 		UUID:        id,
@@ -19,6 +21,7 @@ func seal(c *cli.Context, u *ui, tree, id, out string, rs recipientsOf, includeK
 		IncludeKey:  includeKey,
 		OutDir:      out,
 		ToolVersion: version,
+		Tee:         tee,
 	})
 	if err != nil {
 		return nil, err // crypto's errors say "seal: ..."
@@ -59,7 +62,7 @@ func sealCommand() *cli.Command {
 			if err := os.MkdirAll(c.String("out"), 0o700); err != nil {
 				return fmt.Errorf("--out: %w", err)
 			}
-			sealed, err := seal(c, u, dir, id, c.String("out"), rs, true)
+			sealed, err := seal(c, u, dir, id, c.String("out"), rs, true, nil)
 			if err != nil {
 				return err
 			}
