@@ -215,6 +215,7 @@ func collectFlags() []cli.Flag {
 		stringFlag("diag-addr", "Teleport diagnostic endpoint host:port (default: from teleport.yaml)", ""),
 		boolFlag("no-cloud-detect", "do not probe cloud metadata endpoints"),
 		uuidFlag(),
+		niceFlag(),
 		stringFlag("obfuscation-map", "write the original-to-replacement map here (0600, never put in the dump)", ""),
 	}, redactFlags()...)
 }

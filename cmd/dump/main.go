@@ -53,12 +53,12 @@ func newApp() *cli.App {
 			return loadConfig(c)
 		},
 		// Plain `dump` does what k3s's script does by default.
-		Action: traced(func(c *cli.Context) error {
+		Action: traced(niced(func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usageErrorf("unknown command %q (dump --help lists them)", c.Args().First())
 			}
 			return gatherUploadAction(modeConfirm)(c)
-		}),
+		})),
 		OnUsageError: onUsageError,
 		Commands: []*cli.Command{
 			gatherCommand(),
@@ -84,7 +84,7 @@ func newApp() *cli.App {
 			cmd.Before = loadConfig
 		}
 		if cmd.Action != nil {
-			cmd.Action = traced(cmd.Action)
+			cmd.Action = traced(niced(cmd.Action))
 		}
 	}
 	return app

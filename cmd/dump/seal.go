@@ -32,6 +32,7 @@ func sealCommand() *cli.Command {
 	flags = append(flags,
 		stringFlag("out", "directory for the sealed files", "."),
 		uuidFlag(),
+		niceFlag(),
 	)
 	return &cli.Command{
 		Name:      "seal",
