@@ -276,7 +276,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	m.computeTotals()
 	m.DurationMS = time.Since(created).Milliseconds()
-	m.Warnings = warnings(m)
+	m.Warnings = append(warnings(m), opts.Redactor.ObfuscationNotes()...)
 	end = tr.stage("findings")
 	if m.Findings, err = analyzeTree(fctx, opts.Dir, m); err != nil {
 		opts.Progress.Notef("%v", err)
