@@ -26,7 +26,7 @@ type piece struct {
 type piecesReader struct {
 	pieces []piece
 	split  bool
-	wrap   upload.Wrap
+	wrap   func(name string, r io.Reader, size int64) io.Reader
 	i      int           // the piece being read
 	cur    io.ReadCloser // open piece i
 	v      *verifyReader // its check, nil when unchecked
@@ -34,7 +34,7 @@ type piecesReader struct {
 	err    error         // sticky, already naming the part
 }
 
-func newPiecesReader(pieces []piece, split bool, wrap upload.Wrap) *piecesReader {
+func newPiecesReader(pieces []piece, split bool, wrap func(string, io.Reader, int64) io.Reader) *piecesReader {
 	return &piecesReader{pieces: pieces, split: split, wrap: wrap}
 }
 

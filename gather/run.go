@@ -48,6 +48,10 @@ type runState struct {
 	mu      sync.Mutex
 	dropped []Dropped
 	census  *CensusInfo
+	entries int             // files and directories in the tree, against maxEntries
+	files   map[string]bool // written, by path in the tree
+	dirs    map[string]bool // made, by path in the tree
+	leftOut int             // files refused by maxEntries
 }
 
 // hardLimit stops writing when a run goes far beyond --max-size (a directory
@@ -226,7 +230,8 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	addIdentities(opts.Redactor, opts.Sysroot)
 
 	s := &runState{opts: opts, env: plan.Env, dir: opts.Dir, red: opts.Redactor,
-		childEnv: childEnv(opts.Sysroot), since: created.Add(-opts.Since)}
+		childEnv: childEnv(opts.Sysroot), since: created.Add(-opts.Since),
+		files: map[string]bool{}, dirs: map[string]bool{}}
 	tasks := plan.tasks()
 	end = tr.stage("collect")
 	s.collect(runCtx, tasks, tr)
@@ -237,6 +242,10 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 
 	end = tr.stage("budget")
+	if more := s.leftOut - maxDroppedListed; more > 0 {
+		s.dropped = append(s.dropped, Dropped{Path: "(not listed)", Action: "left out",
+			Reason: fmt.Sprintf("%d more files: %v", more, errFileLimit)})
+	}
 	dropped := append(s.dropped, enforceBudget(opts.Dir, tasks, opts.MaxSize)...)
 	end()
 	for _, d := range dropped {
@@ -276,7 +285,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	m.computeTotals()
 	m.DurationMS = time.Since(created).Milliseconds()
-	m.Warnings = warnings(m)
+	m.Warnings = append(warnings(m), opts.Redactor.ObfuscationNotes()...)
 	end = tr.stage("findings")
 	if m.Findings, err = analyzeTree(fctx, opts.Dir, m); err != nil {
 		opts.Progress.Notef("%v", err)

@@ -2,10 +2,8 @@ package gather
 
 import (
 	"errors"
-	"io"
 	"io/fs"
 	"net"
-	"os"
 	"path"
 	"path/filepath"
 	"strings"
@@ -59,14 +57,13 @@ func (s teleportService) on(byDefault bool) bool {
 // readTeleportConfig reads teleport.yaml under sysroot. It returns nil when
 // there is none or it cannot be parsed: the profile then uses defaults.
 func readTeleportConfig(sysroot string) *teleportConfig {
-	f, err := os.Open(rootJoin(sysroot, teleportConfigPath))
+	// A real teleport.yaml is a few KiB; the cap keeps a hostile root cheap.
+	b, err := readHostFile(sysroot, teleportConfigPath, maxHostRead)
 	if err != nil {
 		return nil
 	}
-	defer f.Close()
 	var c teleportConfig
-	// A real teleport.yaml is a few KiB; the cap keeps a hostile root cheap.
-	if err := yaml.NewDecoder(io.LimitReader(f, 1<<20)).Decode(&c); err != nil {
+	if err := yaml.Unmarshal(b, &c); err != nil {
 		return nil
 	}
 	return &c
@@ -162,6 +159,6 @@ func rootJoin(sysroot, p string) string {
 
 // existsUnder reports whether absolute path p exists under sysroot.
 func existsUnder(sysroot, p string) bool {
-	_, err := os.Stat(rootJoin(sysroot, p))
+	_, err := statHost(sysroot, p)
 	return err == nil || !errors.Is(err, fs.ErrNotExist)
 }
