@@ -4,10 +4,16 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"fmt"
+	"io"
 	"io/fs"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -280,5 +286,108 @@ func TestCopyRedactsGzipLogs(t *testing.T) {
 	}
 	if !listed {
 		t.Errorf("the zstd log is not listed as left out: %+v", pods.Skipped)
+	}
+}
+
+// The diag address in a mounted root's teleport.yaml is only asked when it
+// is loopback (or given with --diag-addr), and a redirect is never followed:
+// an image must not make dump ask other machines.
+func TestSysrootDiagAddrIsNotFollowed(t *testing.T) {
+	var elsewhere, redirected atomic.Int32
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		redirected.Add(1)
+		io.WriteString(w, "metadata-secret\n")
+	}))
+	defer target.Close()
+	diag := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.URL+"/latest/meta-data/", http.StatusFound)
+	}))
+	defer diag.Close()
+
+	gatherRoot := func(t *testing.T, diagAddr, flag string) *Result {
+		root := t.TempDir()
+		put(t, root, "etc/teleport.yaml", "teleport:\n  diag_addr: "+diagAddr+"\nauth_service:\n  enabled: false\n")
+		opts := testOptions(t)
+		opts.Sysroot, opts.Profiles, opts.DiagAddr = root, []string{"teleport"}, flag
+		return mustRun(t, opts)
+	}
+
+	res := gatherRoot(t, strings.TrimPrefix(diag.URL, "http://"), "")
+	r := result(t, res, "diag-healthz")
+	if redirected.Load() != 0 || r.HTTPStatus != http.StatusFound || treeHolds(t, res.Dir, "metadata-secret") != nil {
+		t.Errorf("redirect followed: %d requests reached its target, status %d", redirected.Load(), r.HTTPStatus)
+	}
+
+	var ip net.IP
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() {
+			ip = n.IP
+			break
+		}
+	}
+	if ip == nil {
+		t.Skip("no non-loopback address to listen on")
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort(ip.String(), "0"))
+	if err != nil {
+		t.Skipf("listen on %s: %v", ip, err)
+	}
+	other := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere.Add(1)
+		io.WriteString(w, "ok\n")
+	}))
+	other.Listener = l
+	other.Start()
+	defer other.Close()
+
+	res = gatherRoot(t, l.Addr().String(), "")
+	if elsewhere.Load() != 0 {
+		t.Errorf("asked the non-loopback diag address of a sysroot's teleport.yaml %d times", elsewhere.Load())
+	}
+	for _, c := range res.Manifest.Collectors {
+		if c.Kind == KindHTTP {
+			t.Errorf("collector %s planned for a non-loopback sysroot diag address", c.Name)
+		}
+	}
+	gatherRoot(t, "127.0.0.1:1", l.Addr().String())
+	if elsewhere.Load() == 0 {
+		t.Error("--diag-addr given explicitly was not asked")
+	}
+}
+
+// Gather stops at the file count decrypt accepts, and says what it left out.
+func TestFileCountLimit(t *testing.T) {
+	was := maxEntries
+	maxEntries = 30
+	t.Cleanup(func() { maxEntries = was })
+	root := t.TempDir()
+	for i := range 200 {
+		put(t, root, fmt.Sprintf("var/log/pods/p%03d/0.log", i), "line\n")
+	}
+	withProfiles(t, Collector{Name: "pods", Category: "k3s", Kind: KindCopy, Paths: []string{"/var/log/pods"}, Output: "k3s/pods"})
+	opts := testOptions(t)
+	opts.Sysroot = root
+	res := mustRun(t, opts)
+
+	entries := 0
+	filepath.WalkDir(filepath.Join(res.Dir, "k3s"), func(string, fs.DirEntry, error) error { entries++; return nil })
+	if entries > maxEntries || entries < maxEntries/2 {
+		t.Errorf("the tree holds %d collector entries, limit %d", entries, maxEntries)
+	}
+	copied := len(result(t, res, "pods").Outputs)
+	listed, more := 0, 0
+	for _, d := range res.Manifest.Dropped {
+		if d.Action != "left out" {
+			continue
+		}
+		if d.Path == "(not listed)" {
+			fmt.Sscanf(d.Reason, "%d more files", &more)
+		} else {
+			listed++
+		}
+	}
+	if copied == 0 || copied+listed+more != 200 {
+		t.Errorf("copied %d, listed %d left out and counted %d more: want 200 in all", copied, listed, more)
 	}
 }

@@ -104,16 +104,15 @@ func (copyKind) run(ctx context.Context, s *runState, c Collector, res *Collecto
 
 	single := len(c.Paths) == 1 && !hasGlobMeta(c.Paths[0]) && len(matches) == 1
 	used := map[string]bool{}
-	// copy copies one regular file; false stops the collector (the dump is full).
-	copy := func(name, dest string) bool {
-		err := s.copyFile(c, res, h, name, dest, limit)
-		switch {
-		case errors.Is(err, errFileLimit):
-			return false
-		case err != nil:
+	// copy copies one regular file, or lists it as left out once the tree is full.
+	copy := func(name, dest string) {
+		if s.treeFull() {
+			s.leaveOut(Dropped{Path: dest, Collector: c.Name, Action: "left out", Reason: errFileLimit.Error()})
+			return
+		}
+		if err := s.copyFile(c, res, h, name, dest, limit); err != nil && !errors.Is(err, errFileLimit) {
 			problem(classifyErr(err), err.Error())
 		}
-		return true
 	}
 	for _, m := range matches {
 		if ctx.Err() != nil {
@@ -131,9 +130,7 @@ func (copyKind) run(ctx context.Context, s *runState, c Collector, res *Collecto
 			if !single {
 				dest = uniqueDest(used, c.Output, storedName(path.Base(m)), host)
 			}
-			if !copy(m, dest) {
-				break
-			}
+			copy(m, dest)
 			continue
 		}
 		if !fi.IsDir() {
@@ -144,7 +141,6 @@ func (copyKind) run(ctx context.Context, s *runState, c Collector, res *Collecto
 		if single {
 			base = "" // copying one directory: its contents are the output
 		}
-		full := false
 		err = fs.WalkDir(h, m, func(p string, d fs.DirEntry, err error) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -158,17 +154,11 @@ func (copyKind) run(ctx context.Context, s *runState, c Collector, res *Collecto
 			}
 			sub := strings.TrimPrefix(p, m+"/")
 			dest := uniqueDest(used, c.Output, path.Join(base, path.Dir(sub), storedName(path.Base(sub))), "/"+p)
-			if !copy(p, dest) {
-				full = true
-				return fs.SkipAll
-			}
+			copy(p, dest)
 			return nil
 		})
 		if err != nil && ctx.Err() != nil {
 			res.fail(FailTimeout, "")
-		}
-		if full {
-			break
 		}
 	}
 	if len(problems) > 0 {

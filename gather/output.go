@@ -67,6 +67,13 @@ func (s *runState) addEntry(rel string) bool {
 	return true
 }
 
+// treeFull reports whether the tree holds maxEntries files and directories.
+func (s *runState) treeFull() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.entries >= maxEntries
+}
+
 // maxDroppedListed bounds the files listed one by one as left out by the
 // file-count limit; the rest are counted in one line.
 const maxDroppedListed = 100

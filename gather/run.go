@@ -16,6 +16,7 @@ import (
 	"github.com/dumptool/dump/docs"
 	"github.com/dumptool/dump/gather/redact"
 	"github.com/dumptool/dump/internal/human"
+	"github.com/dumptool/dump/internal/layout"
 )
 
 // finishTimeout bounds the work after collection (budget, leak scan,
@@ -218,6 +219,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	for _, d := range plan.Detected {
 		opts.Progress.Notef("detected: %s (%s)", d.Profile, d.Reason)
 	}
+	if a := configDiagAddr(opts.Sysroot); opts.DiagAddr == "" && a != "" && plan.Env.DiagAddr == "" {
+		opts.Progress.Notef("the sysroot's teleport.yaml names diag_addr %s, not a loopback address: not asked (give --diag-addr to ask it)", a)
+	}
 	if !amRoot && opts.Sysroot == "/" {
 		opts.Progress.Notef("not running as root: collectors that need root will fail; %s for a complete dump", FailNotRoot.Hint())
 	}
@@ -347,12 +351,23 @@ func warnings(m *Manifest) []string {
 			w = append(w, fmt.Sprintf("%s is incomplete: %s", c.Name, c.Error))
 		}
 	}
-	if len(m.Dropped) > 0 {
-		var b int64
-		for _, d := range m.Dropped {
+	var cut, leftOut int
+	var b int64
+	for _, d := range m.Dropped {
+		if d.Action != "left out" {
+			cut++
 			b += d.Bytes
+			continue
 		}
-		w = append(w, fmt.Sprintf("%d files were cut or left out (%s) to keep the dump under --max-size", len(m.Dropped), human.Bytes(b)))
+		n := 1
+		fmt.Sscanf(d.Reason, "%d more files", &n) // the line counting those not listed
+		leftOut += n
+	}
+	if cut > 0 {
+		w = append(w, fmt.Sprintf("%d files were cut or left out (%s) to keep the dump under --max-size", cut, human.Bytes(b)))
+	}
+	if leftOut > 0 {
+		w = append(w, fmt.Sprintf("%d files were left out: the dump reached its limit of %d files, what decrypt accepts (see dropped in manifest.json)", leftOut, layout.MaxFiles))
 	}
 	if m.Totals.Truncated > 0 {
 		w = append(w, fmt.Sprintf("%d collectors had output cut to --max-file-size (%s); the end (newest part) was kept", m.Totals.Truncated, human.Bytes(m.Settings.MaxFileSize)))

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"net"
+	"net/url"
 	"path"
 	"path/filepath"
 	"strings"
@@ -70,12 +71,39 @@ func readTeleportConfig(sysroot string) *teleportConfig {
 }
 
 // DiagAddrFromConfig returns teleport.diag_addr from <sysroot>/etc/teleport.yaml,
-// or "" when there is no config or no diag address in it.
+// or "" when there is no config or no diag address in it. Under a --sysroot
+// the config is untrusted input: only a loopback address is returned, so that
+// a mounted image cannot make dump ask another machine (give --diag-addr).
 func DiagAddrFromConfig(sysroot string) string {
+	addr := configDiagAddr(sysroot)
+	if !isLiveRoot(sysroot) && !isLoopbackAddr(addr) {
+		return ""
+	}
+	return addr
+}
+
+func configDiagAddr(sysroot string) string {
 	if c := readTeleportConfig(sysroot); c != nil {
 		return strings.TrimSpace(c.Teleport.DiagAddr)
 	}
 	return ""
+}
+
+// isLoopbackAddr reports whether a diag_addr is asked on this machine's
+// loopback (diagURL asks a wildcard address there too).
+func isLoopbackAddr(addr string) bool {
+	host := addr
+	if u, err := url.Parse(addr); err == nil && strings.Contains(addr, "://") {
+		host = u.Hostname()
+	} else if h, _, err := net.SplitHostPort(addr); err == nil {
+		host = h
+	}
+	switch host {
+	case "", "0.0.0.0", "::", "localhost":
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
 }
 
 // RoleMarkers returns the Teleport services enabled in <sysroot>/etc/teleport.yaml
