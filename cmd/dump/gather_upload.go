@@ -9,7 +9,6 @@ import (
 
 	"github.com/dumptool/dump/crypto"
 	"github.com/dumptool/dump/internal/human"
-	"github.com/dumptool/dump/upload"
 )
 
 // showSummary is what the user sees before deciding to upload.
@@ -79,9 +78,10 @@ func gatherUploadAction(mode uploadMode) cli.ActionFunc {
 		}
 		defer g.cleanup()
 		// Without a question to ask first, the payload goes up while it is
-		// sealed; the sealed files are written all the same.
+		// sealed (as one object: not when --split cuts it in parts); the
+		// sealed files are written all the same.
 		var stream *payloadStream
-		if mode != modeConfirm || c.Bool("yes") {
+		if (mode != modeConfirm || c.Bool("yes")) && c.String("split") == "" {
 			stream = streamPayload(c, u, dest, g.uuid)
 		}
 		sealed, err := seal(c, u, g.tree, g.uuid, out, rs, mode != modeNoMeta, stream.tee())
@@ -89,7 +89,7 @@ func gatherUploadAction(mode uploadMode) cli.ActionFunc {
 		if err != nil {
 			return fmt.Errorf("%w (nothing was uploaded)", err)
 		}
-		parts := upload.Parts{PayloadPath: sealed.PayloadPath, KeyPath: sealed.KeyPath, InfoPath: sealed.InfoPath}
+		parts := sealedUpload(sealed)
 
 		if mode == modeConfirm && !c.Bool("yes") {
 			showSummary(u, g, sealed, dest, rs)
