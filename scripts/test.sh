@@ -11,8 +11,9 @@ if [ -n "$unformatted" ]; then
 fi
 go vet ./...
 
-echo "== MinIO (built once into the cache, then reused)"
+echo "== test servers: MinIO, etcd and kube-apiserver (built once into the cache, minutes; then reused)"
 scripts/minio.sh build
+scripts/kube.sh build
 
 echo "== go test"
 go test -count=1 -timeout 15m ./...
