@@ -89,12 +89,15 @@ func (s *runState) collect(ctx context.Context, tasks []*task, tr *tracer) {
 
 // kinds runs each kind of collector.
 var kinds = map[Kind]func(s *runState, ctx context.Context, c Collector, res *CollectorResult){
-	KindRun:      (*runState).runCommand,
-	KindCopy:     (*runState).runCopy,
-	KindJournal:  (*runState).runJournal,
-	KindHTTP:     (*runState).runHTTP,
-	KindCensus:   (*runState).runCensus,
-	KindKubeLogs: (*runState).runKubeLogs,
+	KindRun:         (*runState).runCommand,
+	KindCopy:        (*runState).runCopy,
+	KindJournal:     (*runState).runJournal,
+	KindHTTP:        (*runState).runHTTP,
+	KindCensus:      (*runState).runCensus,
+	KindKubeLogs:    (*runState).runKubeLogs,
+	KindKubeGet:     (*runState).runKubeGet,
+	KindKubeSecrets: (*runState).runKubeSecrets,
+	KindKubeHealth:  (*runState).runKubeHealth,
 }
 
 // abandonGrace is how long past its deadline the run waits for a collector

@@ -20,6 +20,14 @@ const (
 	// container's logs within --since, with timestamps, to
 	// Output/kubectl_logs_<ns>_<pod>_<container>.log.
 	KindKubeLogs Kind = "kube_logs"
+	// KindKubeGet writes `kubectl get <type> -o yaml` of each of Resources in
+	// Namespace (all when empty) to Output/kubectl_get_<type>.yaml.
+	KindKubeGet Kind = "kube_get"
+	// KindKubeSecrets writes the Secrets of Namespace without their values,
+	// and the Helm releases stored in them, to Output/.
+	KindKubeSecrets Kind = "kube_secrets"
+	// KindKubeHealth writes the plan's probe of the API server to Output/.
+	KindKubeHealth Kind = "kube_health"
 )
 
 // Collector is one named task of a profile. Collectors are data: profiles are
@@ -32,7 +40,8 @@ type Collector struct {
 	Paths     []string `yaml:"paths,omitempty" json:"paths,omitempty"`         // copy: files or globs, read under the sysroot
 	Unit      string   `yaml:"unit,omitempty" json:"unit,omitempty"`           // journal: the systemd unit
 	URL       string   `yaml:"url,omitempty" json:"url,omitempty"`             // http: the endpoint
-	Namespace string   `yaml:"namespace,omitempty" json:"namespace,omitempty"` // kube_logs: whose pods' logs; empty = all namespaces
+	Namespace string   `yaml:"namespace,omitempty" json:"namespace,omitempty"` // kube_*: which namespace; empty = all namespaces
+	Resources []string `yaml:"resources,omitempty" json:"resources,omitempty"` // kube_get: the types to list (kubectl api-resources names)
 	// Output is the path in the dump tree, relative, slash-separated. "{host}"
 	// expands to the host id. For run/http it is a file (stderr goes to the same
 	// name with its extension replaced by ".error"); for copy, journal and
@@ -78,6 +87,8 @@ type Env struct {
 	Since         time.Duration
 	DiagAddr      string // Teleport diag endpoint (host:port) from --diag-addr or teleport.yaml
 	NoCloudDetect bool
+	KubeTarget    KubeTarget   // kubectl's --kubeconfig, --context, --namespace, --all-namespaces
+	Kube          *KubeCluster // the API server as probed by the plan when the kube profile runs
 }
 
 // Detection says that a profile applies to this host, and why.

@@ -19,6 +19,7 @@ var (
 	hostIDOf        = HostID
 	censusFunc      = Census
 	diagAddrOf      = DiagAddrFromConfig
+	kubeProbe       = probeKube
 )
 
 // knownProfiles are the names --profile accepts besides "auto" and "none"
@@ -48,7 +49,7 @@ func NewPlan(ctx context.Context, opts Options) (*Plan, error) {
 	if diag == "" {
 		diag = diagAddrOf(opts.Sysroot)
 	}
-	env := Env{Sysroot: opts.Sysroot, HostID: id, HostIDSource: src, Since: opts.Since, DiagAddr: diag, NoCloudDetect: opts.NoCloudDetect}
+	env := Env{Sysroot: opts.Sysroot, HostID: id, HostIDSource: src, Since: opts.Since, DiagAddr: diag, NoCloudDetect: opts.NoCloudDetect, KubeTarget: opts.Kube}
 	p := &Plan{Env: env, Requested: opts.Profiles, opts: opts}
 
 	builtin := map[string]Profile{}
@@ -73,7 +74,21 @@ func NewPlan(ctx context.Context, opts Options) (*Plan, error) {
 		}
 	}
 
-	taken := map[string]string{} // output -> collector
+	if slices.Contains(want, "kube") && builtin["kube"].Name != "" {
+		// The kube profile's collectors depend on what the API server says.
+		env.Kube = kubeProbe(ctx, env.KubeTarget, want)
+		p.Env = env
+		for _, pr := range builtinProfiles(env) {
+			if pr.Name != "kube" && env.Kube.Unreachable == "" {
+				// The kube profile reads the pods itself (k3s's reads kube-system).
+				pr.Collectors = slices.DeleteFunc(slices.Clone(pr.Collectors), func(c Collector) bool { return c.Kind == KindKubeLogs })
+			}
+			builtin[pr.Name] = pr
+		}
+	}
+
+	// kind and output -> collector (the kube kinds share directories)
+	taken := map[string]string{}
 	add := func(pr Profile, fromSpec bool) error {
 		out := Profile{Name: pr.Name, Description: pr.Description}
 		for _, c := range pr.Collectors {
@@ -85,11 +100,11 @@ func NewPlan(ctx context.Context, opts Options) (*Plan, error) {
 				slog.Warn("collector left out", "profile", pr.Name, "err", err)
 				continue
 			}
-			if other, dup := taken[c.Output]; dup {
+			if other, dup := taken[string(c.Kind)+" "+c.Output]; dup {
 				slog.Debug("collector left out: output already taken", "collector", c.Name, "by", other)
 				continue
 			}
-			taken[c.Output] = c.Name
+			taken[string(c.Kind)+" "+c.Output] = c.Name
 			out.Collectors = append(out.Collectors, c)
 		}
 		if len(out.Collectors) > 0 {

@@ -18,7 +18,7 @@ func Builtin(env Env) []Profile {
 	if env.DiagAddr == "" {
 		env.DiagAddr = DiagAddrFromConfig(env.Sysroot)
 	}
-	ps := []Profile{hostProfile(), k3sProfile(), teleportProfile(env), kubeProfile()}
+	ps := []Profile{hostProfile(), k3sProfile(), teleportProfile(env), kubeProfile(env)}
 	if env.HostID != "" {
 		for i := range ps {
 			for j := range ps[i].Collectors {

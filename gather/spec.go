@@ -143,9 +143,9 @@ func validateCollector(c *Collector) (field string, err error) {
 	}
 	if _, ok := kinds[c.Kind]; !ok {
 		if c.Kind == "" {
-			return "name", q("no kind (run, copy, journal, http, census or kube_logs)")
+			return "name", q("no kind (run, copy, journal, http, census, kube_logs, kube_get or kube_secrets)")
 		}
-		return "kind", q("unknown kind %q (run, copy, journal, http, census or kube_logs)", c.Kind)
+		return "kind", q("unknown kind %q (run, copy, journal, http, census, kube_logs, kube_get or kube_secrets)", c.Kind)
 	}
 	if c.Output == "" {
 		return "name", q("no output path")
@@ -174,7 +174,15 @@ func validateCollector(c *Collector) (field string, err error) {
 		if c.Unit == "" {
 			return "name", q("a journal collector needs a unit")
 		}
-	case KindKubeLogs:
+	case KindKubeLogs, KindKubeGet, KindKubeSecrets:
+		if c.Kind == KindKubeGet && len(c.Resources) == 0 {
+			return "name", q("a kube_get collector needs resources")
+		}
+		for _, r := range c.Resources {
+			if !kubeName.MatchString(r) {
+				return "resources", q("resource %q is not a Kubernetes type name (kubectl api-resources -o name)", r)
+			}
+		}
 		if len(c.Command) > 0 && c.Command[0] == "" {
 			return "command", q("command %q: the first word must be kubectl or what runs it", c.Command)
 		}
