@@ -27,10 +27,14 @@ func kubeProfile(env Env) Profile {
 	p.Collectors = []Collector{
 		{Name: "kube-health", Category: cat, Kind: KindKubeHealth, Command: kubectl, Output: "kube/readyz.txt",
 			Priority: prioConfig, Timeout: Duration(10 * time.Second)},
-		withKubectl(run(cat, "kube/kubectl_version.yaml", prioConfig, "kubectl", "version", "-o", "yaml")),
 		withKubectl(run(cat, "kube/kubectl_config_get_contexts.txt", prioConfig, "kubectl", "config", "get-contexts")),
 	}
-	if k == nil || k.Unreachable != "" {
+	if k != nil && k.Unreachable != "" {
+		return p // the health collector says why, in seconds
+	}
+	p.Collectors = append(p.Collectors, timeout(time.Minute,
+		withKubectl(run(cat, "kube/kubectl_version.yaml", prioConfig, "kubectl", "version", "-o", "yaml", "--request-timeout=30s"))))
+	if k == nil {
 		return p
 	}
 	// Each call has its own deadline; the collector's bounds the lot.

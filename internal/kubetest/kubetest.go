@@ -5,19 +5,21 @@
 // container logs from fixtures, which the API server reaches through a Node
 // whose status points at it.
 //
-// Each test binary shares one cluster:
+// Each test binary shares one cluster, started on first use:
 //
-//	var cluster *kubetest.Cluster
-//
-//	func TestMain(m *testing.M) { os.Exit(kubetest.Main(m, &cluster)) }
+//	func TestMain(m *testing.M) {
+//		code := m.Run()
+//		kubetest.StopShared()
+//		os.Exit(code)
+//	}
 //
 //	func TestKube(t *testing.T) {
-//		kubetest.Need(t, cluster)
-//		// KUBECONFIG=cluster.AdminKubeconfig kubectl ... sees namespace teleport
+//		c := kubetest.Shared(t)
+//		// KUBECONFIG=c.AdminKubeconfig kubectl ... sees namespace teleport
 //	}
 //
 // Tests that break their cluster (SIGSTOP etcd, stop the API server) take
-// their own with Start. KUBETEST_REUSE=1 makes Main use the instance of
+// their own with Start. KUBETEST_REUSE=1 makes Shared use the instance of
 // `scripts/kube.sh start` when one runs (faster while iterating on one
 // package; do not run two test binaries on it at once).
 //
@@ -36,6 +38,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -60,36 +63,42 @@ type Cluster struct {
 // Skipped reports whether DUMP_SKIP_KUBE=1 asks to skip the kube tests.
 func Skipped() bool { return os.Getenv("DUMP_SKIP_KUBE") == "1" }
 
-// Main starts and populates a cluster into *c, runs the tests and stops it;
-// use it as os.Exit(kubetest.Main(m, &c)).
-func Main(m *testing.M, c **Cluster) int {
-	if Skipped() {
-		fmt.Fprintln(os.Stderr, "!!! "+skipMessage)
-		return m.Run()
-	}
-	cl, err := StartCluster(os.Getenv("KUBETEST_REUSE") == "1")
-	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		err = cl.Populate(ctx)
-		cancel()
-		if err != nil {
-			cl.Stop()
-		}
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "kubetest: %v\n(set DUMP_SKIP_KUBE=1 only if kube-apiserver cannot be built here)\n", err)
-		return 1
-	}
-	*c = cl
-	defer cl.Stop()
-	return m.Run()
+var shared struct {
+	once    sync.Once
+	cluster *Cluster
+	err     error
 }
 
-// Need skips t when Main left c nil because of DUMP_SKIP_KUBE=1.
-func Need(t testing.TB, c *Cluster) {
+// Shared is the test binary's cluster, started and populated on first use.
+func Shared(t testing.TB) *Cluster {
 	t.Helper()
-	if c == nil {
+	if Skipped() {
 		t.Skip(skipMessage)
+	}
+	shared.once.Do(func() {
+		fmt.Fprintln(os.Stderr, "kubetest: starting etcd and kube-apiserver")
+		c, err := StartCluster(os.Getenv("KUBETEST_REUSE") == "1")
+		if err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			err = c.Populate(ctx)
+			cancel()
+			if err != nil {
+				c.Stop()
+			}
+		}
+		shared.cluster, shared.err = c, err
+	})
+	if shared.err != nil {
+		t.Fatalf("kubetest: %v\n(set DUMP_SKIP_KUBE=1 only if kube-apiserver cannot be built here)", shared.err)
+	}
+	return shared.cluster
+}
+
+// StopShared stops the shared cluster if a test started it; call it from
+// TestMain after m.Run.
+func StopShared() {
+	if shared.cluster != nil && shared.err == nil {
+		shared.cluster.Stop()
 	}
 }
 

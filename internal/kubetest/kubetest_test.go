@@ -8,14 +8,16 @@ import (
 	"time"
 )
 
-var cluster *Cluster
-
-func TestMain(m *testing.M) { os.Exit(Main(m, &cluster)) }
+func TestMain(m *testing.M) {
+	code := m.Run()
+	StopShared()
+	os.Exit(code)
+}
 
 // The API server proxies kubectl logs to the stand-in kubelet, which honours
 // --timestamps, --since and --previous.
 func TestLogsThroughTheAPIServer(t *testing.T) {
-	Need(t, cluster)
+	cluster := Shared(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	logs := func(args ...string) string {
@@ -43,7 +45,7 @@ func TestLogsThroughTheAPIServer(t *testing.T) {
 
 // The viewer reads its namespace but neither Secrets nor other namespaces.
 func TestViewerRBAC(t *testing.T) {
-	Need(t, cluster)
+	cluster := Shared(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, c := range []struct {
