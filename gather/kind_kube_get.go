@@ -84,7 +84,7 @@ func (s *runState) kubeCallTo(ctx context.Context, c Collector, parent *Collecto
 	sub := CollectorResult{Name: c.Name, Redactions: redact.Counts{}, Status: StatusOK, abandoned: parent.abandoned}
 	k := s.env.Kube
 	if k.tripped(false) {
-		sub.fail(FailTimeout, "not tried: "+k.sickReason())
+		sub.fail(FailAPIUnreachable, "not tried: "+k.sickReason())
 		return sub
 	}
 	timeout := k.callTimeout()
@@ -105,10 +105,10 @@ func (s *runState) kubeCallTo(ctx context.Context, c Collector, parent *Collecto
 	switch {
 	case forbidden:
 		sub.FailureKind = FailKubeForbidden
-	case sub.FailureKind == FailTimeout:
+	case sub.FailureKind == FailTimeout && ctx.Err() == nil:
 		sub.Error = fmt.Sprintf("no answer within %s", timeout)
-		if ctx.Err() == nil {
-			k.tripped(true)
+		if k.tripped(true) || (k != nil && !k.Ready) {
+			sub.FailureKind = FailAPIUnreachable // the control plane is sick: waiting longer would not help
 		}
 	}
 	return sub
@@ -158,6 +158,6 @@ func (s *runState) absorb(ctx context.Context, res *CollectorResult, subs []Coll
 		if len(notTried) > 0 {
 			msg += fmt.Sprintf("; %d not tried (%s): %s", len(notTried), s.env.Kube.sickReason(), firstFew(notTried))
 		}
-		res.fail(cmp.Or(kind, FailTimeout), msg)
+		res.fail(cmp.Or(kind, FailAPIUnreachable), msg)
 	}
 }

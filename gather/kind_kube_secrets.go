@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -89,13 +90,21 @@ type secretSummary struct {
 	Type      string            `yaml:"type"`
 	Created   string            `yaml:"created,omitempty"`
 	Labels    map[string]string `yaml:"labels,omitempty"`
-	Keys      map[string]int    `yaml:"keys"` // key -> length of its value in bytes
+	Keys      []secretKey       `yaml:"keys"`
+}
+
+// secretKey is one key of a Secret and the length of its value. A list, not
+// a map: "token: 34" would read as a token to the redactor, and to people.
+type secretKey struct {
+	Key   string `yaml:"key"`
+	Bytes int    `yaml:"bytes"`
 }
 
 func (sec kubeSecret) summary() secretSummary {
-	keys := make(map[string]int, len(sec.Data))
-	for k, v := range sec.Data {
-		keys[k] = base64.StdEncoding.DecodedLen(len(v)) - strings.Count(v, "=")
+	keys := make([]secretKey, 0, len(sec.Data))
+	for _, k := range slices.Sorted(maps.Keys(sec.Data)) {
+		v := sec.Data[k]
+		keys = append(keys, secretKey{Key: k, Bytes: base64.StdEncoding.DecodedLen(len(v)) - strings.Count(v, "=")})
 	}
 	return secretSummary{Name: sec.Metadata.Name, Namespace: sec.Metadata.Namespace, Type: sec.Type,
 		Created: sec.Metadata.CreationTimestamp, Labels: sec.Metadata.Labels, Keys: keys}

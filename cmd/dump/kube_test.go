@@ -103,7 +103,7 @@ func TestKubeAdminGetsEveryType(t *testing.T) {
 		}
 	}
 	secrets := readFile(t, filepath.Join(tree, "kube", "kubectl_get_secrets.yaml"))
-	for _, want := range []string{"name: teleport-join", "type: Opaque", "token: " + strconv.Itoa(len(kubetest.SecretPlain)), "ca-pin: " + strconv.Itoa(len(kubetest.SecretBase64))} {
+	for _, want := range []string{"name: teleport-join", "type: Opaque", "key: token\n      bytes: " + strconv.Itoa(len(kubetest.SecretPlain)), "key: ca-pin\n      bytes: " + strconv.Itoa(len(kubetest.SecretBase64))} {
 		if !strings.Contains(secrets, want) {
 			t.Errorf("Secrets summary lacks %q:\n%s", want, secrets)
 		}
