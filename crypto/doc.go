@@ -17,7 +17,7 @@
 //     (ssh-ed25519, ssh-rsa) public keys. In nometa mode it is not written;
 //     the session key is shown once to the user, who passes it to support by
 //     another channel.
-//   - The info file is plaintext JSON ([Info]): uuid, creation time, payload
+//   - The info file is plaintext JSON ([layout.Info]): uuid, creation time, payload
 //     size and SHA-256, recipient fingerprints, whether the key was included.
 //     It holds nothing secret.
 //

@@ -23,12 +23,7 @@ func PackFile(ctx context.Context, dir, outPath string, opts PackOptions) (PackS
 	if err != nil {
 		return PackStats{}, fmt.Errorf("pack: %w", err)
 	}
-	committed := false
-	defer func() {
-		if !committed {
-			t.discard()
-		}
-	}()
+	defer t.discard()
 	bw := bufio.NewWriterSize(t, 1<<20)
 	stats, err := Pack(ctx, bw, dir, opts)
 	if err != nil {
@@ -37,12 +32,8 @@ func PackFile(ctx context.Context, dir, outPath string, opts PackOptions) (PackS
 	if err := bw.Flush(); err != nil {
 		return stats, fmt.Errorf("pack: write %s: %w", outPath, err)
 	}
-	if err := t.finish(); err != nil {
+	if err := t.commit(); err != nil {
 		return stats, fmt.Errorf("pack: write %s: %w", outPath, err)
 	}
-	if err := t.commit(); err != nil {
-		return stats, fmt.Errorf("pack: %w", err)
-	}
-	committed = true
 	return stats, nil
 }

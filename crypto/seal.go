@@ -4,16 +4,16 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"filippo.io/age"
 	"github.com/google/uuid"
+
+	"github.com/dumptool/dump/internal/layout"
 )
 
 // SealOptions configure [Seal].
@@ -37,7 +37,7 @@ type SealOptions struct {
 // Sealed describes the files written by [Seal].
 type Sealed struct {
 	PayloadPath, KeyPath, InfoPath string // KeyPath is empty in nometa mode
-	Info                           Info
+	Info                           layout.Info
 	// SessionKey ("AGE-SECRET-KEY-1...") opens the payload. It is never
 	// written in plaintext; show it to the user only in nometa mode.
 	SessionKey string
@@ -46,7 +46,7 @@ type Sealed struct {
 // Seal packs dir and seals it into three files in opts.OutDir:
 // dump-<uuid>.tar.zst.age (the tar.zst encrypted to a fresh session key),
 // dump-<uuid>.key.age (the session key encrypted to every recipient; not
-// written in nometa mode) and dump-<uuid>.json (the plaintext [Info]).
+// written in nometa mode) and dump-<uuid>.json (the plaintext [layout.Info]).
 //
 // Files are written under temporary names and renamed only when all of
 // them are complete, so a failed or cancelled seal leaves nothing behind.
@@ -58,7 +58,7 @@ func Seal(ctx context.Context, dir string, opts SealOptions) (*Sealed, error) {
 	if id == "" {
 		id = uuid.NewString()
 	}
-	if err := CheckUUID(id); err != nil {
+	if err := layout.CheckUUID(id); err != nil {
 		return nil, fmt.Errorf("seal: %w", err)
 	}
 	outDir := opts.OutDir
@@ -79,14 +79,14 @@ func Seal(ctx context.Context, dir string, opts SealOptions) (*Sealed, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seal: generate session key: %w", err)
 	}
-	payloadName, keyName, infoName := LocalNames(id)
+	files := layout.LocalFiles(outDir, id)
 	s := &Sealed{
-		PayloadPath: filepath.Join(outDir, payloadName),
-		InfoPath:    filepath.Join(outDir, infoName),
+		PayloadPath: files.Payload,
+		InfoPath:    files.Info,
 		SessionKey:  session.String(),
 	}
 	if opts.IncludeKey {
-		s.KeyPath = filepath.Join(outDir, keyName)
+		s.KeyPath = files.Key
 	}
 	for _, p := range []string{s.PayloadPath, s.KeyPath, s.InfoPath} {
 		if _, err := os.Lstat(p); p != "" && err == nil {
@@ -97,7 +97,7 @@ func Seal(ctx context.Context, dir string, opts SealOptions) (*Sealed, error) {
 	var temps []*tempFile
 	defer func() {
 		for _, t := range temps {
-			t.discard() // a no-op for committed files: their temp name is gone
+			t.discard() // a no-op for committed files
 		}
 	}()
 	newTemp := func(final string) (*tempFile, error) {
@@ -110,7 +110,7 @@ func Seal(ctx context.Context, dir string, opts SealOptions) (*Sealed, error) {
 
 	popts := opts.Pack
 	if popts.Prefix == "" {
-		popts.Prefix = "dump-" + id + "/"
+		popts.Prefix = layout.MemberPrefix(id)
 	}
 	pf, err := newTemp(s.PayloadPath)
 	if err != nil {
@@ -131,8 +131,8 @@ func Seal(ctx context.Context, dir string, opts SealOptions) (*Sealed, error) {
 		}
 	}
 
-	s.Info = Info{
-		Schema:        InfoSchema,
+	s.Info = layout.Info{
+		Schema:        layout.InfoSchema,
 		ToolVersion:   opts.ToolVersion,
 		UUID:          id,
 		Created:       time.Now().UTC().Truncate(time.Second),
@@ -153,7 +153,7 @@ func Seal(ctx context.Context, dir string, opts SealOptions) (*Sealed, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seal: %w", err)
 	}
-	if err := writeInfo(inf, s.Info); err != nil {
+	if err := writeInfo(inf, &s.Info); err != nil {
 		return nil, fmt.Errorf("seal: write %s: %w", s.InfoPath, err)
 	}
 
@@ -195,9 +195,6 @@ func writePayload(ctx context.Context, f *tempFile, dir string, to age.Recipient
 	if err := aw.Close(); err != nil {
 		return stats, 0, "", fmt.Errorf("encrypt payload: %w", err)
 	}
-	if err := f.finish(); err != nil {
-		return stats, 0, "", fmt.Errorf("write payload: %w", err)
-	}
 	return stats, cw.n, hex.EncodeToString(h.Sum(nil)), nil
 }
 
@@ -210,19 +207,14 @@ func writeKey(f *tempFile, session *age.X25519Identity, to []age.Recipient) erro
 	if _, err := io.WriteString(aw, session.String()+"\n"); err != nil {
 		return err
 	}
-	if err := aw.Close(); err != nil {
-		return err
-	}
-	return f.finish()
+	return aw.Close()
 }
 
-func writeInfo(f *tempFile, info Info) error {
-	data, err := json.MarshalIndent(info, "", "  ")
+func writeInfo(f *tempFile, info *layout.Info) error {
+	data, err := info.Marshal()
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(append(data, '\n')); err != nil {
-		return err
-	}
-	return f.finish()
+	_, err = f.Write(data)
+	return err
 }

@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"filippo.io/age"
+
+	"github.com/dumptool/dump/internal/layout"
 )
 
 const testUUID = "0b7e3f2a-5c1d-4e8f-9a6b-1c2d3e4f5a6b"
@@ -53,9 +55,9 @@ func openAll(t *testing.T, payload io.Reader, session age.Identity) (archive, er
 
 func TestSealRoundTrip(t *testing.T) {
 	tr, s, id := sealTree(t, true)
-	payloadName, keyName, infoName := LocalNames(testUUID)
-	for path, name := range map[string]string{s.PayloadPath: payloadName, s.KeyPath: keyName, s.InfoPath: infoName} {
-		if filepath.Base(path) != name {
+	want := layout.LocalFiles(filepath.Dir(s.PayloadPath), testUUID)
+	for path, name := range map[string]string{s.PayloadPath: want.Payload, s.KeyPath: want.Key, s.InfoPath: want.Info} {
+		if path != name {
 			t.Errorf("file %s, want name %s", path, name)
 		}
 		if m := fileMode(t, path); m != 0o600 {
@@ -92,12 +94,7 @@ func TestSealRoundTrip(t *testing.T) {
 
 func TestSealInfo(t *testing.T) {
 	tr, s, _ := sealTree(t, true)
-	f, err := os.Open(s.InfoPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	info, err := ReadInfo(f)
+	info, err := layout.ReadInfoFile(s.InfoPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,8 +216,7 @@ func TestSealFailureLeavesNothing(t *testing.T) {
 
 	t.Run("name taken", func(t *testing.T) {
 		out := t.TempDir()
-		_, _, infoName := LocalNames(testUUID)
-		if err := os.WriteFile(filepath.Join(out, infoName), []byte("mine"), 0o600); err != nil {
+		if err := os.WriteFile(layout.LocalFiles(out, testUUID).Info, []byte("mine"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		_, err := Seal(context.Background(), tr.dir, SealOptions{UUID: testUUID, Recipients: []age.Recipient{rec}, IncludeKey: true, OutDir: out})
@@ -286,7 +282,7 @@ func TestSealNewUUID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if CheckUUID(s.Info.UUID) != nil || !strings.Contains(s.PayloadPath, s.Info.UUID) {
+	if layout.CheckUUID(s.Info.UUID) != nil || !strings.Contains(s.PayloadPath, s.Info.UUID) {
 		t.Errorf("uuid %q, payload %s", s.Info.UUID, s.PayloadPath)
 	}
 }

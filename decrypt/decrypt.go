@@ -13,6 +13,7 @@ import (
 
 	"filippo.io/age"
 	"github.com/dumptool/dump/crypto"
+	"github.com/dumptool/dump/internal/layout"
 	"github.com/dumptool/dump/upload"
 )
 
@@ -36,7 +37,7 @@ type Options struct {
 type Result struct {
 	UUID  string
 	Dir   string // OutDir/<uuid>
-	Info  crypto.Info
+	Info  layout.Info
 	Stats Stats
 }
 
@@ -57,13 +58,13 @@ func FromStore(ctx context.Context, s upload.Store, id string, opts Options) (*R
 	if err != nil {
 		return nil, err
 	}
-	name := id + "/" + upload.PayloadName
+	name := layout.Object(id, layout.PayloadObject)
 	obj, err := s.Stat(ctx, name)
 	if err != nil {
 		return nil, fmt.Errorf("decrypt %s: %w", id, err)
 	}
 	if obj.Size != info.PayloadSize {
-		return nil, fmt.Errorf("decrypt %s: %w: %s in %s is %d bytes, info.json says %d: the upload was cut or altered; ask the customer to upload it again", id, ErrChecksum, upload.PayloadName, s, obj.Size, info.PayloadSize)
+		return nil, fmt.Errorf("decrypt %s: %w: %s in %s is %d bytes, %s says %d: the upload was cut or altered; ask the customer to upload it again", id, ErrChecksum, layout.PayloadObject, s, obj.Size, layout.InfoObject, info.PayloadSize)
 	}
 	src, err := openStorePayload(ctx, s, name, info.PayloadSize, opts)
 	if err != nil {
@@ -80,7 +81,7 @@ func openStorePayload(ctx context.Context, s upload.Store, name string, size int
 	}
 	conc := opts.Concurrency
 	if conc <= 0 {
-		conc = defaultConcurrency
+		conc = DefaultConcurrency
 	}
 	if rr, ok := s.(upload.RangeReader); ok && size > chunk && conc > 1 {
 		return newRangedReader(ctx, rr, name, size, chunk, conc), nil
@@ -93,23 +94,17 @@ func openStorePayload(ctx context.Context, s upload.Store, name string, size int
 // name. The uuid comes from the info or, without one, from the file name;
 // without an info the size and sha256 cannot be checked (a warning says so).
 func FromFile(ctx context.Context, payloadPath string, opts Options) (*Result, error) {
-	dir, base := filepath.Split(payloadPath)
-	stem, ok := strings.CutSuffix(base, crypto.PayloadSuffix)
-	if !ok {
-		return nil, fmt.Errorf("decrypt %s: not a sealed dump: want a dump-<uuid>%s file", payloadPath, crypto.PayloadSuffix)
+	files, id, err := layout.FindLocal(payloadPath)
+	if err != nil {
+		return nil, fmt.Errorf("decrypt: %w", err)
 	}
-	id := strings.TrimPrefix(stem, "dump-")
-	if crypto.CheckUUID(id) != nil {
-		id = ""
-	}
-	infoPath := filepath.Join(dir, stem+crypto.InfoSuffix)
-	info, err := fileInfo(infoPath, id)
+	info, err := fileInfo(files.Info, id)
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && id != "":
-		slog.Warn("decrypt: no info file next to the payload: its size and sha256 are not checked", "missing", infoPath)
+		slog.Warn("decrypt: no info file next to the payload: its size and sha256 are not checked", "missing", files.Info)
 		info = nil
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("decrypt %s: cannot tell which dump it is: %s is missing and the name is not dump-<uuid>%s; put them side by side or rename the file", payloadPath, infoPath, crypto.PayloadSuffix)
+		return nil, fmt.Errorf("decrypt %s: cannot tell which dump it is: %s is missing and the name is not dump-<uuid>%s; put them side by side or rename the file", payloadPath, files.Info, layout.PayloadSuffix)
 	case err != nil:
 		return nil, err
 	default:
@@ -119,11 +114,11 @@ func FromFile(ctx context.Context, payloadPath string, opts Options) (*Result, e
 	if err != nil {
 		return nil, err
 	}
-	session, err := fileSession(filepath.Join(dir, stem+crypto.KeySuffix), id, info, opts)
+	session, err := fileSession(files.Key, id, info, opts)
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(payloadPath)
+	f, err := layout.OpenRegular(payloadPath)
 	if err != nil {
 		return nil, fmt.Errorf("decrypt %s: %w", id, err)
 	}
@@ -135,13 +130,13 @@ func FromFile(ctx context.Context, payloadPath string, opts Options) (*Result, e
 			return nil, fmt.Errorf("decrypt %s: %w: %s is %d bytes, its info says %d: the file was cut or altered; copy it again", id, ErrChecksum, payloadPath, fi.Size(), info.PayloadSize)
 		}
 	}
-	return unpack(ctx, f, base, id, info, session, target, opts)
+	return unpack(ctx, f, filepath.Base(payloadPath), id, info, session, target, opts)
 }
 
 // prepare checks the uuid and that the target does not exist yet, before
 // anything is downloaded.
 func prepare(id string, opts Options) (string, error) {
-	if err := crypto.CheckUUID(id); err != nil {
+	if err := layout.CheckUUID(id); err != nil {
 		return "", fmt.Errorf("decrypt: %w", err)
 	}
 	out := opts.OutDir
@@ -157,7 +152,7 @@ func prepare(id string, opts Options) (string, error) {
 
 // unpack streams the payload through the checks, the decryption and the
 // extraction. info is nil when it is unknown (a local file without one).
-func unpack(ctx context.Context, src io.Reader, name, id string, info *crypto.Info, session age.Identity, target string, opts Options) (*Result, error) {
+func unpack(ctx context.Context, src io.Reader, name, id string, info *layout.Info, session age.Identity, target string, opts Options) (*Result, error) {
 	res := &Result{UUID: id, Dir: target}
 	var v *verifyReader
 	if info != nil {
@@ -172,7 +167,7 @@ func unpack(ctx context.Context, src io.Reader, name, id string, info *crypto.In
 	}
 	pr, err := crypto.OpenPayload(src, session)
 	if err == nil {
-		res.Stats, err = Extract(ctx, pr, target, "dump-"+id+"/", opts.Limits)
+		res.Stats, err = Extract(ctx, pr, target, layout.MemberPrefix(id), opts.Limits)
 		// Extract read pr to io.EOF, which authenticated it to its end, so
 		// Close should only release the decoder; if it reports a damaged end
 		// anyway, the tree must not stay looking complete.
@@ -192,37 +187,24 @@ func unpack(ctx context.Context, src io.Reader, name, id string, info *crypto.In
 	return res, nil
 }
 
-func storeInfo(ctx context.Context, s upload.Store, id string) (crypto.Info, error) {
-	rc, err := s.Get(ctx, id+"/"+upload.InfoName)
+func storeInfo(ctx context.Context, s upload.Store, id string) (layout.Info, error) {
+	info, err := upload.ReadInfo(ctx, s, id)
 	if errors.Is(err, upload.ErrNotExist) {
-		return crypto.Info{}, incompleteError(id, s)
+		return info, incompleteError(id, s)
 	}
-	if err != nil {
-		return crypto.Info{}, fmt.Errorf("decrypt %s: %w", id, err)
-	}
-	defer rc.Close()
-	info, err := crypto.ReadInfo(rc)
 	if err != nil {
 		return info, fmt.Errorf("decrypt %s: %w", id, err)
-	}
-	if info.UUID != id {
-		return info, fmt.Errorf("decrypt %s: its %s describes dump %s; the store was altered, ask the customer to upload again", id, upload.InfoName, info.UUID)
 	}
 	return info, nil
 }
 
-func fileInfo(infoPath, id string) (*crypto.Info, error) {
-	f, err := os.Open(infoPath)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("decrypt: %w", err)
+func fileInfo(infoPath, id string) (*layout.Info, error) {
+	info, err := layout.ReadInfoFile(infoPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, err
 	}
-	defer f.Close()
-	info, err := crypto.ReadInfo(f)
 	if err != nil {
-		return nil, fmt.Errorf("decrypt %s: %w", infoPath, err)
+		return nil, fmt.Errorf("decrypt: %w", err)
 	}
 	if id != "" && info.UUID != id {
 		return nil, fmt.Errorf("decrypt: %s describes dump %s, not %s; use the files of one dump together", infoPath, info.UUID, id)
@@ -230,14 +212,14 @@ func fileInfo(infoPath, id string) (*crypto.Info, error) {
 	return &info, nil
 }
 
-func storeSession(ctx context.Context, s upload.Store, id string, info crypto.Info, opts Options) (*age.X25519Identity, error) {
+func storeSession(ctx context.Context, s upload.Store, id string, info layout.Info, opts Options) (*age.X25519Identity, error) {
 	if opts.SessionKey != nil {
 		return opts.SessionKey, nil
 	}
-	rc, err := s.Get(ctx, id+"/"+upload.KeyName)
+	rc, err := s.Get(ctx, layout.Object(id, layout.KeyObject))
 	switch {
 	case errors.Is(err, upload.ErrNotExist) && info.KeyIncluded:
-		return nil, fmt.Errorf("dump %s: %s is missing from %s although it was uploaded with it; ask the customer to upload again, or for the session key (--key)", id, upload.KeyName, s)
+		return nil, fmt.Errorf("dump %s: %s is missing from %s although it was uploaded with it; ask the customer to upload again, or for the session key (--key)", id, layout.KeyObject, s)
 	case errors.Is(err, upload.ErrNotExist):
 		return nil, nometa(id, "uploaded")
 	case err != nil:
@@ -247,11 +229,11 @@ func storeSession(ctx context.Context, s upload.Store, id string, info crypto.In
 	return openKey(rc, id, &info, opts.Identities)
 }
 
-func fileSession(keyPath, id string, info *crypto.Info, opts Options) (*age.X25519Identity, error) {
+func fileSession(keyPath, id string, info *layout.Info, opts Options) (*age.X25519Identity, error) {
 	if opts.SessionKey != nil {
 		return opts.SessionKey, nil
 	}
-	f, err := os.Open(keyPath)
+	f, err := layout.OpenRegular(keyPath)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nometa(id, "sealed")
 	}
@@ -268,12 +250,12 @@ func nometa(id, done string) error {
 
 // openKey opens key.age, naming the recipients it was sealed to when none
 // of the identities fits.
-func openKey(r io.Reader, id string, info *crypto.Info, ids []age.Identity) (*age.X25519Identity, error) {
+func openKey(r io.Reader, id string, info *layout.Info, ids []age.Identity) (*age.X25519Identity, error) {
 	k, err := crypto.OpenKey(r, ids...)
 	if errors.Is(err, crypto.ErrWrongIdentity) {
 		to := "recipients not recorded"
 		if info != nil && len(info.Recipients) > 0 {
-			to = "sealed to " + strings.Join(info.Recipients, ", ")
+			to = "sealed to " + layout.Quote(strings.Join(info.Recipients, ", "))
 		}
 		return nil, fmt.Errorf("decrypt %s: %w (%s): pass the matching support identity with --identity, or the session key with --key", id, crypto.ErrWrongIdentity, to)
 	}
@@ -285,5 +267,5 @@ func openKey(r io.Reader, id string, info *crypto.Info, ids []age.Identity) (*ag
 
 // incompleteError is the error for a dump whose info.json is not in the store.
 func incompleteError(id string, s upload.Store) error {
-	return fmt.Errorf("dump %s in %s is incomplete: its upload did not finish (no %s); ask the customer to run the dump upload command they were shown again", id, s, upload.InfoName)
+	return fmt.Errorf("dump %s in %s is incomplete: its upload did not finish (no %s); ask the customer to run the dump upload command they were shown again", id, s, layout.InfoObject)
 }

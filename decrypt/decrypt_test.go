@@ -22,6 +22,7 @@ import (
 
 	"filippo.io/age"
 	"github.com/dumptool/dump/crypto"
+	"github.com/dumptool/dump/internal/layout"
 	"github.com/dumptool/dump/upload"
 	"github.com/dumptool/dump/upload/file"
 )
@@ -202,7 +203,7 @@ func TestFromStoreRoundTrip(t *testing.T) {
 			opts.chunkSize = tc.chunk
 			var seen int64
 			opts.Wrap = func(name string, r io.Reader, size int64) io.Reader {
-				if name != f.id()+"/"+upload.PayloadName || size != f.sealed.Info.PayloadSize {
+				if name != f.id()+"/"+layout.PayloadObject || size != f.sealed.Info.PayloadSize {
 					t.Errorf("wrap(%q, %d)", name, size)
 				}
 				return io.TeeReader(r, writerFunc(func(p []byte) { seen += int64(len(p)) }))
@@ -267,7 +268,7 @@ func TestFromStoreWrongIdentity(t *testing.T) {
 
 func TestFromStoreNometa(t *testing.T) {
 	f := newFixture(t, false)
-	if _, err := os.Stat(f.object(upload.KeyName)); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(f.object(layout.KeyObject)); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("nometa dump has a key in the store: %v", err)
 	}
 	_, err := FromStore(context.Background(), f.store, f.id(), f.opts())
@@ -295,7 +296,7 @@ func TestFromStoreNometa(t *testing.T) {
 }
 
 // rewriteInfo edits the stored info.json.
-func rewriteInfo(t *testing.T, f *fixture, edit func(*crypto.Info)) {
+func rewriteInfo(t *testing.T, f *fixture, edit func(*layout.Info)) {
 	t.Helper()
 	info := f.sealed.Info
 	edit(&info)
@@ -303,7 +304,7 @@ func rewriteInfo(t *testing.T, f *fixture, edit func(*crypto.Info)) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := f.object(upload.InfoName)
+	p := f.object(layout.InfoObject)
 	os.Remove(p)
 	if err := os.WriteFile(p, data, 0o600); err != nil {
 		t.Fatal(err)
@@ -315,7 +316,7 @@ func rewriteInfo(t *testing.T, f *fixture, edit func(*crypto.Info)) {
 // the decryption can notice.
 func damagePayload(t *testing.T, f *fixture, fixInfo bool, damage func([]byte) []byte) {
 	t.Helper()
-	p := f.object(upload.PayloadName)
+	p := f.object(layout.PayloadObject)
 	data, err := os.ReadFile(p)
 	if err != nil {
 		t.Fatal(err)
@@ -327,7 +328,7 @@ func damagePayload(t *testing.T, f *fixture, fixInfo bool, damage func([]byte) [
 	}
 	if fixInfo {
 		sum := sha256.Sum256(data)
-		rewriteInfo(t, f, func(i *crypto.Info) {
+		rewriteInfo(t, f, func(i *layout.Info) {
 			i.PayloadSize = int64(len(data))
 			i.PayloadSHA256 = hex.EncodeToString(sum[:])
 		})
@@ -370,7 +371,7 @@ func TestFromStoreDamagedPayload(t *testing.T) {
 
 func TestFromStoreChecksumMismatch(t *testing.T) {
 	f := newFixture(t, true)
-	rewriteInfo(t, f, func(i *crypto.Info) { i.PayloadSHA256 = strings.Repeat("0", 64) })
+	rewriteInfo(t, f, func(i *layout.Info) { i.PayloadSHA256 = strings.Repeat("0", 64) })
 	opts := f.opts()
 	opts.chunkSize = 16 << 10
 	_, err := FromStore(context.Background(), f.store, f.id(), opts)
@@ -379,14 +380,14 @@ func TestFromStoreChecksumMismatch(t *testing.T) {
 		t.Errorf("error %q does not mention the sha256", err)
 	}
 
-	rewriteInfo(t, f, func(i *crypto.Info) { i.PayloadSize++ })
+	rewriteInfo(t, f, func(i *layout.Info) { i.PayloadSize++ })
 	_, err = FromStore(context.Background(), f.store, f.id(), opts)
 	failed(t, f, err, ErrChecksum)
 }
 
 func TestFromStoreIncomplete(t *testing.T) {
 	f := newFixture(t, true)
-	os.Remove(f.object(upload.InfoName))
+	os.Remove(f.object(layout.InfoObject))
 	_, err := FromStore(context.Background(), f.store, f.id(), f.opts())
 	failed(t, f, err)
 	if !strings.Contains(err.Error(), "did not finish") {
@@ -474,8 +475,8 @@ func TestRangedReaderStopsOnError(t *testing.T) {
 	}
 	// Ranges 0-5 and at most Concurrency-1 after the failing one: no fetch
 	// starts once the reader stopped consuming.
-	if n := s.ranges.Load(); n > 6+defaultConcurrency-1 {
-		t.Errorf("%d ranges fetched, want at most %d", n, 6+defaultConcurrency-1)
+	if n := s.ranges.Load(); n > 6+DefaultConcurrency-1 {
+		t.Errorf("%d ranges fetched, want at most %d", n, 6+DefaultConcurrency-1)
 	}
 }
 
@@ -505,7 +506,7 @@ func BenchmarkRangedDownload(b *testing.B) {
 	}
 	b.SetBytes(size)
 	for b.Loop() {
-		r := newRangedReader(context.Background(), s, "obj", size, defaultChunkSize, defaultConcurrency)
+		r := newRangedReader(context.Background(), s, "obj", size, defaultChunkSize, DefaultConcurrency)
 		if n, err := io.Copy(io.Discard, r); err != nil || n != size {
 			b.Fatal(n, err)
 		}

@@ -16,7 +16,7 @@ import (
 // Download defaults: Concurrency ranges of chunkSize in flight bound memory
 // to about 32 MiB.
 const (
-	defaultConcurrency = 4
+	DefaultConcurrency = 4
 	defaultChunkSize   = 8 << 20
 )
 

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/dumptool/dump/internal/layout"
 	"github.com/dumptool/dump/upload"
 )
 
@@ -20,7 +21,7 @@ import (
 // a decompression bomb before it fills the disk.
 const (
 	DefaultMaxBytes = 16 << 30
-	DefaultMaxFiles = 200_000
+	DefaultMaxFiles = layout.MaxFiles
 )
 
 // ErrLimit is wrapped by Extract's error when the archive is larger than the

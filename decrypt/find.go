@@ -7,6 +7,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/dumptool/dump/internal/layout"
 	"github.com/dumptool/dump/upload"
 )
 
@@ -49,7 +50,7 @@ func Find(ctx context.Context, s upload.Store, pattern string) ([]upload.DumpRef
 	case len(incomplete) == 1:
 		return nil, incompleteError(incomplete[0].UUID, s)
 	case len(incomplete) > 1:
-		return nil, fmt.Errorf("%d dumps matching %q in %s are incomplete: their upload did not finish (no %s); ask the customer to run the dump upload command they were shown again", len(incomplete), pattern, s, upload.InfoName)
+		return nil, fmt.Errorf("%d dumps matching %q in %s are incomplete: their upload did not finish (no %s); ask the customer to run the dump upload command they were shown again", len(incomplete), pattern, s, layout.InfoObject)
 	}
 	return nil, fmt.Errorf("no dump matches %q in %s (dump list --from %s shows what is there)", pattern, s, s)
 }

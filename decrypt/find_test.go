@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dumptool/dump/upload"
+	"github.com/dumptool/dump/internal/layout"
 	"github.com/dumptool/dump/upload/file"
 )
 
@@ -28,11 +28,11 @@ func TestFind(t *testing.T) {
 		}
 	}
 	for _, id := range []string{a1, a2, b1} {
-		put(id + "/" + upload.PayloadName)
-		put(id + "/" + upload.InfoName)
+		put(id + "/" + layout.PayloadObject)
+		put(id + "/" + layout.InfoObject)
 	}
-	put(c1 + "/" + upload.PayloadName)
-	put(a3 + "/" + upload.PayloadName)
+	put(c1 + "/" + layout.PayloadObject)
+	put(a3 + "/" + layout.PayloadObject)
 
 	cases := []struct {
 		pattern string

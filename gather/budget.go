@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/dumptool/dump/internal/human"
 )
 
 // minKeep is the smallest tail worth keeping when the budget cuts a file;
@@ -51,7 +53,7 @@ func enforceBudget(dir string, tasks []*task, budget int64) []Dropped {
 		return int(min(max(b.size-a.size, -1), 1))
 	})
 	var dropped []Dropped
-	reason := fmt.Sprintf("the dump was over --max-size (%s); lowest priority first", humanBytes(budget))
+	reason := fmt.Sprintf("the dump was over --max-size (%s); lowest priority first", human.Bytes(budget))
 	for _, f := range files {
 		excess := total - budget
 		if excess <= 0 {

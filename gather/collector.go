@@ -1,34 +1,57 @@
 package gather
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"maps"
+	"path"
+	"slices"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 )
 
-// Kind says how a collector gets its data.
+// Kind names how a collector gets its data: "run", "copy", "journal",
+// "http", "census", "kube_logs", "kube_get", "kube_secrets" or "kube_health". Each kind lives in one file, kind_<name>.go:
+// its constant, the helper profiles use to make one, and its kind value.
 type Kind string
 
-const (
-	KindRun     Kind = "run"     // run a command; stdout to Output, stderr to the .error file
-	KindCopy    Kind = "copy"    // copy files or globs (under the sysroot) into Output (a directory, or a file for one source)
-	KindJournal Kind = "journal" // journalctl -u Unit within --since -> Output/log.txt (-o short-iso) and Output/log.json (-o json)
-	KindHTTP    Kind = "http"    // GET URL -> Output
-	KindCensus  Kind = "census"  // host facts -> census.json
-	// KindKubeLogs lists the pods of Namespace (all when empty) and writes each
-	// container's logs within --since, with timestamps, to
-	// Output/kubectl_logs_<ns>_<pod>_<container>.log.
-	KindKubeLogs Kind = "kube_logs"
-	// KindKubeGet writes `kubectl get <type> -o yaml` of each of Resources in
-	// Namespace (all when empty) to Output/kubectl_get_<type>.yaml.
-	KindKubeGet Kind = "kube_get"
-	// KindKubeSecrets writes the Secrets of Namespace without their values,
-	// and the Helm releases stored in them, to Output/.
-	KindKubeSecrets Kind = "kube_secrets"
-	// KindKubeHealth writes the plan's probe of the API server to Output/.
-	KindKubeHealth Kind = "kube_health"
-)
+// kind is what a kind of collector does: check a collector of its kind, say in
+// one line what it reads, and gather it into the tree.
+type kind interface {
+	// validate checks the fields the kind uses (and fills in its defaults); it
+	// returns the field at fault with the error.
+	validate(c *Collector) (field string, err error)
+	// describe says what c reads, for --dry-run and --verbose.
+	describe(c Collector, env Env) string
+	// run gathers c, recording the outcome in res. It stops when ctx ends.
+	run(ctx context.Context, s *runState, c Collector, res *CollectorResult)
+}
+
+// kinds is every kind a collector can have.
+var kinds = map[Kind]kind{
+	KindRun:         runKind{},
+	KindCopy:        copyKind{},
+	KindJournal:     journalKind{},
+	KindHTTP:        httpKind{},
+	KindCensus:      censusKind{},
+	KindKubeLogs:    kubeLogsKind{},
+	KindKubeGet:     kubeGetKind{},
+	KindKubeSecrets: kubeSecretsKind{},
+	KindKubeHealth:  kubeHealthKind{},
+}
+
+// kindNames lists the kinds for messages: "census, copy, ... or run".
+func kindNames() string {
+	names := slices.Sorted(maps.Keys(kinds))
+	s := make([]string, len(names))
+	for i, n := range names {
+		s[i] = string(n)
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
+}
 
 // Collector is one named task of a profile. Collectors are data: profiles are
 // lists of them and users add their own with --spec FILE.yaml (same schema).
@@ -36,12 +59,12 @@ type Collector struct {
 	Name      string   `yaml:"name" json:"name"`
 	Category  string   `yaml:"category" json:"category"` // system, nodes, objects, systemd, kube, k3s, ...
 	Kind      Kind     `yaml:"kind" json:"kind"`
-	Command   []string `yaml:"command,omitempty" json:"command,omitempty"`     // run: argv, argv[0] looked up in PATH; kube_logs: how to call kubectl (default kubectl)
-	Paths     []string `yaml:"paths,omitempty" json:"paths,omitempty"`         // copy: files or globs, read under the sysroot
-	Unit      string   `yaml:"unit,omitempty" json:"unit,omitempty"`           // journal: the systemd unit
-	URL       string   `yaml:"url,omitempty" json:"url,omitempty"`             // http: the endpoint
-	Namespace string   `yaml:"namespace,omitempty" json:"namespace,omitempty"` // kube_*: which namespace; empty = all namespaces
-	Resources []string `yaml:"resources,omitempty" json:"resources,omitempty"` // kube_get: the types to list (kubectl api-resources names)
+	Command   []string `yaml:"command,omitempty" json:"command,omitempty"`     // see KindRun, KindKubeLogs
+	Paths     []string `yaml:"paths,omitempty" json:"paths,omitempty"`         // see KindCopy
+	Unit      string   `yaml:"unit,omitempty" json:"unit,omitempty"`           // see KindJournal
+	URL       string   `yaml:"url,omitempty" json:"url,omitempty"`             // see KindHTTP
+	Namespace string   `yaml:"namespace,omitempty" json:"namespace,omitempty"` // see KindKubeLogs, KindKubeGet, KindKubeSecrets
+	Resources []string `yaml:"resources,omitempty" json:"resources,omitempty"` // see KindKubeGet
 	// Output is the path in the dump tree, relative, slash-separated. "{host}"
 	// expands to the host id. For run/http it is a file (stderr goes to the same
 	// name with its extension replaced by ".error"); for copy, journal and
@@ -95,4 +118,85 @@ type Env struct {
 type Detection struct {
 	Profile string `json:"profile"`
 	Reason  string `json:"reason"`
+}
+
+// validate checks a collector and returns the offending field with the error.
+func (c *Collector) validate() (field string, err error) {
+	if c.Name == "" {
+		return "name", errors.New("collector without a name")
+	}
+	k, ok := kinds[c.Kind]
+	if !ok {
+		if c.Kind == "" {
+			return "name", fmt.Errorf("collector %q: no kind (%s)", c.Name, kindNames())
+		}
+		return "kind", fmt.Errorf("collector %q: unknown kind %q (%s)", c.Name, c.Kind, kindNames())
+	}
+	if field, err := k.validate(c); err != nil {
+		return field, fmt.Errorf("collector %q: %w", c.Name, err)
+	}
+	switch {
+	case c.Output == "":
+		return "name", fmt.Errorf("collector %q: no output path", c.Name)
+	case checkOutput(c.Output) != nil:
+		return "output", fmt.Errorf("collector %q: output %q: %v", c.Name, c.Output, checkOutput(c.Output))
+	case c.Timeout < 0:
+		return "timeout", fmt.Errorf("collector %q: negative timeout", c.Name)
+	case c.MaxSize < 0:
+		return "max_size", fmt.Errorf("collector %q: negative max_size", c.Name)
+	}
+	return "", nil
+}
+
+// checkOutput allows relative, clean, slash-separated paths inside the tree.
+func checkOutput(o string) error {
+	switch {
+	case strings.HasPrefix(o, "/"):
+		return errors.New("must be relative to the dump tree")
+	case strings.Contains(o, `\`):
+		return errors.New("use / as separator")
+	case o == ".." || strings.HasPrefix(o, "../") || strings.Contains(o, "/../") || strings.HasSuffix(o, "/.."):
+		return errors.New(`must not contain ".."`)
+	case path.Clean(o) != o || o == ".":
+		return errors.New("must be a clean path (no //, ./ or trailing /)")
+	case slices.Contains(metaFiles, o):
+		return errors.New("is written by dump itself")
+	}
+	return nil
+}
+
+// expand fills in {host} and the defaults of a collector.
+func expand(c Collector, env Env) Collector {
+	r := strings.NewReplacer("{host}", env.HostID)
+	c.Output = r.Replace(c.Output)
+	c.URL = r.Replace(c.URL)
+	c.Paths = slices.Clone(c.Paths)
+	for i := range c.Paths {
+		c.Paths[i] = r.Replace(c.Paths[i])
+	}
+	c.Command = slices.Clone(c.Command)
+	for i := range c.Command {
+		c.Command[i] = r.Replace(c.Command[i])
+	}
+	if c.Category == "" {
+		c.Category = "other"
+	}
+	if c.Priority == 0 {
+		c.Priority = defaultPriority
+	}
+	return c
+}
+
+// describe says in one line what c reads on the host of env, as --dry-run
+// and --verbose show it.
+func describe(c Collector, env Env) string {
+	k, ok := kinds[c.Kind]
+	if !ok {
+		return string(c.Kind)
+	}
+	s := k.describe(c, env)
+	if c.Optional {
+		s += " [optional]"
+	}
+	return s
 }

@@ -2,80 +2,56 @@ package gather
 
 import (
 	"bytes"
+	_ "embed"
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"io/fs"
+	"net/url"
+	"os"
+	"path"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/dumptool/dump/gather/findings"
+	"github.com/dumptool/dump/internal/human"
 )
 
-// indexPage is index.html: one self-contained page (no scripts, no network)
-// that a support engineer opens first.
+// index.html is one self-contained page: inline CSS and script, no network
+// request (its Content-Security-Policy forbids any), every value from the
+// host escaped by html/template. It works from file:// after dump decrypt.
+//
+//go:embed index.html.tmpl
+var indexTemplate string
+
 var indexPage = template.Must(template.New("index").Funcs(template.FuncMap{
-	"bytes": humanBytes,
-	"ms":    func(ms int64) string { return (time.Duration(ms) * time.Millisecond).String() },
-	"join":  strings.Join,
-	"time":  func(t time.Time) string { return t.Format(time.RFC3339) },
+	"bytes":  human.Bytes,
+	"ms":     func(ms int64) string { return (time.Duration(ms) * time.Millisecond).String() },
+	"time":   func(t time.Time) string { return t.Format(time.RFC3339) },
+	"href":   fileHref,
+	"add":    func(a, b int) int { return a + b },
+	"plural": plural,
+	"upper":  func(s findings.Severity) string { return strings.ToUpper(string(s)) },
 	"deref": func(p *int) string {
 		if p == nil {
 			return "–"
 		}
 		return fmt.Sprint(*p)
 	},
-}).Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>dump {{.M.UUID}}</title>
-<style>
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:78em;padding:0 1em;color:#1d2125}
-h1{font-size:1.5em;margin-bottom:.2em} h2{font-size:1.15em;margin-top:1.8em;border-bottom:1px solid #ddd}
-code,pre,td.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12.5px}
-table{border-collapse:collapse;width:100%} th,td{text-align:left;padding:.25em .6em;border-bottom:1px solid #eee;vertical-align:top}
-th{background:#f6f7f9;position:sticky;top:0} td.n{white-space:nowrap}
-.warn{background:#fff4e5;border-left:4px solid #f0a020;padding:.5em 1em;margin:.4em 0}
-.ok{color:#1a7f37} .failed,.timed_out{color:#cf222e;font-weight:600} .skipped{color:#6e7781}
-tr.failed,tr.timed_out{background:#fff5f5}
-.meta td:first-child{color:#57606a;width:10em} .err{color:#57606a;font-size:12.5px}
-</style></head><body>
-<h1>Support dump {{.M.UUID}}</h1>
-<p>{{.Status}}</p>
-{{if .M.Warnings}}<h2>Warnings</h2>
-{{range .M.Warnings}}<div class="warn">{{.}}</div>
-{{end}}{{end}}
-{{if .Groups}}<h2>What failed and why</h2>
-<table><tr><th>Kind</th><th>What to do</th><th>Collectors</th></tr>
-{{range .Groups}}<tr><td><a href="{{.Link}}">{{.Kind}}</a></td><td>{{.Hint}}</td><td>{{range $i, $c := .Results}}{{if $i}}, {{end}}{{$c.Name}}{{end}}</td></tr>
-{{end}}</table>{{end}}
-<h2>This dump</h2>
-<table class="meta">
-<tr><td>created</td><td>{{time .M.Created}} ({{ms .M.DurationMS}})</td></tr>
-<tr><td>tool</td><td>dump {{.M.ToolVersion}}</td></tr>
-<tr><td>host id</td><td><code>{{.M.HostID}}</code> ({{.M.HostIDSource}})</td></tr>
-<tr><td>sysroot</td><td><code>{{.M.Sysroot}}</code></td></tr>
-<tr><td>profiles</td><td>{{range .M.Detections}}<b>{{.Profile}}</b>: {{.Reason}}<br>{{end}}</td></tr>
-<tr><td>settings</td><td>--since {{.M.Settings.Since}}, --timeout {{.M.Settings.Timeout}}, --collector-timeout {{.M.Settings.CollectorTimeout}}, --max-file-size {{bytes .M.Settings.MaxFileSize}}, --max-size {{bytes .M.Settings.MaxSize}}</td></tr>
-<tr><td>totals</td><td>{{.M.Totals.Collectors}} collectors: {{.M.Totals.OK}} ok, {{.M.Totals.Failed}} failed, {{.M.Totals.TimedOut}} timed out, {{.M.Totals.Skipped}} skipped; {{bytes .M.Totals.Bytes}} in {{.M.Totals.Files}} files; {{.Redactions}} redactions</td></tr>
-{{range .Census}}<tr><td>{{.K}}</td><td>{{.V}}</td></tr>
-{{end}}<tr><td>files</td><td><a href="manifest.json">manifest.json</a> · <a href="report.txt">report.txt</a> · {{if .M.Census}}<a href="census.json">census.json</a> · {{end}}<a href="trace.json">trace.json</a></td></tr>
-</table>
-{{if .M.Dropped}}<h2>Cut or left out to fit --max-size</h2>
-<table><tr><th>File</th><th>Collector</th><th>Action</th><th>Bytes</th></tr>
-{{range .M.Dropped}}<tr><td class="mono">{{.Path}}</td><td>{{.Collector}}</td><td>{{.Action}}</td><td>{{bytes .Bytes}}</td></tr>
-{{end}}</table>{{end}}
-{{range .Categories}}<h2>{{.Name}}</h2>
-<table><tr><th>Status</th><th>Collector</th><th>Output</th><th>Exit</th><th>Duration</th><th>Size</th></tr>
-{{range .Results}}<tr class="{{.Status}}"><td class="{{.Status}}">{{.Status}}{{if .Truncated}} (cut){{end}}</td>
-<td>{{.Name}}{{if .Error}}<div class="err">{{.Error}}</div>{{end}}</td>
-<td class="mono">{{range .Outputs}}<a href="./{{.}}">{{.}}</a><br>{{end}}{{with .ErrorFile}}<a href="./{{.}}">{{.}}</a>{{end}}</td>
-<td class="n">{{deref .ExitCode}}</td><td class="n">{{ms .DurationMS}}</td><td class="n">{{bytes .Bytes}}</td></tr>
-{{end}}</table>
-{{end}}
-<h2>How to read this dump</h2>
-<pre>{{.HowTo}}</pre>
-</body></html>
-`))
+}).Parse(indexTemplate))
+
+// fileHref links a file of the tree relative to index.html, each segment
+// escaped so that a "#" or "?" in a name stays part of the name.
+func fileHref(rel string) string {
+	parts := strings.Split(filepath.ToSlash(rel), "/")
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return "./" + strings.Join(parts, "/")
+}
 
 type indexGroup struct {
 	Kind    FailureKind
@@ -84,21 +60,28 @@ type indexGroup struct {
 	Results []CollectorResult
 }
 
-type indexCategory struct {
-	Name    string
-	Results []CollectorResult
+type indexData struct {
+	M          *Manifest
+	F          *findings.Report
+	Status     string
+	Groups     []indexGroup
+	Collectors []CollectorResult
+	Categories []string
+	Census     []kv
+	Redactions int
+	Timeline   timelineChart
+	Trace      []waterfallRow
+	TraceTotal string
+	Tree       []treeRow
+	Commands   []string
+	HowTo      string
 }
 
-func writeIndex(dir string, m *Manifest) error {
-	data := struct {
-		M          *Manifest
-		Status     string
-		Groups     []indexGroup
-		Categories []indexCategory
-		Census     []kv
-		Redactions int
-		HowTo      string
-	}{M: m, Census: censusRows(m.Census), Redactions: m.Totals.Redactions.Total(), HowTo: howToRead}
+// writeIndex renders index.html into out for the tree at root; out also
+// holds trace.json (root itself when re-analyzing, a scratch dir in a run).
+func writeIndex(out, root string, m *Manifest) error {
+	f := m.findings()
+	data := indexData{M: m, F: f, Census: censusRows(m.Census), Redactions: m.Totals.Redactions.Total(), HowTo: howToRead}
 	if n := m.Totals.Failed + m.Totals.TimedOut; n > 0 {
 		data.Status = fmt.Sprintf("Incomplete: %d of %d collectors failed or timed out. Everything that could be gathered is here.", n, m.Totals.Collectors)
 	} else {
@@ -107,25 +90,331 @@ func writeIndex(dir string, m *Manifest) error {
 	for _, g := range m.failuresByKind() {
 		data.Groups = append(data.Groups, indexGroup{Kind: g.kind, Hint: g.kind.Hint(), Link: g.kind.DocLink(), Results: g.results})
 	}
-	by := map[string][]CollectorResult{}
-	var names []string
+	data.Collectors = append([]CollectorResult(nil), m.Collectors...)
+	sort.SliceStable(data.Collectors, func(i, j int) bool {
+		return statusRank(data.Collectors[i].Status) < statusRank(data.Collectors[j].Status)
+	})
+	seen := map[string]bool{}
 	for _, c := range m.Collectors {
-		if by[c.Category] == nil {
-			names = append(names, c.Category)
+		if !seen[c.Category] {
+			seen[c.Category] = true
+			data.Categories = append(data.Categories, c.Category)
 		}
-		by[c.Category] = append(by[c.Category], c)
 	}
-	sort.Strings(names)
-	for _, n := range names {
-		rs := by[n]
-		sort.SliceStable(rs, func(i, j int) bool { return statusRank(rs[i].Status) < statusRank(rs[j].Status) })
-		data.Categories = append(data.Categories, indexCategory{Name: n, Results: rs})
-	}
+	sort.Strings(data.Categories)
+	data.Timeline = newTimeline(f)
+	data.Trace, data.TraceTotal = waterfall(filepath.Join(out, "trace.json"))
+	var token string
+	data.Tree, token = treeRows(root)
+	data.Commands = exampleCommands(m, token)
+
 	var b bytes.Buffer
 	if err := indexPage.Execute(&b, data); err != nil {
 		return fmt.Errorf("render index.html: %w", err)
 	}
-	return writeFileAtomic(filepath.Join(dir, "index.html"), b.Bytes())
+	return writeFileAtomic(filepath.Join(out, "index.html"), b.Bytes())
+}
+
+// timelineChart is the errors and warnings per hour of the largest logs,
+// summed, as SVG geometry (viewBox 0 0 timelineW timelineH).
+type timelineChart struct {
+	Bars    []timelineBar
+	Marks   []timelineMark
+	Ticks   []timelineTick
+	Logs    []findings.LogSeries
+	Max     int
+	From    string
+	To      string
+	Present bool
+}
+
+type timelineBar struct {
+	X, W, EY, EH, WY, WH float64
+	Title                string
+}
+
+type timelineMark struct {
+	X     float64
+	Title string
+}
+
+type timelineTick struct {
+	X     float64
+	Label string
+}
+
+const (
+	timelineW = 1000.0
+	timelineH = 140.0
+	plotTop   = 10.0
+	plotH     = timelineH - 30 - plotTop
+)
+
+func newTimeline(f *findings.Report) timelineChart {
+	var tc timelineChart
+	type sum struct{ e, w int }
+	by := map[time.Time]*sum{}
+	var first, last time.Time
+	for _, s := range f.Timeline {
+		tc.Logs = append(tc.Logs, s)
+		for _, h := range s.Hours {
+			x := by[h.Hour]
+			if x == nil {
+				x = &sum{}
+				by[h.Hour] = x
+			}
+			x.e += h.Errors
+			x.w += h.Warnings
+			if first.IsZero() || h.Hour.Before(first) {
+				first = h.Hour
+			}
+			if h.Hour.After(last) {
+				last = h.Hour
+			}
+		}
+	}
+	if len(by) == 0 {
+		return tc
+	}
+	tc.Present = true
+	// At least a day, ending with the hour of the dump, so one busy hour
+	// does not fill the chart.
+	if now := f.Now.Truncate(time.Hour); now.After(last) {
+		last = now
+	}
+	if d := last.Add(-23 * time.Hour); d.Before(first) {
+		first = d
+	}
+	hours := int(last.Sub(first)/time.Hour) + 1
+	bw := timelineW / float64(hours)
+	for _, x := range by {
+		tc.Max = max(tc.Max, x.e+x.w)
+	}
+	scale := plotH / float64(tc.Max)
+	base := plotTop + plotH
+	for i := 0; i < hours; i++ {
+		h := first.Add(time.Duration(i) * time.Hour)
+		x := by[h]
+		if i%max(1, hours/8) == 0 {
+			tc.Ticks = append(tc.Ticks, timelineTick{X: float64(i) * bw, Label: h.Format("01-02 15:00")})
+		}
+		if x == nil {
+			continue
+		}
+		eh, wh := float64(x.e)*scale, float64(x.w)*scale
+		tc.Bars = append(tc.Bars, timelineBar{
+			X: float64(i)*bw + bw*0.1, W: bw * 0.8,
+			EY: base - eh, EH: eh, WY: base - eh - wh, WH: wh,
+			Title: fmt.Sprintf("%s UTC: %d errors, %d warnings", h.Format("2006-01-02 15:00"), x.e, x.w),
+		})
+	}
+	end := first.Add(time.Duration(hours) * time.Hour)
+	for _, fd := range f.Findings {
+		if fd.Time == nil || fd.Time.Before(first) || !fd.Time.Before(end) {
+			continue
+		}
+		tc.Marks = append(tc.Marks, timelineMark{
+			X:     float64(fd.Time.Sub(first)) / float64(end.Sub(first)) * timelineW,
+			Title: fd.Time.UTC().Format("2006-01-02 15:04") + " UTC: " + fd.Title,
+		})
+	}
+	tc.From, tc.To = first.Format("2006-01-02 15:00"), end.Format("2006-01-02 15:00")
+	return tc
+}
+
+// waterfallRow is one span of trace.json placed on the run's time axis.
+type waterfallRow struct {
+	Name        string
+	Stage       bool
+	Left, Width float64 // percent of the run
+	Duration    string
+	Failed      bool
+}
+
+// span is the part of the OpenTelemetry stdout exporter's span we draw.
+type span struct {
+	Name   string
+	Parent struct {
+		SpanID string
+	}
+	StartTime  time.Time
+	EndTime    time.Time
+	Status     struct{ Code string }
+	Attributes []struct {
+		Key string
+	}
+}
+
+// maxWaterfall bounds the rows: the slowest collectors and every stage.
+const maxWaterfall = 60
+
+func waterfall(traceFile string) ([]waterfallRow, string) {
+	b, err := os.ReadFile(traceFile)
+	if err != nil {
+		return nil, ""
+	}
+	var spans []span
+	if json.Unmarshal(b, &spans) != nil || len(spans) == 0 {
+		return nil, ""
+	}
+	start, end := spans[0].StartTime, spans[0].EndTime
+	for _, s := range spans {
+		if s.StartTime.Before(start) {
+			start = s.StartTime
+		}
+		if s.EndTime.After(end) {
+			end = s.EndTime
+		}
+	}
+	total := end.Sub(start)
+	if total <= 0 {
+		return nil, ""
+	}
+	type placed struct {
+		span
+		stage bool
+	}
+	var stages, collectors []placed
+	for _, s := range spans {
+		isStage := true
+		for _, a := range s.Attributes {
+			if a.Key == "category" {
+				isStage = false
+			}
+		}
+		switch {
+		case s.Parent.SpanID == "" || s.Parent.SpanID == "0000000000000000":
+			// the root span is the whole axis
+		case isStage:
+			stages = append(stages, placed{s, true})
+		default:
+			collectors = append(collectors, placed{s, false})
+		}
+	}
+	sort.SliceStable(collectors, func(i, j int) bool {
+		return collectors[i].EndTime.Sub(collectors[i].StartTime) > collectors[j].EndTime.Sub(collectors[j].StartTime)
+	})
+	if len(collectors) > maxWaterfall {
+		collectors = collectors[:maxWaterfall]
+	}
+	all := append(stages, collectors...)
+	sort.SliceStable(all, func(i, j int) bool { return all[i].StartTime.Before(all[j].StartTime) })
+	rows := make([]waterfallRow, 0, len(all))
+	for _, s := range all {
+		d := s.EndTime.Sub(s.StartTime)
+		rows = append(rows, waterfallRow{
+			Name:     s.Name,
+			Stage:    s.stage,
+			Left:     100 * float64(s.StartTime.Sub(start)) / float64(total),
+			Width:    max(0.3, 100*float64(d)/float64(total)),
+			Duration: d.Round(time.Millisecond).String(),
+			Failed:   s.Status.Code == "Error",
+		})
+	}
+	return rows, total.Round(time.Millisecond).String()
+}
+
+// treeRow is one folder of the tree: what it holds and how much.
+type treeRow struct {
+	Path  string
+	Depth int
+	Files int
+	Bytes int64
+	About string
+}
+
+// folderAbout says what the folders of DESIGN.md's tree hold.
+var folderAbout = map[string]string{
+	"system":  "the OS view: os-release, uname, uptime, ps, df, mounts, sysctl, dmesg, network, firewall, time sync",
+	"nodes":   "per node: product configs (teleport.yaml, k3s config), role.<name> markers, diag endpoint output",
+	"objects": "Teleport resources from tctl get (one YAML per kind; .error next to it when tctl complained)",
+	"systemd": "journals per host and unit: log.txt (short-iso) and log.json (journalctl -o json)",
+	"kube":    "Kubernetes: kubectl get -o yaml per resource (kube/<namespace>/ when per namespace), pod logs, readyz",
+	"k3s":     "k3s: version, check-config, containerd.log, k3s logs, pod log files, crictl",
+}
+
+// maxTreeRows bounds the folder list; deeper folders are summed into theirs.
+const maxTreeRows = 200
+
+var redactionToken = regexp.MustCompile(`\[redacted:[a-z0-9_.-]+:[0-9a-zA-Z]+(?::len=\d+)?\]`)
+
+// treeRows lists the folders of the tree (two levels, more while few) and
+// finds one redaction token for the example commands.
+func treeRows(root string) ([]treeRow, string) {
+	rows := map[string]*treeRow{}
+	token := ""
+	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		rel = filepath.ToSlash(rel)
+		if d.IsDir() {
+			if strings.HasPrefix(d.Name(), ".meta-") {
+				return fs.SkipDir
+			}
+			if rel != "." && len(rows) < maxTreeRows {
+				rows[rel] = &treeRow{Path: rel, Depth: strings.Count(rel, "/"), About: folderAbout[rel]}
+			}
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil || !info.Mode().IsRegular() {
+			return nil
+		}
+		for dir := path.Dir(rel); dir != "."; dir = path.Dir(dir) {
+			if r := rows[dir]; r != nil {
+				r.Files++
+				r.Bytes += info.Size()
+			}
+		}
+		if token == "" && info.Size() < 4<<20 {
+			if b, err := os.ReadFile(p); err == nil {
+				token = redactionToken.FindString(string(b))
+			}
+		}
+		return nil
+	})
+	out := make([]treeRow, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, *r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out, token
+}
+
+// exampleCommands are commands for digging in, on real files of this dump.
+func exampleCommands(m *Manifest, token string) []string {
+	find := func(match func(string) bool) string {
+		for _, c := range m.Collectors {
+			for _, o := range c.Outputs {
+				if match(o) {
+					return o
+				}
+			}
+		}
+		return ""
+	}
+	cmds := []string{
+		`jq '.findings[] | {severity, title, evidence}' findings.json`,
+		`jq -r '.collectors[] | select(.status != "ok") | [.status, .name, .error] | @tsv' manifest.json`,
+	}
+	if j := find(func(o string) bool { return strings.HasSuffix(o, "/log.json") }); j != "" {
+		cmds = append(cmds, fmt.Sprintf(`jq -r 'select((.PRIORITY | tonumber) <= 4) | .__REALTIME_TIMESTAMP + " " + .MESSAGE' %s`, j))
+	}
+	if y := find(func(o string) bool { return strings.HasPrefix(o, "objects/") && strings.HasSuffix(o, ".yaml") }); y != "" {
+		cmds = append(cmds, fmt.Sprintf(`yq '.kind + " " + .metadata.name' %s`, y))
+	} else if y := find(func(o string) bool { return strings.HasSuffix(o, "kubectl_get_pods.yaml") }); y != "" {
+		cmds = append(cmds, fmt.Sprintf(`yq '.items[] | .metadata.namespace + "/" + .metadata.name + " " + .status.phase' %s`, y))
+	}
+	if token == "" {
+		token = "[redacted:password:0123abcd]"
+	}
+	cmds = append(cmds,
+		fmt.Sprintf(`grep -rnF '%s' .   # every place the same secret appeared`, token),
+		`grep -rniE 'error|fail|denied' --include=log.txt systemd/ | less`,
+	)
+	return cmds
 }
 
 type kv struct{ K, V string }

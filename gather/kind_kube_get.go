@@ -13,14 +13,33 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/dumptool/dump/gather/redact"
+	"github.com/dumptool/dump/internal/human"
 )
 
-// runKubeGet runs a "kube_get" collector: `kubectl get <type> -o yaml` for
-// each of Resources in Namespace (all namespaces with -A when empty), a few
-// at once, each under its own deadline, into Output/kubectl_get_<type>.yaml.
-// A list that fails writes only its .error, never an empty list, and a
-// refused one says which permission is missing and how to check it.
-func (s *runState) runKubeGet(ctx context.Context, c Collector, res *CollectorResult) {
+// KindKubeGet lists each of Resources (kubectl api-resources names) in
+// Namespace (all namespaces with -A when empty; cluster-scoped types once),
+// `kubectl get <type> -o yaml`, a few at once, each under its own deadline,
+// into Output/kubectl_get_<type>.yaml. A list that fails writes only its
+// .error, never an empty list, and a refused one says which permission is
+// missing and how to check it. Command says how to call kubectl.
+const KindKubeGet Kind = "kube_get"
+
+type kubeGetKind struct{}
+
+func (kubeGetKind) validate(c *Collector) (string, error) {
+	if len(c.Resources) == 0 {
+		return "name", errors.New("a kube_get collector needs resources")
+	}
+	return validateKube(c)
+}
+
+func (kubeGetKind) describe(c Collector, _ Env) string {
+	_, where := kubeScope(c.Namespace)
+	return fmt.Sprintf("%s get <type> -o yaml %s, %d at a time, for %d types: %s",
+		human.Command(kubectlArgv(c)), where, kubeListParallel, len(c.Resources), firstFew(c.Resources))
+}
+
+func (kubeGetKind) run(ctx context.Context, s *runState, c Collector, res *CollectorResult) {
 	kubectl := kubectlArgv(c)
 	scope, where := kubeScope(c.Namespace)
 	res.Command = slices.Concat(kubectl, []string{"get", "<type>"}, scope, []string{"-o", "yaml"})

@@ -5,14 +5,26 @@ import (
 	"fmt"
 	"path"
 	"strings"
+
+	"github.com/dumptool/dump/internal/human"
 )
 
-// runKubeHealth runs a "kube_health" collector: it writes what the plan's
-// probe of the API server found, before any list: /readyz?verbose to Output
-// and, next to it, livez.txt and api_resources.txt (the listable types and
-// the namespaces chosen, and why). It fails when the API
-// server did not answer or a check failed, naming them.
-func (s *runState) runKubeHealth(ctx context.Context, c Collector, res *CollectorResult) {
+// KindKubeHealth writes what the plan's probe of the API server found before
+// any list: /readyz?verbose to Output and, next to it, livez.txt and
+// api_resources.txt (the listable types and the namespaces chosen, and why).
+// It fails when the API server did not answer or a check failed, naming
+// them. The kube profile plans it; it has nothing to write without the probe.
+const KindKubeHealth Kind = "kube_health"
+
+type kubeHealthKind struct{}
+
+func (kubeHealthKind) validate(c *Collector) (string, error) { return validateKube(c) }
+
+func (kubeHealthKind) describe(c Collector, env Env) string {
+	return human.Command(kubectlArgv(c)) + " get --raw '/readyz?verbose' and '/livez?verbose', api-resources, auth can-i (asked when the plan is made)"
+}
+
+func (kubeHealthKind) run(ctx context.Context, s *runState, c Collector, res *CollectorResult) {
 	k := s.env.Kube
 	if k == nil {
 		res.fail(FailOther, "the API server was not probed: the kube profile plans this collector")

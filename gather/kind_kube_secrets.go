@@ -15,20 +15,34 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/dumptool/dump/internal/human"
 )
 
 // maxHelmRelease bounds one decoded Helm release (chart templates included).
 const maxHelmRelease = 64 << 20
 
-// runKubeSecrets runs a "kube_secrets" collector: the Secrets of Namespace
-// (all with -A when empty) without a single value, as
-// Output/kubectl_get_secrets.yaml (name, namespace, type, labels, and each
-// key with the length of its value), and the Helm releases stored in them
-// (type helm.sh/release.v1) decoded into Output/helm_releases.yaml: chart,
-// version, status, revision and the user-supplied values, redacted like any
-// config. Values stay in memory; the redactor learns them, so that a copy
-// elsewhere in the dump (a log line, a ConfigMap) is caught by the leak scan.
-func (s *runState) runKubeSecrets(ctx context.Context, c Collector, res *CollectorResult) {
+// KindKubeSecrets reads the Secrets of Namespace (all with -A when empty)
+// and writes not a single value: Output/kubectl_get_secrets.yaml has each
+// one's name, namespace, type, labels, and keys with the length of their
+// values; the Helm releases stored in them (type helm.sh/release.v1) are
+// decoded into Output/helm_releases.yaml: chart, version, status, revision
+// and the user-supplied values, redacted like any config. Values stay in
+// memory; the redactor learns them, so that a copy elsewhere in the dump (a
+// log line, a ConfigMap) is caught by the leak scan.
+const KindKubeSecrets Kind = "kube_secrets"
+
+type kubeSecretsKind struct{}
+
+func (kubeSecretsKind) validate(c *Collector) (string, error) { return validateKube(c) }
+
+func (kubeSecretsKind) describe(c Collector, _ Env) string {
+	_, where := kubeScope(c.Namespace)
+	return fmt.Sprintf("%s get secrets -o json %s: names, types, keys and value lengths (no value); Helm releases decoded",
+		human.Command(kubectlArgv(c)), where)
+}
+
+func (kubeSecretsKind) run(ctx context.Context, s *runState, c Collector, res *CollectorResult) {
 	kubectl := kubectlArgv(c)
 	scope, where := kubeScope(c.Namespace)
 	argv := slices.Concat(kubectl, []string{"get", "secrets"}, scope, []string{"-o", "json"})

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/dumptool/dump/internal/human"
 )
 
 // KubeTarget is kubectl's own choice of cluster and namespaces, as the user
@@ -306,7 +308,7 @@ func rbacHint(kubectl []string, access, namespace string) string {
 		scope, where = " -n "+namespace, "in namespace "+namespace
 	}
 	return fmt.Sprintf("the user may not %s %s %s; ask a cluster admin for the verb %q on %q (RBAC), check with: %s auth can-i %s %s%s",
-		verb, resource, where, verb, resource, shellQuote(kubectl), verb, resource, scope)
+		verb, resource, where, verb, resource, human.Command(kubectl), verb, resource, scope)
 }
 
 // sickReason says why calls to a sick control plane were given up.
@@ -323,6 +325,22 @@ func (k *KubeCluster) Note() string {
 		return sum
 	}
 	return fmt.Sprintf("kube: context %s at %s: namespaces %s (%s)", k.Context, k.Server, k.namespaceList(), k.NamespacesWhy)
+}
+
+// validateKube checks the fields the kube kinds share.
+func validateKube(c *Collector) (string, error) {
+	if len(c.Command) > 0 && c.Command[0] == "" {
+		return "command", fmt.Errorf("command %q: the first word must be kubectl or what runs it", c.Command)
+	}
+	if c.Namespace != "" && !kubeName.MatchString(c.Namespace) {
+		return "namespace", fmt.Errorf("namespace %q is not a Kubernetes name", c.Namespace)
+	}
+	for _, r := range c.Resources {
+		if !kubeName.MatchString(r) {
+			return "resources", fmt.Errorf("resource %q is not a Kubernetes type name (kubectl api-resources -o name)", r)
+		}
+	}
+	return "", nil
 }
 
 // IsKubeName reports whether s is a valid Kubernetes object name (DNS-1123).

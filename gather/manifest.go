@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dumptool/dump/gather/findings"
 	"github.com/dumptool/dump/gather/redact"
 )
 
@@ -118,6 +119,8 @@ type Manifest struct {
 	Dropped      []Dropped         `json:"dropped"`
 	Scan         *ScanSummary      `json:"scan,omitempty"`
 	Totals       Totals            `json:"totals"`
+
+	Findings *findings.Report `json:"-"` // findings.json
 }
 
 // ScanSummary is the outcome of the leak scan over the finished tree: secrets

@@ -48,7 +48,7 @@ type Options struct {
 // Progress receives events while a run goes. Started and Finished are called
 // from worker goroutines, concurrently; the receiver serializes its output.
 type Progress interface {
-	Started(c Collector)
+	Started(c Collector, source string) // source says in one line what c reads
 	Finished(c Collector, r CollectorResult)
 	Notef(format string, args ...any) // one human line, e.g. "detected: teleport (found /etc/teleport.yaml)"
 }
@@ -117,6 +117,6 @@ func (o Options) validate() error {
 
 type silent struct{}
 
-func (silent) Started(Collector)                   {}
+func (silent) Started(Collector, string)           {}
 func (silent) Finished(Collector, CollectorResult) {}
 func (silent) Notef(string, ...any)                {}

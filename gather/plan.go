@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/dumptool/dump/internal/human"
 )
 
 // The profiles' side of the engine, as variables so that tests can run
@@ -22,9 +24,29 @@ var (
 	kubeProbe       = probeKube
 )
 
-// knownProfiles are the names --profile accepts besides "auto" and "none"
-// (none: only the --spec collectors).
-var knownProfiles = []string{"host", "k3s", "teleport", "kube"}
+// Builtin returns the built-in profiles, in the order they are shown:
+// host, k3s, teleport and kube. Outputs under nodes/ and systemd/ carry
+// env.HostID when it is known (else the "{host}" placeholder the runner
+// expands), and the teleport diag collectors use env.DiagAddr, or else
+// teleport.diag_addr from teleport.yaml under env.Sysroot.
+func Builtin(env Env) []Profile {
+	if env.Sysroot == "" {
+		env.Sysroot = "/"
+	}
+	if env.DiagAddr == "" {
+		env.DiagAddr = DiagAddrFromConfig(env.Sysroot)
+	}
+	ps := []Profile{hostProfile(), k3sProfile(), teleportProfile(env), kubeProfile(env)}
+	if env.HostID != "" {
+		for i := range ps {
+			for j := range ps[i].Collectors {
+				c := &ps[i].Collectors[j]
+				c.Output = strings.ReplaceAll(c.Output, "{host}", env.HostID)
+			}
+		}
+	}
+	return ps
+}
 
 // Plan is what a run will do: the environment, what was detected, and the
 // profiles with their collectors ({host} expanded, --spec collectors appended
@@ -53,8 +75,10 @@ func NewPlan(ctx context.Context, opts Options) (*Plan, error) {
 	p := &Plan{Env: env, Requested: opts.Profiles, opts: opts}
 
 	builtin := map[string]Profile{}
+	var known []string // what --profile accepts besides "auto" and "none" (only the --spec collectors)
 	for _, pr := range builtinProfiles(env) {
 		builtin[pr.Name] = pr
+		known = append(known, pr.Name)
 	}
 	var want []string
 	for _, name := range opts.Profiles {
@@ -70,7 +94,7 @@ func NewPlan(ctx context.Context, opts Options) (*Plan, error) {
 			p.Detected = append(p.Detected, Detection{Profile: name, Reason: "requested with --profile"})
 			want = append(want, name)
 		default:
-			return nil, fmt.Errorf("unknown profile %q: use %s, auto or none", name, strings.Join(knownProfiles, ", "))
+			return nil, fmt.Errorf("unknown profile %q: use %s, auto or none", name, strings.Join(known, ", "))
 		}
 	}
 
@@ -93,7 +117,7 @@ func NewPlan(ctx context.Context, opts Options) (*Plan, error) {
 		out := Profile{Name: pr.Name, Description: pr.Description}
 		for _, c := range pr.Collectors {
 			c = expand(c, env)
-			if _, err := validateCollector(&c); err != nil {
+			if _, err := c.validate(); err != nil {
 				if fromSpec {
 					return err
 				}
@@ -130,31 +154,6 @@ func NewPlan(ctx context.Context, opts Options) (*Plan, error) {
 		}
 	}
 	return p, nil
-}
-
-// expand fills in {host} and the defaults of a collector.
-func expand(c Collector, env Env) Collector {
-	r := strings.NewReplacer("{host}", env.HostID)
-	c.Output = r.Replace(c.Output)
-	c.URL = r.Replace(c.URL)
-	c.Paths = slices.Clone(c.Paths)
-	for i := range c.Paths {
-		c.Paths[i] = r.Replace(c.Paths[i])
-	}
-	c.Command = slices.Clone(c.Command)
-	for i := range c.Command {
-		c.Command[i] = r.Replace(c.Command[i])
-	}
-	if c.Kind == KindCensus && c.Output == "" {
-		c.Output = "census.json"
-	}
-	if c.Category == "" {
-		c.Category = "other"
-	}
-	if c.Priority == 0 {
-		c.Priority = defaultPriority
-	}
-	return c
 }
 
 // Collectors is the number of collectors in the plan.
@@ -196,70 +195,10 @@ func (p *Plan) WriteDryRun(w io.Writer) error {
 			if t == 0 {
 				t = Duration(p.opts.CollectorTimeout)
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", c.Kind, c.Output, p.source(c), t)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", c.Kind, c.Output, describe(c, p.Env), t)
 		}
 	}
 	fmt.Fprintf(tw, "\n%d collectors, %d at a time, whole run within %s, files capped at %s (tail kept), dump within %s, --since %s\n",
-		p.Collectors(), p.opts.Concurrency, p.opts.Timeout, humanBytes(p.opts.MaxFileSize), humanBytes(p.opts.MaxSize), p.opts.Since)
+		p.Collectors(), p.opts.Concurrency, p.opts.Timeout, human.Bytes(p.opts.MaxFileSize), human.Bytes(p.opts.MaxSize), p.opts.Since)
 	return tw.Flush()
-}
-
-// source says in one line what a collector reads.
-func (p *Plan) source(c Collector) string {
-	s := ""
-	switch c.Kind {
-	case KindRun:
-		s = shellQuote(c.Command)
-	case KindCopy:
-		s = strings.Join(c.Paths, " ")
-		if p.Env.Sysroot != "/" {
-			s += " (under " + p.Env.Sysroot + ")"
-		}
-		if c.Since {
-			s += " modified within --since"
-		}
-	case KindJournal:
-		s = "journalctl -u " + c.Unit + " within --since"
-	case KindHTTP:
-		s = "GET " + c.URL
-	case KindCensus:
-		s = "host census"
-		if p.Env.NoCloudDetect {
-			s += " (no cloud detection)"
-		}
-	case KindKubeLogs:
-		ns := "all namespaces"
-		if c.Namespace != "" {
-			ns = "namespace " + c.Namespace
-		}
-		s = fmt.Sprintf("%s logs --timestamps %s of each container of the pods in %s (at most %d, %d at a time)",
-			shellQuote(kubectlArgv(c)), kubeSince(p.opts.Since), ns, kubeLogsMaxContainers, kubeLogsConcurrency)
-	}
-	if c.Optional {
-		s += " [optional]"
-	}
-	return s
-}
-
-func shellQuote(argv []string) string {
-	q := make([]string, len(argv))
-	for i, a := range argv {
-		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`*?[]{}()<>|&;#~") {
-			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-		}
-		q[i] = a
-	}
-	return strings.Join(q, " ")
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }

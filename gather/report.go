@@ -6,6 +6,9 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/dumptool/dump/gather/findings"
+	"github.com/dumptool/dump/internal/human"
 )
 
 // Summary is a few lines for stderr at the end of a run: counts, size,
@@ -20,7 +23,18 @@ func (m *Manifest) summary() string {
 	}
 	fmt.Fprintf(&b, "%d collectors in %s: %d ok, %d failed, %d timed out, %d skipped; %s in %d files; %d redactions\n",
 		t.Collectors, (time.Duration(m.DurationMS) * time.Millisecond).Round(100*time.Millisecond),
-		t.OK, t.Failed, t.TimedOut, t.Skipped, humanBytes(t.Bytes), t.Files, t.Redactions.Total())
+		t.OK, t.Failed, t.TimedOut, t.Skipped, human.Bytes(t.Bytes), t.Files, t.Redactions.Total())
+	if f := m.findings(); len(f.Findings) > 0 {
+		fmt.Fprintf(&b, "%s: %d critical, %d warning (first in report.txt and index.html; findings.json)\n",
+			plural(len(f.Findings), "finding"), f.Count(findings.Critical), f.Count(findings.Warning))
+		for i, x := range f.Findings {
+			if i == 3 {
+				fmt.Fprintf(&b, "  +%d more\n", len(f.Findings)-3)
+				break
+			}
+			fmt.Fprintf(&b, "  %-8s %s\n", x.Severity, x.Title)
+		}
+	}
 	if groups := m.failuresByKind(); len(groups) > 0 {
 		fmt.Fprintf(&b, "incomplete: %d collectors failed or timed out:\n", t.Failed+t.TimedOut)
 		tw := tabwriter.NewWriter(&b, 2, 8, 2, ' ', 0)
@@ -84,9 +98,13 @@ func (m *Manifest) Report() string {
 		fmt.Fprintf(&b, "kube:      context %s at %s; namespaces %s (%s)\n", k.Context, k.Server, k.namespaceList(), k.NamespacesWhy)
 	}
 	fmt.Fprintf(&b, "settings:  --since %s, --timeout %s, --collector-timeout %s, --max-file-size %s, --max-size %s\n",
-		m.Settings.Since, m.Settings.Timeout, m.Settings.CollectorTimeout, humanBytes(m.Settings.MaxFileSize), humanBytes(m.Settings.MaxSize))
+		m.Settings.Since, m.Settings.Timeout, m.Settings.CollectorTimeout, human.Bytes(m.Settings.MaxFileSize), human.Bytes(m.Settings.MaxSize))
 
 	section := func(title string) { fmt.Fprintf(&b, "\n%s\n%s\n", title, strings.Repeat("=", len(title))) }
+	if f := m.findings(); len(f.Findings) > 0 {
+		section("FINDINGS")
+		writeFindings(&b, f.Findings)
+	}
 	if len(m.Warnings) > 0 {
 		section("WARNINGS")
 		for _, w := range m.Warnings {
@@ -112,7 +130,7 @@ func (m *Manifest) Report() string {
 	if len(m.Dropped) > 0 {
 		section("CUT OR LEFT OUT TO FIT --max-size")
 		for _, d := range m.Dropped {
-			fmt.Fprintf(&b, "- %s (%s, %s %s): %s\n", d.Path, d.Collector, d.Action, humanBytes(d.Bytes), d.Reason)
+			fmt.Fprintf(&b, "- %s (%s, %s %s): %s\n", d.Path, d.Collector, d.Action, human.Bytes(d.Bytes), d.Reason)
 		}
 	}
 	var notes []string
@@ -158,13 +176,27 @@ func (m *Manifest) Report() string {
 			st += ",cut"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", st, c.Name, c.Category, exit,
-			(time.Duration(c.DurationMS) * time.Millisecond).String(), humanBytes(c.Bytes), out)
+			(time.Duration(c.DurationMS) * time.Millisecond).String(), human.Bytes(c.Bytes), out)
 	}
 	tw.Flush()
 
 	section("HOW TO READ THIS DUMP")
 	b.WriteString(howToRead)
 	return b.String()
+}
+
+// writeFindings lists findings for a person: what, why, what to do, where.
+func writeFindings(b *strings.Builder, fs []findings.Finding) {
+	for _, f := range fs {
+		fmt.Fprintf(b, "\n[%s] %s\n  why:  %s\n  do:   %s\n", strings.ToUpper(string(f.Severity)), f.Title, f.Explanation, f.Action)
+		for _, e := range f.Evidence {
+			fmt.Fprintf(b, "  see:  %s", e)
+			if e.Text != "" {
+				fmt.Fprintf(b, "  %s", e.Text)
+			}
+			b.WriteString("\n")
+		}
+	}
 }
 
 // statusRank sorts failures first.
@@ -188,3 +220,11 @@ const howToRead = `- index.html is the place to start; manifest.json has everyth
 - Secrets were replaced by [redacted:<kind>:<id>]: the same secret has the same id in every file.
 - Files cut to --max-file-size keep their end (the newest lines) and start at a whole line.
 `
+
+// plural is "1 finding" or "3 findings".
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}

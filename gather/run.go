@@ -2,13 +2,20 @@ package gather
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dumptool/dump/docs"
 	"github.com/dumptool/dump/gather/redact"
+	"github.com/dumptool/dump/internal/human"
 )
 
 // finishTimeout bounds the work after collection (budget, leak scan,
@@ -25,6 +32,160 @@ type Result struct {
 // Incomplete reports whether any collector failed or timed out (exit 3).
 func (r *Result) Incomplete() bool {
 	return r.Manifest.Totals.Failed+r.Manifest.Totals.TimedOut > 0
+}
+
+// runState is what the collectors of one run share.
+type runState struct {
+	opts     Options
+	env      Env
+	dir      string
+	red      *redact.Redactor
+	childEnv []string
+	since    time.Time // --since as a point in time
+
+	written atomic.Int64 // bytes written so far, for the hard stop during collection
+
+	mu      sync.Mutex
+	dropped []Dropped
+	census  *CensusInfo
+}
+
+// hardLimit stops writing when a run goes far beyond --max-size (a directory
+// of pod logs can be huge); the budget pass after collection then trims by
+// priority down to --max-size itself.
+func (s *runState) hardLimit() int64 { return 2 * s.opts.MaxSize }
+
+// task is one collector of the plan with its result.
+type task struct {
+	c       Collector
+	profile string
+	res     CollectorResult
+}
+
+// collect runs every task on a pool of opts.Concurrency workers. It returns
+// when all have ended; tasks not started before ctx ended are recorded as
+// timed out.
+func (s *runState) collect(ctx context.Context, tasks []*task, tr *tracer) {
+	next := make(chan *task)
+	var wg sync.WaitGroup
+	for range min(s.opts.Concurrency, len(tasks)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for t := range next {
+				s.runTask(ctx, t)
+				tr.collector(t)
+			}
+		}()
+	}
+	for i, t := range tasks {
+		select {
+		case next <- t:
+			continue
+		case <-ctx.Done():
+		}
+		for _, t := range tasks[i:] {
+			s.opts.Progress.Started(t.c, describe(t.c, s.env))
+			t.res = CollectorResult{Name: t.c.Name, Category: t.c.Category, Kind: t.c.Kind, Profile: t.profile,
+				Priority: t.c.Priority, Started: time.Now().UTC()}
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				t.res.Status, t.res.TimedOut, t.res.FailureKind = StatusTimedOut, true, FailTimeout
+				t.res.Error = fmt.Sprintf("not started: the run's --timeout (%s) was reached", s.opts.Timeout)
+			} else {
+				t.res.fail(FailOther, "not started: canceled")
+			}
+			s.opts.Progress.Finished(t.c, t.res)
+			tr.collector(t)
+		}
+		break
+	}
+	close(next)
+	wg.Wait()
+}
+
+// abandonGrace is how long past its deadline the run waits for a collector
+// before it records a timeout and moves on without it.
+var abandonGrace = 5 * time.Second
+
+// errAbandoned refuses writes from a collector the run has moved on from: its
+// output would miss the leak scan.
+var errAbandoned = errors.New("collector was abandoned after its deadline")
+
+// runTask runs one collector under its own deadline and records the outcome.
+func (s *runState) runTask(ctx context.Context, t *task) {
+	c := t.c
+	t.res = CollectorResult{Name: c.Name, Category: c.Category, Kind: c.Kind, Profile: t.profile,
+		Priority: c.Priority, Redactions: redact.Counts{}, Status: StatusOK}
+	timeout := time.Duration(c.Timeout)
+	if timeout <= 0 {
+		timeout = s.opts.CollectorTimeout
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	s.opts.Progress.Started(c, describe(c, s.env))
+	start := time.Now()
+	t.res.Started = start.UTC()
+	// The body writes into its own copy of the result, so that a body that
+	// does not stop (a read blocked on a hung mount) can be left behind.
+	res := t.res
+	abandoned := new(atomic.Bool)
+	res.abandoned = abandoned
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() {
+			if p := recover(); p != nil {
+				slog.Error("collector panicked", "collector", c.Name, "panic", p, "stack", string(debug.Stack()))
+				res.fail(FailOther, fmt.Sprintf("internal error: %v", p))
+			}
+		}()
+		k, ok := kinds[c.Kind]
+		if !ok {
+			res.fail(FailOther, fmt.Sprintf("unknown collector kind %q", c.Kind))
+			return
+		}
+		k.run(cctx, s, c, &res)
+	}()
+	select {
+	case <-done:
+		t.res = res
+	case <-cctx.Done():
+		select {
+		case <-done:
+			t.res = res
+		case <-time.After(max(abandonGrace, killGrace+2*time.Second)):
+			abandoned.Store(true)
+			t.res.timeout(time.Since(start).Round(100 * time.Millisecond))
+			t.res.Error += "; it did not stop and was abandoned (a read may be blocked, e.g. on a hung mount)"
+		}
+	}
+	if t.res.Status == StatusFailed && errors.Is(cctx.Err(), context.DeadlineExceeded) {
+		t.res.timeout(time.Since(start).Round(100 * time.Millisecond))
+	}
+	t.res.DurationMS = time.Since(start).Milliseconds()
+	if len(t.res.Redactions) == 0 {
+		t.res.Redactions = nil
+	}
+	s.opts.Progress.Finished(c, t.res)
+}
+
+func (r *CollectorResult) fail(kind FailureKind, msg string) {
+	r.Status, r.FailureKind = StatusFailed, kind
+	if r.Error == "" {
+		r.Error = msg
+	} else if msg != "" && !strings.Contains(r.Error, msg) {
+		r.Error = msg + "; " + r.Error
+	}
+}
+
+func (r *CollectorResult) skip(msg string) {
+	r.Status, r.Error = StatusSkipped, msg
+}
+
+func (r *CollectorResult) timeout(d time.Duration) {
+	r.Status, r.TimedOut, r.FailureKind = StatusTimedOut, true, FailTimeout
+	r.Error = fmt.Sprintf("timed out after %s (raise --collector-timeout or --timeout); killed with its child processes, partial output kept", d)
 }
 
 // Run gathers a dump into opts.Dir. Collector failures do not make it fail:
@@ -82,7 +243,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	dropped := append(s.dropped, enforceBudget(opts.Dir, tasks, opts.MaxSize)...)
 	end()
 	for _, d := range dropped {
-		opts.Progress.Notef("dropped %s (%s, %s): %s", d.Path, humanBytes(d.Bytes), d.Action, d.Reason)
+		opts.Progress.Notef("dropped %s (%s, %s): %s", d.Path, human.Bytes(d.Bytes), d.Action, d.Reason)
 	}
 
 	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
@@ -119,6 +280,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	m.computeTotals()
 	m.DurationMS = time.Since(created).Milliseconds()
 	m.Warnings = warnings(m)
+	end = tr.stage("findings")
+	if m.Findings, err = analyzeTree(fctx, opts.Dir, m); err != nil {
+		opts.Progress.Notef("%v", err)
+	}
+	end()
 
 	res := &Result{Dir: opts.Dir, Manifest: m, Plan: plan}
 	if err := res.writeMeta(fctx, tr, opts.Redactor); err != nil {
@@ -128,11 +294,12 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 }
 
 // metaFiles are the files the engine writes at the top of the tree.
-var metaFiles = []string{"manifest.json", "report.txt", "index.html", "trace.json", "troubleshooting.md"}
+var metaFiles = []string{"manifest.json", "findings.json", "report.txt", "trace.json", "index.html", "troubleshooting.md"}
 
-// writeMeta writes manifest.json, report.txt, index.html and trace.json. They
-// quote command lines and error messages, so they are written to a scratch
-// directory and leak-scanned there before they are moved into the tree.
+// writeMeta writes manifest.json, findings.json, report.txt, trace.json and
+// index.html. They quote command lines, error messages and log lines, so they
+// are written to a scratch directory and leak-scanned there before they are
+// moved into the tree.
 func (r *Result) writeMeta(ctx context.Context, tr *tracer, red *redact.Redactor) error {
 	scratch, err := os.MkdirTemp(r.Dir, ".meta-")
 	if err != nil {
@@ -142,9 +309,10 @@ func (r *Result) writeMeta(ctx context.Context, tr *tracer, red *redact.Redactor
 	m := r.Manifest
 	for _, write := range []func() error{
 		func() error { return writeJSON(scratch, "manifest.json", m) },
+		func() error { return writeJSON(scratch, "findings.json", m.findings()) },
 		func() error { return writeFileAtomic(filepath.Join(scratch, "report.txt"), []byte(m.Report())) },
-		func() error { return writeIndex(scratch, m) },
 		func() error { return tr.write(ctx, scratch, m) },
+		func() error { return writeIndex(scratch, r.Dir, m) }, // draws trace.json
 		func() error {
 			return writeFileAtomic(filepath.Join(scratch, "troubleshooting.md"), docs.Troubleshooting)
 		},
@@ -181,10 +349,10 @@ func warnings(m *Manifest) []string {
 		for _, d := range m.Dropped {
 			b += d.Bytes
 		}
-		w = append(w, fmt.Sprintf("%d files were cut or left out (%s) to keep the dump under --max-size", len(m.Dropped), humanBytes(b)))
+		w = append(w, fmt.Sprintf("%d files were cut or left out (%s) to keep the dump under --max-size", len(m.Dropped), human.Bytes(b)))
 	}
 	if m.Totals.Truncated > 0 {
-		w = append(w, fmt.Sprintf("%d collectors had output cut to --max-file-size (%s); the end (newest part) was kept", m.Totals.Truncated, humanBytes(m.Settings.MaxFileSize)))
+		w = append(w, fmt.Sprintf("%d collectors had output cut to --max-file-size (%s); the end (newest part) was kept", m.Totals.Truncated, human.Bytes(m.Settings.MaxFileSize)))
 	}
 	secret := 0
 	for _, c := range m.Collectors {

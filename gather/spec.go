@@ -5,11 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
-	"path"
 	"regexp"
-	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -77,7 +74,7 @@ func parseSpec(file string, b []byte) ([]Collector, error) {
 	names := map[string]bool{}
 	for i := range cs {
 		item := seq.Content[i]
-		field, err := validateCollector(&cs[i])
+		field, err := cs[i].validate()
 		if err == nil && names[cs[i].Name] {
 			field, err = "name", fmt.Errorf("collector %q is defined twice", cs[i].Name)
 		}
@@ -128,95 +125,6 @@ func mappingValue(m *yaml.Node, key string) *yaml.Node {
 		if m.Content[i].Value == key {
 			return m.Content[i+1]
 		}
-	}
-	return nil
-}
-
-// validateCollector checks a collector and returns the offending field with
-// the error.
-func validateCollector(c *Collector) (field string, err error) {
-	if c.Name == "" {
-		return "name", errors.New("collector without a name")
-	}
-	q := func(format string, args ...any) error {
-		return fmt.Errorf("collector %q: "+format, append([]any{c.Name}, args...)...)
-	}
-	if _, ok := kinds[c.Kind]; !ok {
-		if c.Kind == "" {
-			return "name", q("no kind (run, copy, journal, http, census, kube_logs, kube_get or kube_secrets)")
-		}
-		return "kind", q("unknown kind %q (run, copy, journal, http, census, kube_logs, kube_get or kube_secrets)", c.Kind)
-	}
-	if c.Output == "" {
-		return "name", q("no output path")
-	}
-	if err := checkOutput(c.Output); err != nil {
-		return "output", q("output %q: %v", c.Output, err)
-	}
-	switch c.Kind {
-	case KindRun:
-		if len(c.Command) == 0 || c.Command[0] == "" {
-			return "name", q("a run collector needs a command")
-		}
-	case KindCopy:
-		if len(c.Paths) == 0 {
-			return "name", q("a copy collector needs paths")
-		}
-		for _, p := range c.Paths {
-			if !strings.HasPrefix(p, "/") {
-				return "paths", q("path %q must be absolute (it is read under --sysroot)", p)
-			}
-			if _, err := path.Match(p, ""); err != nil {
-				return "paths", q("path %q: bad glob: %v", p, err)
-			}
-		}
-	case KindJournal:
-		if c.Unit == "" {
-			return "name", q("a journal collector needs a unit")
-		}
-	case KindKubeLogs, KindKubeGet, KindKubeSecrets:
-		if c.Kind == KindKubeGet && len(c.Resources) == 0 {
-			return "name", q("a kube_get collector needs resources")
-		}
-		for _, r := range c.Resources {
-			if !kubeName.MatchString(r) {
-				return "resources", q("resource %q is not a Kubernetes type name (kubectl api-resources -o name)", r)
-			}
-		}
-		if len(c.Command) > 0 && c.Command[0] == "" {
-			return "command", q("command %q: the first word must be kubectl or what runs it", c.Command)
-		}
-		if c.Namespace != "" && !kubeName.MatchString(c.Namespace) {
-			return "namespace", q("namespace %q is not a Kubernetes name", c.Namespace)
-		}
-	case KindHTTP:
-		u, err := url.Parse(c.URL)
-		if c.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return "url", q("url %q must be an http:// or https:// URL", c.URL)
-		}
-	}
-	if c.Timeout < 0 {
-		return "timeout", q("negative timeout")
-	}
-	if c.MaxSize < 0 {
-		return "max_size", q("negative max_size")
-	}
-	return "", nil
-}
-
-// checkOutput allows relative, clean, slash-separated paths inside the tree.
-func checkOutput(o string) error {
-	switch {
-	case strings.HasPrefix(o, "/"):
-		return errors.New("must be relative to the dump tree")
-	case strings.Contains(o, `\`):
-		return errors.New("use / as separator")
-	case o == ".." || strings.HasPrefix(o, "../") || strings.Contains(o, "/../") || strings.HasSuffix(o, "/.."):
-		return errors.New(`must not contain ".."`)
-	case path.Clean(o) != o || o == ".":
-		return errors.New("must be a clean path (no //, ./ or trailing /)")
-	case slices.Contains(metaFiles, o):
-		return errors.New("is written by dump itself")
 	}
 	return nil
 }

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/dumptool/dump/internal/layout"
 )
 
 // Parts are the local files of one sealed dump. KeyPath is empty for nometa dumps.
@@ -29,15 +31,15 @@ type Wrap func(name string, r io.Reader, size int64) io.Reader
 // is taken as done by an earlier attempt, so re-running after a failure resumes.
 func PutDump(ctx context.Context, s Store, uuid string, p Parts, wrap Wrap) error {
 	order := []struct{ name, path string }{
-		{PayloadName, p.PayloadPath},
-		{KeyName, p.KeyPath},
-		{InfoName, p.InfoPath},
+		{layout.PayloadObject, p.PayloadPath},
+		{layout.KeyObject, p.KeyPath},
+		{layout.InfoObject, p.InfoPath},
 	}
 	for _, o := range order {
 		if o.path == "" {
 			continue
 		}
-		if err := putFile(ctx, s, uuid+"/"+o.name, o.path, wrap); err != nil {
+		if err := putFile(ctx, s, layout.Object(uuid, o.name), o.path, wrap); err != nil {
 			return err
 		}
 	}
@@ -74,6 +76,24 @@ func putFile(ctx context.Context, s Store, name, file string, wrap Wrap) error {
 	return nil
 }
 
+// ReadInfo reads and validates the info.json of dump id; ErrNotExist
+// (wrapped) if the dump has none, i.e. its upload did not finish.
+func ReadInfo(ctx context.Context, s Store, id string) (layout.Info, error) {
+	rc, err := s.Get(ctx, layout.Object(id, layout.InfoObject))
+	if err != nil {
+		return layout.Info{}, err
+	}
+	defer rc.Close()
+	info, err := layout.ReadInfo(rc)
+	if err != nil {
+		return info, fmt.Errorf("%s of dump %s: %w", layout.InfoObject, id, err)
+	}
+	if info.UUID != id {
+		return info, fmt.Errorf("the %s of dump %s describes dump %s; the store was altered, ask the customer to upload again", layout.InfoObject, id, layout.Quote(info.UUID))
+	}
+	return info, nil
+}
+
 // DumpRef is one dump found in a store.
 type DumpRef struct {
 	UUID        string
@@ -102,11 +122,11 @@ func ListDumps(ctx context.Context, s Store) ([]DumpRef, error) {
 			byID[id] = ref
 		}
 		switch base {
-		case InfoName:
+		case layout.InfoObject:
 			ref.Complete = true
-		case KeyName:
+		case layout.KeyObject:
 			ref.KeyIncluded = true
-		case PayloadName:
+		case layout.PayloadObject:
 			ref.PayloadSize = o.Size
 		default:
 			continue

@@ -19,13 +19,6 @@ import (
 	"time"
 )
 
-// Object names of one dump, under "<uuid>/".
-const (
-	PayloadName = "dump.tar.zst.age"
-	KeyName     = "key.age"
-	InfoName    = "info.json"
-)
-
 var (
 	// ErrNotExist is returned (wrapped) when an object is missing.
 	ErrNotExist = errors.New("object does not exist")

@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 	"gopkg.in/yaml.v3"
@@ -92,57 +89,4 @@ func configStrings(v any) []string {
 	default:
 		return []string{fmt.Sprint(v)}
 	}
-}
-
-// parseSize reads "8MiB", "1GiB", "500MB", "4096".
-func parseSize(s string) (int64, error) {
-	t := strings.TrimSpace(s)
-	units := []struct {
-		suffix string
-		mult   int64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
-		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1}}
-	mult := int64(1)
-	for _, u := range units {
-		if strings.HasSuffix(strings.ToUpper(t), strings.ToUpper(u.suffix)) {
-			t, mult = strings.TrimSpace(t[:len(t)-len(u.suffix)]), u.mult
-			break
-		}
-	}
-	n, err := strconv.ParseFloat(t, 64)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("%q is not a size (e.g. 8MiB, 1GiB)", s)
-	}
-	return int64(n * float64(mult)), nil
-}
-
-func sizeFlag(c *cli.Context, name string) (int64, error) {
-	n, err := parseSize(c.String(name))
-	if err != nil {
-		return 0, usageErrorf("--%s: %v", name, err)
-	}
-	return n, nil
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
-// defaultOutbox is where gather-upload keeps sealed files until the store has
-// them: /var/tmp survives a reboot, unlike /tmp on many hosts.
-func defaultOutbox() string {
-	base := os.TempDir()
-	if fi, err := os.Stat("/var/tmp"); err == nil && fi.IsDir() && os.Getenv("TMPDIR") == "" {
-		base = "/var/tmp"
-	}
-	return filepath.Join(base, "dump-outbox")
 }

@@ -1,18 +1,14 @@
 package main
 
 import (
-	"encoding/json"
-	"fmt"
 	"strings"
-	"text/tabwriter"
 
 	"filippo.io/age"
 	"github.com/urfave/cli/v2"
 
 	"github.com/dumptool/dump/crypto"
 	"github.com/dumptool/dump/decrypt"
-	"github.com/dumptool/dump/upload"
-	"github.com/dumptool/dump/upload/stores"
+	"github.com/dumptool/dump/internal/human"
 )
 
 func decryptCommand() *cli.Command {
@@ -25,9 +21,9 @@ func decryptCommand() *cli.Command {
 			stringFlag("file", "a local sealed dump (dump-<uuid>.tar.zst.age) instead of a store", ""),
 			stringFlag("out", "extract under this directory", "."),
 			boolFlag("all", "open every dump that matches"),
-			stringFlag("max-bytes", "refuse to extract more than this", "16GiB"),
-			&cli.IntFlag{Name: "max-files", Usage: "refuse to extract more files than this", Value: 200000, EnvVars: env("max-files")},
-			&cli.IntFlag{Name: "download-concurrency", Usage: "parallel ranged downloads", Value: 4, EnvVars: env("download-concurrency")},
+			stringFlag("max-bytes", "refuse to extract more than this", human.Bytes(decrypt.DefaultMaxBytes)),
+			&cli.IntFlag{Name: "max-files", Usage: "refuse to extract more files than this", Value: decrypt.DefaultMaxFiles, EnvVars: env("max-files")},
+			&cli.IntFlag{Name: "download-concurrency", Usage: "parallel ranged downloads", Value: decrypt.DefaultConcurrency, EnvVars: env("download-concurrency")},
 			storeTimeoutFlag(),
 		),
 		Action: decryptAction,
@@ -87,7 +83,7 @@ func decryptAction(c *cli.Context) error {
 }
 
 func reportExtracted(u *ui, res *decrypt.Result) {
-	u.notef("extracted %d files (%s) of dump %s; start with %s/index.html", res.Stats.Files, humanBytes(res.Stats.Bytes), res.UUID, res.Dir)
+	u.notef("extracted %d files (%s) of dump %s; start with %s/index.html", res.Stats.Files, human.Bytes(res.Stats.Bytes), res.UUID, res.Dir)
 	for _, s := range res.Stats.Skipped {
 		u.warnf("skipped unsafe member: %s", s)
 	}
@@ -120,92 +116,4 @@ func decryptOptions(c *cli.Context, u *ui) (decrypt.Options, error) {
 		Concurrency: c.Int("download-concurrency"),
 		Wrap:        u.bytes("download"),
 	}, nil
-}
-
-func openStoreFlag(c *cli.Context, u *ui, raw, flag string) (upload.Store, error) {
-	if raw == "" {
-		return nil, usageErrorf("no store: pass %s s3://bucket/prefix, gs://bucket/prefix or file:///dir (or set DUMP_%s)", flag, strings.ToUpper(strings.TrimPrefix(flag, "--")))
-	}
-	s, err := stores.Open(c.Context, raw)
-	if err != nil {
-		return nil, usageErrorf("%v", err)
-	}
-	return withRetry(s, u, c.Duration("store-timeout")), nil
-}
-
-// listEntry is one line of dump list (and one object of --json).
-type listEntry struct {
-	UUID        string `json:"uuid"`
-	Created     string `json:"created,omitempty"`
-	Size        int64  `json:"size"`
-	KeyIncluded bool   `json:"key_included"`
-	ToolVersion string `json:"tool_version,omitempty"`
-	Complete    bool   `json:"complete"`
-}
-
-func listCommand() *cli.Command {
-	return &cli.Command{
-		Name:  "list",
-		Usage: "support: list the dumps in a store (oldest first)",
-		Flags: append(outputFlags(),
-			stringFlag("from", "where dumps are: file:///dir, s3://bucket/prefix or gs://bucket/prefix", defaultDestination),
-			boolFlag("json", "print JSON"),
-			storeTimeoutFlag(),
-		),
-		Action: func(c *cli.Context) error {
-			u := newUI(c)
-			s, err := openStoreFlag(c, u, c.String("from"), "--from")
-			if err != nil {
-				return err
-			}
-			refs, err := upload.ListDumps(c.Context, s)
-			if err != nil {
-				return err
-			}
-			entries := make([]listEntry, 0, len(refs))
-			for _, r := range refs {
-				e := listEntry{UUID: r.UUID, Size: r.PayloadSize, KeyIncluded: r.KeyIncluded, Complete: r.Complete}
-				if r.Complete {
-					if info, err := readInfo(c, s, r.UUID); err != nil {
-						u.warnf("%s: %v", r.UUID, err)
-					} else {
-						e.Created = info.Created.UTC().Format("2006-01-02T15:04:05Z")
-						e.ToolVersion = info.ToolVersion
-					}
-				}
-				entries = append(entries, e)
-			}
-			if c.Bool("json") {
-				enc := json.NewEncoder(u.out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(entries)
-			}
-			if len(entries) == 0 {
-				u.notef("no dumps in %s", s)
-				return nil
-			}
-			tw := tabwriter.NewWriter(u.out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "UUID\tCREATED\tSIZE\tKEY\tVERSION")
-			for _, e := range entries {
-				created, key := e.Created, "no (nometa)"
-				if !e.Complete {
-					created = "incomplete upload"
-				}
-				if e.KeyIncluded {
-					key = "yes"
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.UUID, created, humanBytes(e.Size), key, e.ToolVersion)
-			}
-			return tw.Flush()
-		},
-	}
-}
-
-func readInfo(c *cli.Context, s upload.Store, id string) (crypto.Info, error) {
-	rc, err := s.Get(c.Context, id+"/"+upload.InfoName)
-	if err != nil {
-		return crypto.Info{}, err
-	}
-	defer rc.Close()
-	return crypto.ReadInfo(rc)
 }

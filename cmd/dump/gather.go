@@ -5,12 +5,13 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/google/uuid"
 	"github.com/urfave/cli/v2"
 
 	"github.com/dumptool/dump/crypto"
 	"github.com/dumptool/dump/gather"
 	"github.com/dumptool/dump/gather/redact"
+	"github.com/dumptool/dump/internal/human"
+	"github.com/dumptool/dump/internal/layout"
 )
 
 func gatherCommand() *cli.Command {
@@ -62,13 +63,13 @@ func gatherCommand() *cli.Command {
 				}
 				path = sealed.PayloadPath
 			} else {
-				path = filepath.Join(out, "dump-"+g.uuid+".tar.zst")
-				stats, err := crypto.PackFile(c.Context, g.tree, path, crypto.PackOptions{Prefix: "dump-" + g.uuid + "/"})
+				path = filepath.Join(out, layout.PackedName(g.uuid))
+				stats, err := crypto.PackFile(c.Context, g.tree, path, crypto.PackOptions{Prefix: layout.MemberPrefix(g.uuid)})
 				if err != nil {
 					return fmt.Errorf("pack: %w", err)
 				}
 				u.notef("packed %d files, %s -> %s (not encrypted: do not send it over an untrusted channel; gather --encrypt seals it)",
-					stats.Files, humanBytes(stats.Bytes), humanBytes(stats.Compressed))
+					stats.Files, human.Bytes(stats.Bytes), human.Bytes(stats.Compressed))
 			}
 			u.resultf("%s", path)
 			return g.exit()
@@ -93,17 +94,6 @@ func (g *gathered) exit() error {
 		return errIncomplete
 	}
 	return nil
-}
-
-func newUUID(c *cli.Context) (string, error) {
-	if s := c.String("uuid"); s != "" {
-		id, err := uuid.Parse(s)
-		if err != nil {
-			return "", usageErrorf("--uuid %q: %v", s, err)
-		}
-		return id.String(), nil
-	}
-	return uuid.NewString(), nil
 }
 
 func gatherOptions(c *cli.Context, dir string) (gather.Options, error) {
@@ -173,7 +163,7 @@ func runGather(c *cli.Context, u *ui) (*gathered, error) {
 	if err != nil {
 		return nil, fmt.Errorf("make a working directory: %w (set TMPDIR to a writable place)", err)
 	}
-	g := &gathered{uuid: id, work: work, tree: filepath.Join(work, "dump-"+id)}
+	g := &gathered{uuid: id, work: work, tree: filepath.Join(work, layout.DirName(id))}
 	opts, err := gatherOptions(c, g.tree)
 	if err != nil {
 		g.cleanup()
@@ -203,63 +193,4 @@ func runGather(c *cli.Context, u *ui) (*gathered, error) {
 		u.notef("obfuscation map written to %s (keep it: it is the only way back to the real names, and it is not in the dump)", p)
 	}
 	return g, nil
-}
-
-// seal packs and encrypts tree into out as the three parts of DESIGN.md.
-func seal(c *cli.Context, u *ui, tree, id, out string, rs recipientsOf, includeKey bool) (*crypto.Sealed, error) {
-	u.notef("sealing for %d recipient(s)", len(rs.list))
-	sealed, err := crypto.Seal(c.Context, tree, crypto.SealOptions{
-		UUID:        id,
-		Recipients:  rs.list,
-		IncludeKey:  includeKey,
-		OutDir:      out,
-		ToolVersion: version,
-		Pack:        crypto.PackOptions{Prefix: "dump-" + id + "/"},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("seal: %w (nothing was uploaded)", err)
-	}
-	u.notef("sealed %d files, %s -> %s", sealed.Info.Files, humanBytes(sealed.Info.ContentBytes), humanBytes(sealed.Info.PayloadSize))
-	return sealed, nil
-}
-
-func sealCommand() *cli.Command {
-	flags := append(outputFlags(), recipientFlags()...)
-	flags = append(flags,
-		stringFlag("out", "directory for the sealed files", "."),
-		uuidFlag(),
-	)
-	return &cli.Command{
-		Name:      "seal",
-		Usage:     "pack and seal an existing directory for support, as gather --encrypt does (run dump redact on it first if it may hold secrets)",
-		ArgsUsage: "DIR",
-		Flags:     flags,
-		Action: func(c *cli.Context) error {
-			u := newUI(c)
-			if c.NArg() != 1 {
-				return usageErrorf("seal takes one directory: dump seal DIR --recipient age1...")
-			}
-			dir := c.Args().First()
-			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-				return usageErrorf("%s is not a directory", dir)
-			}
-			rs, err := recipients(c, true)
-			if err != nil {
-				return err
-			}
-			id, err := newUUID(c)
-			if err != nil {
-				return err
-			}
-			if err := os.MkdirAll(c.String("out"), 0o700); err != nil {
-				return fmt.Errorf("--out: %w", err)
-			}
-			sealed, err := seal(c, u, dir, id, c.String("out"), rs, true)
-			if err != nil {
-				return err
-			}
-			u.resultf("%s", sealed.PayloadPath)
-			return nil
-		},
-	}
 }

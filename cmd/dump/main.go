@@ -61,6 +61,7 @@ func newApp() *cli.App {
 			decryptCommand(),
 			listCommand(),
 			keygenCommand(),
+			analyzeCommand(),
 			versionCommand(),
 		},
 	}
@@ -71,17 +72,6 @@ func newApp() *cli.App {
 		}
 	}
 	return app
-}
-
-func versionCommand() *cli.Command {
-	return &cli.Command{
-		Name:  "version",
-		Usage: "print the version",
-		Action: func(c *cli.Context) error {
-			fmt.Fprintln(c.App.Writer, version)
-			return nil
-		},
-	}
 }
 
 // Exit codes of the contract.
@@ -104,6 +94,7 @@ func (e *exitError) Error() string {
 	}
 	return e.err.Error()
 }
+
 func (e *exitError) Unwrap() error { return e.err }
 
 func usageErrorf(format string, args ...any) error {

@@ -87,12 +87,12 @@ func (p *gatherProgress) status() string {
 	return s
 }
 
-func (p *gatherProgress) Started(c gather.Collector) {
+func (p *gatherProgress) Started(c gather.Collector, source string) {
 	p.mu.Lock()
 	p.running[c.Name] = time.Now()
 	p.mu.Unlock()
 	if p.u.verbose {
-		p.u.notef("start  %s: %s", c.Name, describe(c))
+		p.u.notef("start  %s: %s", c.Name, source)
 	}
 }
 
@@ -131,18 +131,4 @@ func (p *gatherProgress) stop() {
 			_ = p.bar.Finish()
 		}
 	})
-}
-
-func describe(c gather.Collector) string {
-	switch c.Kind {
-	case gather.KindRun:
-		return fmt.Sprint(c.Command)
-	case gather.KindCopy:
-		return fmt.Sprint(c.Paths)
-	case gather.KindJournal:
-		return "journal of " + c.Unit
-	case gather.KindHTTP:
-		return c.URL
-	}
-	return string(c.Kind)
 }

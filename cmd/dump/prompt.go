@@ -8,8 +8,6 @@ import (
 	"strings"
 
 	"golang.org/x/term"
-
-	"github.com/dumptool/dump/crypto"
 )
 
 func stdinIsTerminal() bool { return term.IsTerminal(int(os.Stdin.Fd())) }
@@ -49,15 +47,4 @@ func choose(u *ui, n int) (int, error) {
 		return 0, usageErrorf("%q is not a number from 1 to %d", strings.TrimSpace(line), n)
 	}
 	return k, nil
-}
-
-// showSummary is what the user sees before deciding to upload.
-func showSummary(u *ui, g *gathered, sealed *crypto.Sealed, dest *destination, rs recipientsOf) {
-	u.warnf("\nAbout to upload dump %s", g.uuid)
-	u.warnf("  collected:   %s", strings.ReplaceAll(strings.TrimSpace(g.result.Summary()), "\n", "\n               "))
-	u.warnf("  redactions:  %d secrets replaced (%s)", g.redactor.Totals().Total(), formatCounts(g.redactor.Totals()))
-	u.warnf("  sealed size: %s (encrypted; nothing readable leaves this machine)", humanBytes(sealed.Info.PayloadSize))
-	u.warnf("  destination: %s", destName(dest))
-	u.warnf("  recipients:  %s", strings.Join(rs.fingerprints, ", "))
-	u.warnf("  local copy:  %s", sealed.PayloadPath)
 }

@@ -48,14 +48,6 @@ func redactCommand() *cli.Command {
 	}
 }
 
-// redactFlags are shared by gather (and the gather-upload commands) and redact.
-func redactFlags() []cli.Flag {
-	return []cli.Flag{
-		stringFlag("redaction-key-file", "keep redaction tokens consistent across dumps with this key (created 0600 on first use)", ""),
-		sliceFlag("obfuscate", "also replace identities one-way: hostnames, ips, users, domains"),
-	}
-}
-
 // newRedactor builds the redactor that --redaction-key-file and --obfuscate ask for.
 func newRedactor(c *cli.Context) (*redact.Redactor, error) {
 	var key []byte

@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/dumptool/dump/internal/human"
 	"github.com/dumptool/dump/upload"
 )
 
@@ -104,7 +105,7 @@ func (u *ui) bytes(verb string) upload.Wrap {
 					pct = 100 * float64(pos) / float64(size)
 				}
 				rate := float64(pos) / now.Sub(start).Seconds()
-				u.notef("%s: %s / %s (%.0f%%), %s/s", label, humanBytes(pos), humanBytes(size), pct, humanBytes(int64(rate)))
+				u.notef("%s: %s / %s (%.0f%%), %s/s", label, human.Bytes(pos), human.Bytes(size), pct, human.Bytes(int64(rate)))
 			}
 		}
 		m := &meter{r: r, report: report}

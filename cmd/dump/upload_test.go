@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,20 +11,6 @@ import (
 
 	"github.com/dumptool/dump/crypto"
 )
-
-// The retry command is pasted into a shell as printed: a path with a space or
-// a quote must stay one argument.
-func TestRetryCommandSurvivesTheShell(t *testing.T) {
-	for _, s := range []string{"/var/tmp/dump-outbox/dump-x.tar.zst.age", "/home/a b/it's.age", "", "s3://b/p"} {
-		out, err := exec.Command("sh", "-c", `printf %s `+shellQuote(s)).Output()
-		if err != nil || string(out) != s {
-			t.Errorf("shellQuote(%q) = %s: the shell read %q (%v)", s, shellQuote(s), out, err)
-		}
-	}
-	if got := shellQuote("file:///tmp/bucket"); got != "file:///tmp/bucket" {
-		t.Errorf("a plain URL was quoted: %s", got)
-	}
-}
 
 // dump upload refuses a payload cut short after sealing, before anything is sent.
 func TestUploadRefusesACutPayload(t *testing.T) {

@@ -212,6 +212,91 @@ func classes(s string) int {
 	return lo + up + di + ot
 }
 
+// settingValue reports a value that is a setting, not a secret, even under a
+// secret-looking name (net.ipv4.ipfrag_secret_interval = 0, token_ttl: 30m,
+// require_signatures: true): a boolean, a duration, a short number, or a key
+// left all zeros. PINs and passwords can be numbers, so those kinds keep them.
+func settingValue(kind, v string) bool {
+	if kind == "pin" || kind == "password" {
+		return false
+	}
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return false
+	}
+	switch strings.ToLower(v) {
+	case "true", "false", "yes", "no", "on", "off", "enabled", "disabled":
+		return true
+	}
+	if strings.Trim(v, "0:-.") == "" {
+		return true // an unset key printed as zeros (tcp_fastopen_key)
+	}
+	return shortNumber(v) || duration(v)
+}
+
+// shortNumber reports a decimal number of at most 7 digits: longer numbers
+// can be numeric tokens.
+func shortNumber(v string) bool {
+	v = strings.TrimLeft(v, "+-")
+	digits := 0
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '.' && i > 0 && i < len(v)-1:
+		default:
+			return false
+		}
+	}
+	return digits > 0 && digits <= 7
+}
+
+// duration reports a Go- or systemd-style duration (30s, 1h30m, 500ms, 7d).
+func duration(v string) bool {
+	if v == "" {
+		return false
+	}
+	for v != "" {
+		i := 0
+		for i < len(v) && (v[i] >= '0' && v[i] <= '9' || v[i] == '.') {
+			i++
+		}
+		j := i
+		for j < len(v) && (v[j] >= 'a' && v[j] <= 'z' || v[j] == 0xc2 || v[j] == 0xb5) {
+			j++
+		}
+		if i == 0 || j == i {
+			return false
+		}
+		switch v[i:j] {
+		case "ns", "us", "µs", "ms", "s", "sec", "m", "min", "h", "d", "w":
+		default:
+			return false
+		}
+		v = v[j:]
+	}
+	return true
+}
+
+// distinctive reports a replaced value worth looking for everywhere in the
+// dump's contents: long and mixing character classes, so that it cannot be
+// an ordinary word, a name or a number that also occurs where it is no
+// secret (a Secret's "username: teleport" is also the namespace's name).
+func distinctive(s string) bool {
+	if len(s) < minRecordLen || isUUID(s) || generatedName(s) || namePath(s) || isPath(s) {
+		return false
+	}
+	hasDigit := strings.ContainsAny(s, "0123456789")
+	hasLetter := strings.ContainsAny(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+	switch n := classes(s); {
+	case n >= 3:
+		return hasLetter && (hasDigit || len(s) >= 16)
+	case n == 2:
+		return hasDigit && hasLetter && len(s) >= 16
+	}
+	return false
+}
+
 // plausibleSecret reports whether a value found by a weak signal (free text
 // "token: X", a loosely named key) looks like a secret rather than a word.
 func plausibleSecret(v string) bool {

@@ -56,9 +56,10 @@ func (c Counts) Total() int {
 // maxRecorded bounds the set of replaced values kept for the leak scan.
 const maxRecorded = 200000
 
-// minRecordLen is the shortest replaced value the leak scan looks for: shorter
-// ones (a 4-digit pin) would match everywhere.
-const minRecordLen = 8
+// minRecordLen is the shortest replaced value the leak scan looks for
+// everywhere: shorter ones (a pin, a user name) would match everywhere.
+// Values must also be distinctive (see distinctive).
+const minRecordLen = 12
 
 // Redactor replaces secrets consistently across all files of one dump.
 // It is safe for concurrent use.
@@ -150,7 +151,7 @@ func (r *Redactor) record(s, kind string) {
 		}
 		return
 	}
-	if len(s) < minRecordLen || strings.Contains(s, "[redacted:") {
+	if !distinctive(s) || strings.Contains(s, "[redacted:") {
 		return
 	}
 	r.mu.Lock()

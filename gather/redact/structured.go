@@ -154,7 +154,7 @@ func (wk *walker) redact(n *yaml.Node, kind string) {
 func (wk *walker) secretScalar(n *yaml.Node, kind string, strict bool) {
 	wk.comments(n)
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!bool" || n.Tag == "!!null" || skipValue(n.Value) ||
-		(!strict && !plausibleSecret(n.Value)) {
+		settingValue(kind, n.Value) || (!strict && !plausibleSecret(n.Value)) {
 		wk.text(n)
 		return
 	}
@@ -294,7 +294,7 @@ func readUpTo(br *bufio.Reader, limit int64) (buf []byte, big bool, err error) {
 	return buf, int64(len(buf)) > limit, err
 }
 
-const structTriggers = secretWords | tPrivate | tEyJ | tAWS | tK10 | tURL | tAIza | tVend
+const structTriggers = secretWords | tPrivate | tEyJ | tAWS | tK10 | tURL | tAIza | tVend | tB64PEM | tHook
 
 // streamYAML redacts a (multi-document) YAML stream by structure, falling back
 // to text rules when it is too big or does not parse.

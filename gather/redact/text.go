@@ -2,6 +2,7 @@ package redact
 
 import (
 	"bytes"
+	"encoding/base64"
 	"net/url"
 	"regexp"
 	"slices"
@@ -26,17 +27,29 @@ var (
 	pemFullRe = regexp.MustCompile(`-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----.*?-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----`)
 	pemTailRe = regexp.MustCompile(`(?:[A-Za-z0-9+/=]|\\[nr])*-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----`)
 	pemOpenRe = regexp.MustCompile(`-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----.*$`)
-	jwtRe     = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`)
-	awsIDRe   = regexp.MustCompile(`\b(?:AKIA|ASIA)[A-Z0-9]{16}\b`)
-	awsSecRe  = regexp.MustCompile(`(?:^|[^A-Za-z0-9/+])([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)`)
-	googleRe  = regexp.MustCompile(`AIza[0-9A-Za-z_\-]{35}`)
-	vendorRe  = regexp.MustCompile(`\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255}|glpat-[A-Za-z0-9_\-]{20,}|xox[abprs]-[A-Za-z0-9\-]{10,})`)
-	k3sRe     = regexp.MustCompile(`K10[0-9a-f]{64}::[A-Za-z0-9_.\-]+:[^\s"'\\,;]+`)
-	ageRe     = regexp.MustCompile(`AGE-SECRET-KEY-1[0-9A-Z]{50,}`)
-	urlRe     = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.\-]*://)([^\s:/?#@"'<>\[\]]*):([^\s/?#@"'<>]+)@`)
-	authRe    = regexp.MustCompile(`(?i)(authorization\\?"?\s*[:=]\s*\[?\s*\\?"?\s*)(?:(bearer|basic|token|digest|negotiate|ntlm|apikey)\s+)?([^\s"'\\,\]]+)`)
-	bearerRe  = regexp.MustCompile(`(?i)\bbearer\s+([A-Za-z0-9._~+/=\-]{8,})`)
-	bootRe    = regexp.MustCompile(`\b[a-z0-9]{6}\.([a-z0-9]{16})\b`)
+	// A JWT's parts are base64url JSON: "{\"" encodes as eyJ, "{ \"" as eyA,
+	// "{\n" as ewo, "{\r\n" as ew0, "{\t" as ewk.
+	jwtRe    = regexp.MustCompile(`(?:eyJ|\be(?:yA|wo|w0|wk))[A-Za-z0-9_-]{4,}\.e[yw][A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`)
+	awsIDRe  = regexp.MustCompile(`\b(?:AKIA|ASIA)[A-Z0-9]{16}\b`)
+	awsSecRe = regexp.MustCompile(`(?:^|[^A-Za-z0-9/+])([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)`)
+	googleRe = regexp.MustCompile(`AIza[0-9A-Za-z_\-]{35}`)
+	// Vendor tokens by their documented prefixes: GitHub, GitLab, Slack (bot,
+	// user, app, refresh, rotated), Stripe, OpenAI and Anthropic, npm, Vault,
+	// SendGrid, and OpenAI's older keys (which hold "T3BlbkFJ", base64 of "OpenAI").
+	vendorRe = regexp.MustCompile(`\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255}|glpat-[A-Za-z0-9_\-]{20,}|` +
+		`xox[abeoprs](?:\.xox[a-z])?-[A-Za-z0-9\-]{10,}|xapp-[0-9]-[A-Za-z0-9\-]{10,}|[sr]k_(?:live|test)_[A-Za-z0-9]{16,}|` +
+		`sk-(?:proj|svcacct|admin|ant-[a-z0-9]+)-[A-Za-z0-9_\-]{20,}|sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}|` +
+		`npm_[A-Za-z0-9]{36}|hv[sbr]\.[A-Za-z0-9_\-]{24,}|SG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,})`)
+	// Webhook URLs carry their secret in the path.
+	hookRe = regexp.MustCompile(`(?:hooks\.slack\.com/(?:services|workflows|triggers)|discord(?:app)?\.com/api/webhooks)/([A-Za-z0-9/_\-]{8,})`)
+	// base64 of "-----BEGIN ": a whole PEM file encoded (kubeconfig key data, Helm values, env).
+	b64PEMRe = regexp.MustCompile(`LS0tLS1CRUdJTi[A-Za-z0-9+/]*={0,2}`)
+	k3sRe    = regexp.MustCompile(`K10[0-9a-f]{64}::[A-Za-z0-9_.\-]+:[^\s"'\\,;]+`)
+	ageRe    = regexp.MustCompile(`AGE-SECRET-KEY-1[0-9A-Z]{50,}`)
+	urlRe    = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.\-]*://)([^\s:/?#@"'<>\[\]]*):([^\s/?#@"'<>]+)@`)
+	authRe   = regexp.MustCompile(`(?i)(authorization\\?"?\s*[:=]\s*\[?\s*\\?"?\s*)(?:(bearer|basic|token|digest|negotiate|ntlm|apikey)\s+)?([^\s"'\\,\]]+)`)
+	bearerRe = regexp.MustCompile(`(?i)\bbearer\s+([A-Za-z0-9._~+/=\-]{8,})`)
+	bootRe   = regexp.MustCompile(`\b[a-z0-9]{6}\.([a-z0-9]{16})\b`)
 )
 
 // span is one replacement in a line.
@@ -119,7 +132,13 @@ func (r *Redactor) shapes(l []byte, t trig, c Counts) []byte {
 		l = r.replaceAll(l, ageRe, 0, "age_key", c, nil)
 	}
 	if t&tEyJ != 0 {
-		l = r.replaceAll(l, jwtRe, 0, "jwt", c, nil)
+		l = r.replaceAll(l, jwtRe, 0, "jwt", c, notJWT)
+	}
+	if t&tB64PEM != 0 {
+		l = r.b64PEM(l, c)
+	}
+	if t&tHook != 0 {
+		l = r.replaceAll(l, hookRe, 1, "webhook", c, nil)
 	}
 	if t&tAWS != 0 {
 		n := c["aws_key"]
@@ -161,6 +180,52 @@ func (r *Redactor) pemInline(l []byte, c Counts) []byte {
 		l = apply(l, sp)
 	}
 	return l
+}
+
+// notJWT reports a JWT-shaped word whose header is not JSON with "alg" or
+// "typ"; words starting eyJ ({") are taken as they are.
+func notJWT(v string) bool {
+	if strings.HasPrefix(v, "eyJ") {
+		return false
+	}
+	h, _, _ := strings.Cut(v, ".")
+	dec, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(h, "="))
+	return err != nil || !bytes.Contains(dec, []byte(`"alg"`)) && !bytes.Contains(dec, []byte(`"typ"`))
+}
+
+// b64PEM redacts base64-encoded PEM private keys, with the token the same
+// key gets as PEM text.
+func (r *Redactor) b64PEM(l []byte, c Counts) []byte {
+	var sp []span
+	for _, m := range b64PEMRe.FindAllIndex(l, -1) {
+		if insideToken(l, m[0]) {
+			continue
+		}
+		dec, ok := decodePEMB64(l[m[0]:m[1]])
+		if !ok {
+			continue
+		}
+		body := pemBody(dec)
+		r.record(string(l[m[0]:m[1]]), "private_key")
+		r.record(body, "private_key")
+		sp = append(sp, span{m[0], m[1], "[redacted:private_key:" + r.mac(b64Only(body)) + "]"})
+		c["private_key"]++
+	}
+	return apply(l, sp)
+}
+
+// decodePEMB64 decodes the whole 4-byte groups of b and reports whether they
+// hold a private key's BEGIN line.
+func decodePEMB64(b []byte) ([]byte, bool) {
+	b = bytes.TrimRight(b, "=")
+	b = b[:len(b)/4*4]
+	dec := make([]byte, base64.RawStdEncoding.DecodedLen(len(b)))
+	n, err := base64.RawStdEncoding.Decode(dec, b)
+	if err != nil {
+		return nil, false
+	}
+	dec = dec[:n]
+	return dec, bytes.Contains(dec, privMark)
 }
 
 // pemBody strips the BEGIN/END lines of a PEM text.
@@ -357,7 +422,7 @@ func (r *Redactor) keyValues(l, lower []byte, t trig, c Counts) []byte {
 
 // keyValue finds the secret value of the key at l[ks:ke], if any.
 func (r *Redactor) keyValue(l []byte, ks, ke int) (vs, ve int, ok bool) {
-	_, strict, ok := secretKey(string(l[ks:ke]))
+	kind, strict, ok := secretKey(string(l[ks:ke]))
 	if !ok || insideToken(l, ks) {
 		return 0, 0, false
 	}
@@ -433,7 +498,7 @@ func (r *Redactor) keyValue(l []byte, ks, ke int) (vs, ve int, ok bool) {
 		}
 	}
 	v := string(l[vs:ve])
-	if ve <= vs || skipValue(v) || (flag && len(v) < 4) {
+	if ve <= vs || skipValue(v) || (flag && len(v) < 4) || settingValue(kind, v) {
 		return 0, 0, false
 	}
 	// "token: expired" in a log message is prose; require a secret-looking

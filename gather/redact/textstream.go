@@ -43,6 +43,10 @@ type textStream struct {
 
 	held []heldLine
 
+	b64Key    bool // the lines that follow continue a wrapped base64-encoded private key
+	puttyLeft int  // lines of a PuTTY key's private part still to come
+	keyLines  int  // lines taken into such a key so far
+
 	// Leak scan only: called with the line number and kinds of each hit.
 	onHit  func(line int, kinds []string)
 	lineNo int
@@ -83,6 +87,11 @@ func (t *textStream) handle(l []byte, nl bool) {
 		t.blockLine(l, nl)
 		return
 	}
+	if t.b64Key || t.puttyLeft > 0 {
+		if t.keyContinues(l) {
+			return
+		}
+	}
 	if t.rs&rShapes != 0 && bytes.Contains(l, privMark) {
 		if b := bytes.Index(l, beginMark); b >= 0 && !bytes.Contains(l[b:], endMark) {
 			if h := pemHeaderEnd(l, b); h > 0 {
@@ -96,7 +105,7 @@ func (t *textStream) handle(l []byte, nl bool) {
 			return
 		}
 	}
-	if t.rs&rShapes != 0 && pureB64(l) {
+	if t.rs&rShapes != 0 && pureB64(l) && !bytes.Contains(l, b64PEMMark) {
 		if len(t.held) == maxHeld {
 			h := t.held[0]
 			t.held = t.held[1:]
@@ -107,6 +116,78 @@ func (t *textStream) handle(l []byte, nl bool) {
 	}
 	t.flushHeld()
 	t.emit(t.r.redactLine(l, t.c, t.rs), nl)
+	if t.rs&rShapes != 0 {
+		t.startKeyLines(l)
+	}
+}
+
+var (
+	b64PEMMark   = []byte("LS0tLS1CRUdJTi")
+	puttyPrivate = []byte("Private-Lines:")
+)
+
+// startKeyLines notes, after line l, that the next lines belong to a key:
+// the rest of a base64-encoded PEM key wrapped at 76 columns (base64 file),
+// or the private lines of a PuTTY key.
+func (t *textStream) startKeyLines(l []byte) {
+	if bytes.Contains(l, b64PEMMark) {
+		if m := b64PEMRe.FindIndex(l); m != nil && len(bytes.TrimSpace(l[m[1]:])) == 0 && l[m[1]-1] != '=' {
+			if dec, ok := decodePEMB64(l[m[0]:m[1]]); ok && !bytes.Contains(dec, endMark) {
+				t.b64Key, t.keyLines = true, 0
+				t.blockMAC = t.r.newMAC()
+			}
+		}
+		return
+	}
+	if s := bytes.TrimSpace(l); bytes.HasPrefix(s, puttyPrivate) {
+		n := 0
+		for _, c := range bytes.TrimSpace(s[len(puttyPrivate):]) {
+			if c < '0' || c > '9' || n > maxBlockLines {
+				return
+			}
+			n = n*10 + int(c-'0')
+		}
+		if n > 0 && n <= maxBlockLines {
+			t.puttyLeft, t.keyLines = n, 0
+			t.blockMAC = t.r.newMAC()
+		}
+	}
+}
+
+// keyContinues takes line l as key material if it is base64, and reports
+// whether it did. The key's lines become one token, written where the first
+// non-key line (or the end of the PuTTY key's private part) comes.
+func (t *textStream) keyContinues(l []byte) bool {
+	s := bytes.TrimSpace(l)
+	ok := len(s) > 0
+	for _, c := range s {
+		if !isB64(c) {
+			ok = false
+			break
+		}
+	}
+	if ok {
+		t.blockMAC.Write(s)
+		t.r.record(string(s), "private_key")
+		t.keyLines++
+		if t.puttyLeft > 0 {
+			t.puttyLeft--
+		}
+		if t.puttyLeft > 0 || t.b64Key && !bytes.HasSuffix(s, []byte("=")) {
+			return true
+		}
+	}
+	t.endKeyLines()
+	return ok
+}
+
+// endKeyLines writes the token for the key lines taken so far, if any.
+func (t *textStream) endKeyLines() {
+	if t.keyLines > 0 {
+		t.emit([]byte("[redacted:private_key:"+macHex(t.blockMAC)+"]"), true)
+		t.c["private_key"]++
+	}
+	t.b64Key, t.puttyLeft, t.keyLines = false, 0, 0
 }
 
 // pemHeaderEnd returns the index after "-----BEGIN ... PRIVATE KEY-----" at b, or -1.
@@ -201,6 +282,7 @@ func (t *textStream) close() error {
 	if t.inBlock {
 		t.endBlock(false)
 	}
+	t.endKeyLines()
 	t.flushHeld()
 	return t.w.Flush()
 }

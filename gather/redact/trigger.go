@@ -23,9 +23,11 @@ const (
 	tK10  // k3s token (case-sensitive)
 	tURL  // "://"
 	tAIza // Google API key (case-sensitive)
-	tVend // ghp_, github_pat_, glpat-, xox?-
+	tVend // vendor token prefixes: ghp_, glpat-, xoxb-, sk_live_, npm_, hvs., ...
 	tAt   // '@' (URL credentials need it)
 	tAWSWord
+	tB64PEM // base64 of "-----BEGIN "
+	tHook   // webhook URLs
 )
 
 // secretWords are the triggers of the key/value, flag and entropy rules.
@@ -46,6 +48,13 @@ var anchors = []anchor{
 	{"ghu_", false, tVend}, {"ghs_", false, tVend}, {"ghr_", false, tVend}, {"github_pat_", false, tVend},
 	{"glpat-", false, tVend}, {"xoxb-", false, tVend}, {"xoxp-", false, tVend}, {"xoxa-", false, tVend},
 	{"aws", false, tAWSWord},
+	{"eyA", true, tEyJ}, {"ewo", true, tEyJ}, {"ew0", true, tEyJ}, {"ewk", true, tEyJ},
+	{"xoxe", false, tVend}, {"xoxo-", false, tVend}, {"xoxr-", false, tVend}, {"xoxs-", false, tVend}, {"xapp-", false, tVend},
+	{"sk_live_", false, tVend}, {"rk_live_", false, tVend}, {"sk_test_", false, tVend}, {"rk_test_", false, tVend},
+	{"sk-proj-", false, tVend}, {"sk-svcacct-", false, tVend}, {"sk-admin-", false, tVend}, {"sk-ant-", false, tVend},
+	{"T3BlbkFJ", true, tVend}, {"npm_", false, tVend}, {"hvs.", false, tVend}, {"hvb.", false, tVend}, {"hvr.", false, tVend},
+	{"SG.", true, tVend}, {"LS0tLS1CRUdJTi", true, tB64PEM},
+	{"hooks.slack.com", false, tHook}, {"discord.com/api/webhooks", false, tHook}, {"discordapp.com/api/webhooks", false, tHook},
 }
 
 var lowerTab [256]byte

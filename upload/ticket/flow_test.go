@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dumptool/dump/internal/layout"
 	"github.com/dumptool/dump/upload"
 	"github.com/dumptool/dump/upload/gs"
 	"github.com/dumptool/dump/upload/gs/gstest"
@@ -89,7 +90,7 @@ func TestFlowGCS(t *testing.T) {
 	if len(refs) != 1 || refs[0].UUID != id || !refs[0].Complete || !refs[0].KeyIncluded || refs[0].PayloadSize != int64(len(payload)) {
 		t.Fatalf("ListDumps = %+v, want one complete dump %s with key and %d bytes", refs, id, len(payload))
 	}
-	rc, err := bucket.Get(ctx, id+"/"+upload.PayloadName)
+	rc, err := bucket.Get(ctx, id+"/"+layout.PayloadObject)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +228,7 @@ func TestResumeAfterPartialUpload(t *testing.T) {
 	ctx := context.Background()
 	parts, payload := sealed(t, 1000)
 	f.setFail(func(name string) (int, string, bool) {
-		return http.StatusForbidden, "<Error><Code>AccessDenied</Code><Message>denied for the test</Message></Error>", strings.HasSuffix(name, upload.PayloadName)
+		return http.StatusForbidden, "<Error><Code>AccessDenied</Code><Message>denied for the test</Message></Error>", strings.HasSuffix(name, layout.PayloadObject)
 	})
 	err := upload.PutDump(ctx, store, id, parts, nil)
 	if err == nil || !strings.Contains(err.Error(), "AccessDenied: denied for the test") {
@@ -257,9 +258,9 @@ func TestRetries(t *testing.T) {
 		defer mu.Unlock()
 		tries[name]++
 		switch {
-		case tries[name] == 1 && strings.HasSuffix(name, upload.PayloadName):
+		case tries[name] == 1 && strings.HasSuffix(name, layout.PayloadObject):
 			return http.StatusServiceUnavailable, "<Error><Code>ServiceUnavailable</Code></Error>", false
-		case tries[name] == 1 && strings.HasSuffix(name, upload.KeyName):
+		case tries[name] == 1 && strings.HasSuffix(name, layout.KeyObject):
 			return 0, "", false // connection dropped
 		}
 		return 0, "", true

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dumptool/dump/internal/layout"
 	"github.com/dumptool/dump/upload"
 )
 
@@ -14,7 +15,7 @@ func testWire(exp time.Time) wire {
 		return upload.PresignedPut{Method: "PUT", URL: "https://storage.googleapis.com/b/p/u1/" + n + "?X-Goog-Signature=abc"}
 	}
 	return wire{V: 1, UUID: "u1", Dest: "gs://b/p", Expires: exp.UTC().Format(time.RFC3339), Puts: map[string]upload.PresignedPut{
-		upload.PayloadName: put(upload.PayloadName), upload.KeyName: put(upload.KeyName), upload.InfoName: put(upload.InfoName),
+		layout.PayloadObject: put(layout.PayloadObject), layout.KeyObject: put(layout.KeyObject), layout.InfoObject: put(layout.InfoObject),
 	}}
 }
 
@@ -93,12 +94,12 @@ func TestParseWrapped(t *testing.T) {
 // A well-formed ticket that lacks what an upload needs is refused up front.
 func TestParseIncomplete(t *testing.T) {
 	w := testWire(time.Now().Add(time.Hour))
-	delete(w.Puts, upload.InfoName)
+	delete(w.Puts, layout.InfoObject)
 	if _, err := Parse(mustEncode(t, w)); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("ticket without info.json URL: err = %v, want ErrCorrupt", err)
 	}
 	w = testWire(time.Now().Add(time.Hour))
-	w.Puts[upload.KeyName] = upload.PresignedPut{Method: "PUT", URL: "file:///etc/passwd"}
+	w.Puts[layout.KeyObject] = upload.PresignedPut{Method: "PUT", URL: "file:///etc/passwd"}
 	if _, err := Parse(mustEncode(t, w)); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("ticket with a file: URL: err = %v, want ErrCorrupt", err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 
+	"github.com/dumptool/dump/internal/layout"
 	"github.com/dumptool/dump/upload"
 )
 
@@ -175,7 +176,7 @@ func (s *store) send(ctx context.Context, p upload.PresignedPut, name string, r 
 
 // exists reads a 412 for name: see Store.
 func (s *store) exists(name string, resent bool) error {
-	if resent || path.Base(name) != upload.InfoName {
+	if resent || path.Base(name) != layout.InfoObject {
 		slog.Info("upload with ticket: already stored by an earlier attempt, continuing", "object", name)
 		return nil
 	}

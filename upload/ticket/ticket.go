@@ -29,6 +29,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dumptool/dump/internal/layout"
 	"github.com/dumptool/dump/upload"
 )
 
@@ -53,7 +54,7 @@ var (
 )
 
 // names are the objects a ticket can put, under "<uuid>/".
-var names = []string{upload.PayloadName, upload.KeyName, upload.InfoName}
+var names = []string{layout.PayloadObject, layout.KeyObject, layout.InfoObject}
 
 // Ticket is a parsed upload ticket.
 type Ticket struct {
@@ -61,7 +62,7 @@ type Ticket struct {
 	Dest    string // where support said the dump goes, for messages only
 	Expires time.Time
 	// Puts are the signed requests, by object name within the dump
-	// (upload.PayloadName, upload.KeyName, upload.InfoName).
+	// (layout.PayloadObject, layout.KeyObject, layout.InfoObject).
 	Puts map[string]upload.PresignedPut
 }
 
@@ -167,7 +168,7 @@ func decode(s string) (*Ticket, error) {
 	if w.UUID == "" || strings.ContainsAny(w.UUID, "/ \t\r\n") {
 		return nil, fmt.Errorf("bad uuid")
 	}
-	for _, n := range []string{upload.PayloadName, upload.InfoName} {
+	for _, n := range []string{layout.PayloadObject, layout.InfoObject} {
 		if _, ok := w.Puts[n]; !ok {
 			return nil, fmt.Errorf("no upload URL for %s", n)
 		}

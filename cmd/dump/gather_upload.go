@@ -1,0 +1,120 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/dumptool/dump/crypto"
+	"github.com/dumptool/dump/internal/human"
+	"github.com/dumptool/dump/upload"
+)
+
+// showSummary is what the user sees before deciding to upload.
+func showSummary(u *ui, g *gathered, sealed *crypto.Sealed, dest *destination, rs recipientsOf) {
+	u.warnf("\nAbout to upload dump %s", g.uuid)
+	u.warnf("  collected:   %s", strings.ReplaceAll(strings.TrimSpace(g.result.Summary()), "\n", "\n               "))
+	u.warnf("  redactions:  %d secrets replaced (%s)", g.redactor.Totals().Total(), formatCounts(g.redactor.Totals()))
+	u.warnf("  sealed size: %s (encrypted; nothing readable leaves this machine)", human.Bytes(sealed.Info.PayloadSize))
+	u.warnf("  destination: %s", destName(dest))
+	u.warnf("  recipients:  %s", strings.Join(rs.fingerprints, ", "))
+	u.warnf("  local copy:  %s", sealed.PayloadPath)
+}
+
+type uploadMode int
+
+const (
+	modeConfirm uploadMode = iota // ask before upload and before including the key
+	modeYes                       // no prompts, key included
+	modeNoMeta                    // no prompts, key shown to the user instead of uploaded
+)
+
+func gatherUploadCommand(name string, mode uploadMode, usage string) *cli.Command {
+	return &cli.Command{
+		Name:   name,
+		Usage:  usage,
+		Flags:  gatherUploadFlags(),
+		Action: gatherUploadAction(mode),
+	}
+}
+
+func gatherUploadAction(mode uploadMode) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		u := newUI(c)
+		// Everything that can be checked before gathering is, so a bad flag
+		// does not cost the user a ten-minute gather.
+		dest, err := openDestination(c, u)
+		if err != nil {
+			return err
+		}
+		if mode == modeConfirm && !c.Bool("yes") && !stdinIsTerminal() {
+			return usageErrorf("gather-upload-confirm asks before uploading and there is no terminal: pass --yes, or use gather-upload (key included) or gather-upload-nometa (key shown to you)")
+		}
+		rs, err := recipients(c, mode != modeNoMeta)
+		if err != nil {
+			return err
+		}
+		if dest.ticket != nil {
+			if err := c.Set("uuid", dest.ticket.UUID); err != nil {
+				return err
+			}
+		}
+		out := c.String("out")
+		if err := os.MkdirAll(out, 0o700); err != nil {
+			return fmt.Errorf("--out %s: %w", out, err)
+		}
+
+		g, err := runGather(c, u)
+		if err != nil {
+			return err
+		}
+		defer g.cleanup()
+		sealed, err := seal(c, u, g.tree, g.uuid, out, rs, mode != modeNoMeta)
+		if err != nil {
+			return err
+		}
+		parts := upload.Parts{PayloadPath: sealed.PayloadPath, KeyPath: sealed.KeyPath, InfoPath: sealed.InfoPath}
+
+		if mode == modeConfirm && !c.Bool("yes") {
+			showSummary(u, g, sealed, dest, rs)
+			ok, err := ask(u, "Upload?", false)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				u.warnf("not uploaded; the sealed dump is kept in %s; upload it later with:\n  %s", out, retryCommand(dest, sealed))
+				u.resultf("%s", sealed.PayloadPath)
+				return &exitError{code: exitFailed}
+			}
+			withKey, err := ask(u, "Include the encrypted key (support can open it without asking you)?", true)
+			if err != nil {
+				return err
+			}
+			if !withKey {
+				// Removed now, so a later `dump upload` retry cannot send it either.
+				if err := os.Remove(sealed.KeyPath); err != nil {
+					return fmt.Errorf("remove the key file you chose not to upload: %w", err)
+				}
+				parts.KeyPath, sealed.KeyPath = "", ""
+				mode = modeNoMeta
+			}
+		}
+		if mode == modeNoMeta {
+			// Shown before the upload, so it is not lost if the upload fails.
+			u.warnf("the key is not uploaded: give support this line by another channel (it opens the dump; it is shown only now):")
+			u.resultf("key=%s", sealed.SessionKey)
+		}
+
+		if err := uploadParts(c, u, dest, g.uuid, parts); err != nil {
+			u.warnf("upload failed: %v", err)
+			u.warnf("the sealed dump is kept in %s; retry with:\n  %s", out, retryCommand(dest, sealed))
+			return &exitError{code: exitFailed}
+		}
+		removeParts(u, sealed)
+		u.notef("uploaded to %s/%s", strings.TrimSuffix(destName(dest), "/"), g.uuid)
+		u.resultf("%s", g.uuid)
+		return g.exit()
+	}
+}

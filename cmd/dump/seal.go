@@ -1,0 +1,69 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/dumptool/dump/crypto"
+	"github.com/dumptool/dump/internal/human"
+)
+
+// seal packs and encrypts tree into out as the three parts of DESIGN.md.
+func seal(c *cli.Context, u *ui, tree, id, out string, rs recipientsOf, includeKey bool) (*crypto.Sealed, error) {
+	u.notef("sealing for %d recipient(s)", len(rs.list))
+	sealed, err := crypto.Seal(c.Context, tree, crypto.SealOptions{
+		UUID:        id,
+		Recipients:  rs.list,
+		IncludeKey:  includeKey,
+		OutDir:      out,
+		ToolVersion: version,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("seal: %w (nothing was uploaded)", err)
+	}
+	u.notef("sealed %d files, %s -> %s", sealed.Info.Files, human.Bytes(sealed.Info.ContentBytes), human.Bytes(sealed.Info.PayloadSize))
+	return sealed, nil
+}
+
+func sealCommand() *cli.Command {
+	flags := append(outputFlags(), recipientFlags()...)
+	flags = append(flags,
+		stringFlag("out", "directory for the sealed files", "."),
+		uuidFlag(),
+	)
+	return &cli.Command{
+		Name:      "seal",
+		Usage:     "pack and seal an existing directory for support, as gather --encrypt does (run dump redact on it first if it may hold secrets)",
+		ArgsUsage: "DIR",
+		Flags:     flags,
+		Action: func(c *cli.Context) error {
+			u := newUI(c)
+			if c.NArg() != 1 {
+				return usageErrorf("seal takes one directory: dump seal DIR --recipient age1...")
+			}
+			dir := c.Args().First()
+			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+				return usageErrorf("%s is not a directory", dir)
+			}
+			rs, err := recipients(c, true)
+			if err != nil {
+				return err
+			}
+			id, err := newUUID(c)
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(c.String("out"), 0o700); err != nil {
+				return fmt.Errorf("--out: %w", err)
+			}
+			sealed, err := seal(c, u, dir, id, c.String("out"), rs, true)
+			if err != nil {
+				return err
+			}
+			u.resultf("%s", sealed.PayloadPath)
+			return nil
+		},
+	}
+}

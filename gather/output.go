@@ -1,0 +1,196 @@
+package gather
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/dumptool/dump/gather/redact"
+)
+
+// errorPath is where the stderr of a command writing output goes: the same
+// name with its extension replaced by ".error".
+func errorPath(output string) string {
+	base := path.Base(output)
+	if ext := path.Ext(base); ext != "" && ext != base {
+		return strings.TrimSuffix(output, ext) + ".error"
+	}
+	return output + ".error"
+}
+
+// stream redacts rd into a tail buffer capped at limit, for writeOutput to
+// write (and record its redactions).
+func (s *runState) stream(rel string, rd io.Reader, limit int64) (*tailBuffer, error) {
+	tb := newTailBuffer(limit)
+	counts, err := s.red.Stream(tb, rd, rel) // its error already names rel
+	tb.counts = counts
+	return tb, err
+}
+
+// errBudget means the run already wrote far more than --max-size.
+var errBudget = errors.New("not written: the dump exceeded twice --max-size during collection")
+
+// writeOutput writes a kept buffer to rel in the tree (0600, parents 0700) and
+// records it in res as an output, or as its error file.
+func (s *runState) writeOutput(res *CollectorResult, rel string, tb *tailBuffer, isError bool) error {
+	if res.abandoned != nil && res.abandoned.Load() {
+		return errAbandoned
+	}
+	res.Redactions.Add(tb.counts)
+	size := int64(len(tb.buf))
+	if s.written.Load()+size > s.hardLimit() {
+		s.mu.Lock()
+		s.dropped = append(s.dropped, Dropped{Path: rel, Collector: res.Name, Bytes: size, Action: "deleted", Reason: errBudget.Error()})
+		s.mu.Unlock()
+		return errBudget
+	}
+	p := filepath.Join(s.dir, filepath.FromSlash(rel))
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return fmt.Errorf("write %s: %w", rel, err)
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", rel, err)
+	}
+	n, err := tb.WriteTo(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	s.written.Add(n)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", rel, err)
+	}
+	if isError {
+		res.ErrorFile = rel
+	} else {
+		res.Outputs = append(res.Outputs, rel)
+	}
+	res.Bytes += n
+	if tb.Truncated() {
+		res.Truncated = true
+	}
+	return nil
+}
+
+// writeError writes a collector's error text to its .error file, redacted.
+func (s *runState) writeError(res *CollectorResult, rel, text string) {
+	tb, err := s.stream(rel, strings.NewReader(strings.TrimRight(text, "\n")+"\n"), s.opts.MaxFileSize)
+	if err == nil && !tb.Empty() {
+		s.writeOutput(res, rel, tb, true)
+	}
+}
+
+func (s *runState) fileCap(c Collector) int64 {
+	if c.MaxSize > 0 {
+		return c.MaxSize
+	}
+	return s.opts.MaxFileSize
+}
+
+// tailBuffer keeps the last max bytes written to it: logs matter most at their
+// end. Memory grows with the data up to max and no further.
+type tailBuffer struct {
+	max   int
+	buf   []byte // ring once len(buf) == max
+	pos   int    // next write position when the ring is full
+	total int64  // bytes written in all
+	cut   bool   // the source was already cut at a line start before it was written here
+
+	counts redact.Counts // redactions made in what was written
+}
+
+func newTailBuffer(max int64) *tailBuffer {
+	if max <= 0 {
+		max = DefaultMaxFileSize
+	}
+	return &tailBuffer{max: int(max)}
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	n := len(p)
+	t.total += int64(n)
+	if n >= t.max {
+		if cap(t.buf) < t.max {
+			t.buf = make([]byte, t.max)
+		}
+		t.buf = t.buf[:t.max]
+		copy(t.buf, p[n-t.max:])
+		t.pos = 0
+		return n, nil
+	}
+	if room := t.max - len(t.buf); room > 0 {
+		k := min(room, len(p))
+		if cap(t.buf)-len(t.buf) < k {
+			grown := make([]byte, len(t.buf), min(t.max, max(2*cap(t.buf), len(t.buf)+k, 4096)))
+			copy(grown, t.buf)
+			t.buf = grown
+		}
+		t.buf = append(t.buf, p[:k]...)
+		p = p[k:]
+	}
+	for len(p) > 0 {
+		c := copy(t.buf[t.pos:], p)
+		p = p[c:]
+		t.pos = (t.pos + c) % t.max
+	}
+	return n, nil
+}
+
+// Truncated reports whether bytes were dropped from the front.
+func (t *tailBuffer) Truncated() bool { return t.cut || t.dropped() }
+
+func (t *tailBuffer) dropped() bool { return t.total > int64(len(t.buf)) }
+
+// Empty reports whether nothing (or only whitespace) was written.
+func (t *tailBuffer) Empty() bool {
+	return len(bytes.TrimSpace(t.buf)) == 0
+}
+
+// WriteTo writes the kept bytes in order. When the front was dropped it starts
+// after the first newline so that the first line is whole.
+func (t *tailBuffer) WriteTo(w io.Writer) (int64, error) {
+	a, b := t.buf[t.pos:], t.buf[:t.pos]
+	if len(t.buf) < t.max {
+		a, b = t.buf, nil
+	}
+	if t.dropped() {
+		if i := bytes.IndexByte(a, '\n'); i >= 0 {
+			a = a[i+1:]
+		} else if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			a, b = nil, b[i+1:]
+		}
+	}
+	n1, err := w.Write(a)
+	if err != nil {
+		return int64(n1), err
+	}
+	n2, err := w.Write(b)
+	return int64(n1 + n2), err
+}
+
+// LastLine is the last non-empty line, shortened, for the manifest's error field.
+func (t *tailBuffer) LastLine() string {
+	lines := bytes.Split(bytes.TrimSpace(t.Bytes()), []byte("\n"))
+	for i := len(lines) - 1; i >= 0; i-- {
+		if l := bytes.TrimSpace(lines[i]); len(l) > 0 {
+			s := string(l)
+			if len(s) > 300 {
+				s = s[:300] + "..."
+			}
+			return s
+		}
+	}
+	return ""
+}
+
+// Bytes returns the kept bytes as WriteTo writes them.
+func (t *tailBuffer) Bytes() []byte {
+	var all bytes.Buffer
+	t.WriteTo(&all)
+	return all.Bytes()
+}
