@@ -36,6 +36,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -243,13 +244,9 @@ func needBinaries() error {
 // kubeSh runs scripts/kube.sh with extra environment and returns the
 // variables it exported on stdout.
 func kubeSh(env []string, arg string) (map[string]string, error) {
-	root, err := repoRoot()
-	if err != nil {
-		return nil, err
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(root, "scripts", "kube.sh"), arg)
+	cmd := exec.CommandContext(ctx, filepath.Join(repoRoot(), "scripts", "kube.sh"), arg)
 	cmd.Env = append(os.Environ(), env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -267,14 +264,8 @@ func kubeSh(env []string, arg string) (map[string]string, error) {
 	return vars, nil
 }
 
-func repoRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("find the repository (go env GOMOD): %w", err)
-	}
-	mod := strings.TrimSpace(string(out))
-	if mod == "" || mod == os.DevNull {
-		return "", errors.New("find the repository: not inside a Go module")
-	}
-	return filepath.Dir(mod), nil
+// repoRoot is the module root, where scripts/ is.
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
 }
