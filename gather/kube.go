@@ -241,11 +241,17 @@ func healthz(ctx context.Context, kubectl []string, path string) (string, error)
 	if err == nil {
 		return out, nil
 	}
-	body := strings.TrimSpace(out + "\n" + strings.ReplaceAll(errOut, `\n`, "\n"))
+	// Error from server (InternalError): an error on the server ("[+]ping ok\n...") has prevented ...
+	body := errOut
+	if _, quoted, ok := strings.Cut(errOut, `("`); ok {
+		if i := strings.LastIndex(quoted, `")`); i >= 0 {
+			body = strings.ReplaceAll(quoted[:i], `\n`, "\n")
+		}
+	}
 	if l := lastLine(errOut); l != "" {
 		err = errors.New(l)
 	}
-	return body, err
+	return strings.TrimSpace(out + "\n" + body), err
 }
 
 // chooseNamespaces applies --all-namespaces and --namespace, or else picks all

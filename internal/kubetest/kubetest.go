@@ -51,7 +51,7 @@ const skipMessage = "kube-apiserver tests SKIPPED because DUMP_SKIP_KUBE=1: the 
 type Cluster struct {
 	Server           string // https://127.0.0.1:PORT
 	AdminKubeconfig  string // user "admin" in system:masters
-	ViewerKubeconfig string // user "viewer": read access (ClusterRole view) in ViewerNamespace only
+	ViewerKubeconfig string // user "viewer": read access in Namespace only, not to Secrets nor RBAC objects
 	EtcdPID          int
 	APIServerPID     int
 	Kubelet          *Kubelet // the stand-in behind Node StandInNode
