@@ -34,7 +34,7 @@ func ParseRecipient(s string) (age.Recipient, string, error) {
 		return nil, "", fmt.Errorf("unknown recipient %q: want age1..., ssh-ed25519 ... or ssh-rsa ...", short(s, 24))
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("invalid recipient %q: %v", short(s, 24), err)
+		return nil, "", err // age's own error names the recipient and what is wrong
 	}
 	fp := Fingerprint(s)
 	return namedRecipient{Recipient: r, fp: fp}, fp, nil

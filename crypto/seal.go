@@ -12,8 +12,12 @@ import (
 
 	"filippo.io/age"
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/dumptool/dump/internal/layout"
+	"github.com/dumptool/dump/internal/tracing"
 )
 
 // SealOptions configure [Seal].
@@ -50,7 +54,14 @@ type Sealed struct {
 //
 // Files are written under temporary names and renamed only when all of
 // them are complete, so a failed or cancelled seal leaves nothing behind.
-func Seal(ctx context.Context, dir string, opts SealOptions) (*Sealed, error) {
+func Seal(ctx context.Context, dir string, opts SealOptions) (_ *Sealed, err error) {
+	ctx, span := trace.SpanFromContext(ctx).TracerProvider().Tracer(tracing.Name).Start(ctx, "seal")
+	defer func() {
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+	}()
 	if opts.IncludeKey && len(opts.Recipients) == 0 {
 		return nil, errors.New("seal: no support recipient to encrypt the key to; pass --recipient or --recipients-file, or use nometa mode")
 	}
@@ -146,6 +157,8 @@ func Seal(ctx context.Context, dir string, opts SealOptions) (*Sealed, error) {
 		Files:         stats.Files,
 		ContentBytes:  stats.Bytes,
 	}
+	span.SetAttributes(attribute.Int("files", stats.Files), attribute.Int64("bytes", stats.Bytes),
+		attribute.Int64("sealed_bytes", size))
 	for _, r := range opts.Recipients {
 		s.Info.Recipients = append(s.Info.Recipients, recipientFingerprint(r))
 	}

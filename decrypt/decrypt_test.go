@@ -221,7 +221,7 @@ func TestFromStoreRoundTrip(t *testing.T) {
 				t.Errorf("result = %+v", res)
 			}
 			sameTree(t, f.src, res.Dir)
-			if res.Stats.Files != 7 || len(res.Stats.Skipped) != 0 {
+			if res.Stats.Files != 7 || res.Stats.Skipped != 0 {
 				t.Errorf("stats = %+v, want 7 files and nothing skipped", res.Stats)
 			}
 			if seen != f.sealed.Info.PayloadSize {

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/dumptool/dump/internal/human"
+	"github.com/google/renameio/v2"
 )
 
 // minKeep is the smallest tail worth keeping when the budget cuts a file;
@@ -94,22 +95,18 @@ func keepTail(p string, size, keep int64) (int64, error) {
 		return 0, err
 	}
 	off := lineStart(src, size-keep)
-	tmp, err := os.CreateTemp(filepath.Dir(p), ".budget-*")
+	tmp, err := renameio.NewPendingFile(p, renameio.WithTempDir(filepath.Dir(p)), renameio.WithPermissions(0o600))
 	if err != nil {
 		return 0, err
 	}
-	_, err = io.Copy(tmp, io.NewSectionReader(src, off, size-off))
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
+	defer tmp.Cleanup()
+	if _, err := io.Copy(tmp, io.NewSectionReader(src, off, size-off)); err != nil {
+		return 0, err
 	}
-	if err == nil {
-		err = os.Chtimes(tmp.Name(), fi.ModTime(), fi.ModTime())
+	if err := os.Chtimes(tmp.Name(), fi.ModTime(), fi.ModTime()); err != nil {
+		return 0, err
 	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), p)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
+	if err := tmp.CloseAtomicallyReplace(); err != nil {
 		return 0, err
 	}
 	return size - off, nil

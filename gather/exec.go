@@ -88,7 +88,6 @@ func runProcess(ctx context.Context, path string, argv, env []string, stdout, st
 		return p, nil
 	}
 	p.pgid = cmd.Process.Pid
-	lowerPriority(p.pgid)
 
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -218,10 +217,4 @@ func signalGroup(pgid int, kill bool) {
 		sig = syscall.SIGKILL
 	}
 	_ = syscall.Kill(-pgid, sig) // ESRCH: the group is already gone
-}
-
-// lowerPriority renices the group: support data can wait, the customer's
-// workload cannot.
-func lowerPriority(pgid int) {
-	_ = syscall.Setpriority(syscall.PRIO_PGRP, pgid, 10)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/dumptool/dump/gather/findings"
 	"github.com/dumptool/dump/gather/redact"
+	"github.com/google/renameio/v2"
 )
 
 // ManifestSchema is the version of manifest.json's layout.
@@ -190,21 +191,10 @@ func writeJSON(dir, name string, v any) error {
 	return writeFileAtomic(filepath.Join(dir, name), append(b, '\n'))
 }
 
-// writeFileAtomic replaces a file by rename so a reader never sees half of it.
+// writeFileAtomic replaces a file (0600) by rename, so a reader never sees
+// half of it. The temporary file is made beside it, inside the tree.
 func writeFileAtomic(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
-	}
-	_, err = f.Write(b)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
+	if err := renameio.WriteFile(path, b, 0o600, renameio.WithTempDir(filepath.Dir(path))); err != nil {
 		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
 	}
 	return nil

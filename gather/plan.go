@@ -48,6 +48,22 @@ func Builtin(env Env) []Profile {
 	return ps
 }
 
+// CheckProfiles refuses a name --profile does not accept, before any work:
+// a built-in profile, "auto", or "none" (only the --spec collectors).
+func CheckProfiles(names []string) error {
+	var known []string
+	for _, pr := range builtinProfiles(Env{Sysroot: "/", DiagAddr: "unused"}) { // names only: nothing is read
+		known = append(known, pr.Name)
+	}
+	for _, name := range names {
+		name = strings.ToLower(strings.TrimSpace(name))
+		if name != "auto" && name != "none" && !slices.Contains(known, name) {
+			return fmt.Errorf("unknown profile %q: use %s, auto or none", name, strings.Join(known, ", "))
+		}
+	}
+	return nil
+}
+
 // Plan is what a run will do: the environment, what was detected, and the
 // profiles with their collectors ({host} expanded, --spec collectors appended
 // as a last profile, later collectors writing an output already taken removed).
@@ -75,10 +91,8 @@ func NewPlan(ctx context.Context, opts Options) (*Plan, error) {
 	p := &Plan{Env: env, Requested: opts.Profiles, opts: opts}
 
 	builtin := map[string]Profile{}
-	var known []string // what --profile accepts besides "auto" and "none" (only the --spec collectors)
 	for _, pr := range builtinProfiles(env) {
 		builtin[pr.Name] = pr
-		known = append(known, pr.Name)
 	}
 	var want []string
 	for _, name := range opts.Profiles {
@@ -94,7 +108,7 @@ func NewPlan(ctx context.Context, opts Options) (*Plan, error) {
 			p.Detected = append(p.Detected, Detection{Profile: name, Reason: "requested with --profile"})
 			want = append(want, name)
 		default:
-			return nil, fmt.Errorf("unknown profile %q: use %s, auto or none", name, strings.Join(known, ", "))
+			return nil, CheckProfiles([]string{name})
 		}
 	}
 

@@ -558,9 +558,10 @@ func TestTraceJSON(t *testing.T) {
 	withProfiles(t, sh("a", "system/a.txt", "echo a"), sh("b", "system/b.txt", "exit 2"))
 	res := mustRun(t, testOptions(t))
 	var spans []struct {
-		Name       string
-		Parent     struct{ SpanID string }
-		Attributes []struct {
+		Name        string
+		SpanContext struct{ SpanID string }
+		Parent      struct{ SpanID string }
+		Attributes  []struct {
 			Key   string
 			Value struct{ Value any }
 		}
@@ -576,6 +577,11 @@ func TestTraceJSON(t *testing.T) {
 	for _, n := range []string{"gather", "plan", "collect", "leak scan", "a", "b"} {
 		if _, ok := byName[n]; !ok {
 			t.Errorf("no span %q in trace.json", n)
+		}
+	}
+	for child, parent := range map[string]string{"a": "collect", "b": "collect", "collect": "gather"} {
+		if spans[byName[child]].Parent.SpanID != spans[byName[parent]].SpanContext.SpanID {
+			t.Errorf("span %q is not a child of %q", child, parent)
 		}
 	}
 	b := spans[byName["b"]]

@@ -6,35 +6,52 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// interspersed moves flags that follow positional arguments in front of them,
-// so `dump seal DIR --out X` works as the contract writes it (urfave/cli v2
-// stops parsing flags at the first positional argument). It uses the
-// command's own flag definitions to know which flags take a value.
+// interspersed rewrites the command line so that every flag is honoured
+// wherever the user put it. urfave/cli v2 stops parsing flags at the first
+// positional argument, and a flag given before the command is parsed into the
+// app's flag set, where the command's own flag of the same name (its default)
+// shadows it. So flags before the command and flags after positional
+// arguments are both moved right behind the command:
+//
+//	dump -q seal DIR --out X  ->  dump seal -q --out X -- DIR
+//
+// It uses the flag definitions to know which flags take a value.
 func interspersed(app *cli.App, args []string) []string {
 	if len(args) < 2 {
 		return args
 	}
 	var cmd *cli.Command
 	start := 1
-	rootBool := booleans(app.Flags)
+	// Before the command, any command's flag may appear: `dump --all decrypt 3f`.
+	anyBool := booleans(app.Flags)
+	for _, c := range app.Commands {
+		for n := range booleans(c.Flags) {
+			anyBool[n] = true
+		}
+	}
 	for i := 1; i < len(args); i++ {
 		a := args[i]
-		if !strings.HasPrefix(a, "-") {
+		if a == "--" {
+			break
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
 			if c := app.Command(a); c != nil {
-				cmd, start = c, i+1
+				cmd, start = c, i
 			}
 			break
 		}
-		if takesValue(a, rootBool) {
+		if takesValue(a, anyBool) {
 			i++ // `dump --config X seal ...`: X is not the command
 		}
 	}
 	if cmd == nil {
 		return args
 	}
+	leading := args[1:start]
 	boolean := booleans(cmd.Flags)
-	var flags, positional []string
-	rest := args[start:]
+	flags := append([]string{}, leading...)
+	var positional []string
+	rest := args[start+1:]
 	for i := 0; i < len(rest); i++ {
 		a := rest[i]
 		switch {
@@ -51,7 +68,7 @@ func interspersed(app *cli.App, args []string) []string {
 			positional = append(positional, a)
 		}
 	}
-	out := append([]string{}, args[:start]...)
+	out := []string{args[0], args[start]}
 	out = append(out, flags...)
 	if len(positional) > 0 {
 		out = append(out, "--")

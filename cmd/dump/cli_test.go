@@ -66,6 +66,10 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"bad scheme", []string{"gather-upload", "--to", "ftp://x/y", "--recipient", recipient}, "scheme"},
 		{"bad uuid", []string{"gather", "--uuid", "not-a-uuid"}, "--uuid"},
 		{"malformed spec", []string{"gather", "--spec", writeSpec(t, "- name: x\n  kind: run\n  comand: [true]\n")}, "line 3"},
+		{"unknown profile", []string{"gather", "--profile", "bogus"}, `unknown profile "bogus"`},
+		{"empty uuid", []string{"decrypt", "--from", bucket, "--identity", "/dev/null", ""}, "dump list"},
+		{"unknown option before the command", []string{"--frobnicate"}, "(see dump --help)"},
+		{"option of another command before the command", []string{"--to", bucket, "gather"}, "dump gather has no option --to"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

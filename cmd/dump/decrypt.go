@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 
 	"filippo.io/age"
@@ -9,6 +10,7 @@ import (
 	"github.com/dumptool/dump/crypto"
 	"github.com/dumptool/dump/decrypt"
 	"github.com/dumptool/dump/internal/human"
+	"github.com/dumptool/dump/internal/layout"
 )
 
 func decryptCommand() *cli.Command {
@@ -21,9 +23,9 @@ func decryptCommand() *cli.Command {
 			stringFlag("file", "a local sealed dump (dump-<uuid>.tar.zst.age) instead of a store", ""),
 			stringFlag("out", "extract under this directory", "."),
 			boolFlag("all", "open every dump that matches"),
-			stringFlag("max-bytes", "refuse to extract more than this", human.Bytes(decrypt.DefaultMaxBytes)),
-			&cli.IntFlag{Name: "max-files", Usage: "refuse to extract more files than this", Value: decrypt.DefaultMaxFiles, EnvVars: env("max-files")},
-			&cli.IntFlag{Name: "download-concurrency", Usage: "parallel ranged downloads", Value: decrypt.DefaultConcurrency, EnvVars: env("download-concurrency")},
+			sizeOption("max-bytes", "refuse to extract more than this", decrypt.DefaultMaxBytes),
+			countFlag("max-files", "refuse to extract more files than this", decrypt.DefaultMaxFiles),
+			countFlag("download-concurrency", "parallel ranged downloads", decrypt.DefaultConcurrency),
 			storeTimeoutFlag(),
 		),
 		Action: decryptAction,
@@ -32,23 +34,24 @@ func decryptCommand() *cli.Command {
 
 func decryptAction(c *cli.Context) error {
 	u := newUI(c)
+	file := c.String("file")
+	switch {
+	case file != "" && c.NArg() > 0:
+		return usageErrorf("give either --file or a uuid with --from, not both")
+	case file == "" && (c.NArg() != 1 || strings.TrimSpace(c.Args().First()) == ""):
+		return usageErrorf("decrypt needs one uuid, prefix or glob: dump decrypt --from URL 3f2a (dump list --from URL shows them)")
+	}
 	opts, err := decryptOptions(c, u)
 	if err != nil {
 		return err
 	}
-	if f := c.String("file"); f != "" {
-		if c.NArg() > 0 {
-			return usageErrorf("give either --file or a uuid with --from, not both")
-		}
+	if f := file; f != "" {
 		res, err := decrypt.FromFile(c.Context, f, opts)
 		if err != nil {
 			return err
 		}
 		reportExtracted(u, res)
 		return nil
-	}
-	if c.NArg() != 1 {
-		return usageErrorf("decrypt needs one uuid, prefix or glob: dump decrypt --from URL 3f2a")
 	}
 	from := c.String("from")
 	dest, err := openStoreFlag(c, u, from, "--from")
@@ -61,7 +64,7 @@ func decryptAction(c *cli.Context) error {
 	}
 	if len(refs) > 1 && !c.Bool("all") {
 		for i, r := range refs {
-			u.warnf("  %d) %s  %s", i+1, r.UUID, r.Modified.Format("2006-01-02 15:04:05Z"))
+			u.warnf("  %d) %s  %s", i+1, layout.Quote(r.UUID), r.Modified.Format("2006-01-02 15:04:05Z"))
 		}
 		if !stdinIsTerminal() {
 			return usageErrorf("%d dumps match %q: give more of the uuid, or --all to open them all", len(refs), c.Args().First())
@@ -72,20 +75,37 @@ func decryptAction(c *cli.Context) error {
 		}
 		refs = refs[n-1 : n]
 	}
+	// With --all, one dump that cannot be opened does not stop the others;
+	// the failures are named at the end.
+	var failed []string
 	for _, r := range refs {
 		res, err := decrypt.FromStore(c.Context, dest, r.UUID, opts)
-		if err != nil {
+		switch {
+		case err == nil:
+			reportExtracted(u, res)
+			continue
+		case len(refs) == 1 || c.Context.Err() != nil:
 			return err
 		}
-		reportExtracted(u, res)
+		u.warnf("%s: %v", r.UUID, err)
+		failed = append(failed, r.UUID)
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%d of %d dumps could not be opened (%s); the others were extracted", len(failed), len(refs), strings.Join(failed, ", "))
 	}
 	return nil
 }
 
 func reportExtracted(u *ui, res *decrypt.Result) {
 	u.notef("extracted %d files (%s) of dump %s; start with %s/index.html", res.Stats.Files, human.Bytes(res.Stats.Bytes), res.UUID, res.Dir)
-	for _, s := range res.Stats.Skipped {
+	for _, s := range res.Stats.SkipSample {
 		u.warnf("skipped unsafe member: %s", s)
+	}
+	if more := res.Stats.Skipped - len(res.Stats.SkipSample); more > 0 {
+		u.warnf("skipped %d more unsafe members", more)
+	}
+	if res.Stats.Renamed > 0 {
+		u.warnf("%d file names held control characters; they are written with those escaped (ESC as %%1B)", res.Stats.Renamed)
 	}
 	u.resultf("%s", res.Dir)
 }

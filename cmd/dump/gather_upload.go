@@ -73,7 +73,7 @@ func gatherUploadAction(mode uploadMode) cli.ActionFunc {
 		defer g.cleanup()
 		sealed, err := seal(c, u, g.tree, g.uuid, out, rs, mode != modeNoMeta)
 		if err != nil {
-			return err
+			return fmt.Errorf("%w (nothing was uploaded)", err)
 		}
 		parts := upload.Parts{PayloadPath: sealed.PayloadPath, KeyPath: sealed.KeyPath, InfoPath: sealed.InfoPath}
 

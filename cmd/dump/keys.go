@@ -37,7 +37,7 @@ func parseRecipients(c *cli.Context) (recipientsOf, error) {
 	for _, l := range lines {
 		r, fp, err := crypto.ParseRecipient(strings.TrimSpace(l))
 		if err != nil {
-			return rs, usageErrorf("--recipient %q: %v", l, err)
+			return rs, usageErrorf("--recipient: %v", err)
 		}
 		rs.list, rs.fingerprints = append(rs.list, r), append(rs.fingerprints, fp)
 	}

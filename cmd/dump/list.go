@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/dumptool/dump/internal/human"
+	"github.com/dumptool/dump/internal/layout"
 	"github.com/dumptool/dump/upload"
 )
 
@@ -45,7 +46,7 @@ func listCommand() *cli.Command {
 				e := listEntry{UUID: r.UUID, Size: r.PayloadSize, KeyIncluded: r.KeyIncluded, Complete: r.Complete}
 				if r.Complete {
 					if info, err := upload.ReadInfo(c.Context, s, r.UUID); err != nil {
-						u.warnf("%s: %v", r.UUID, err)
+						u.warnf("%s: %s", layout.Quote(r.UUID), layout.Quote(err.Error()))
 					} else {
 						e.Created = info.Created.UTC().Format("2006-01-02T15:04:05Z")
 						e.ToolVersion = info.ToolVersion
@@ -72,7 +73,7 @@ func listCommand() *cli.Command {
 				if e.KeyIncluded {
 					key = "yes"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.UUID, created, human.Bytes(e.Size), key, e.ToolVersion)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", layout.Quote(e.UUID), created, human.Bytes(e.Size), key, layout.Quote(e.ToolVersion))
 			}
 			return tw.Flush()
 		},

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -30,22 +31,34 @@ func newApp() *cli.App {
 	// -v is --verbose here, as in most tools; --version stays.
 	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"}
 	app := &cli.App{
-		Name:                 "dump",
-		Usage:                "gather, redact, seal and upload a support dump; fetch and open it on the support side",
-		Version:              version,
-		EnableBashCompletion: true,
-		HideHelpCommand:      true,
-		Writer:               os.Stdout,
-		ErrWriter:            os.Stderr,
-		Flags:                gatherUploadFlags(),
-		Before:               loadConfig,
+		Name:  "dump",
+		Usage: "gather, redact, seal and upload a support dump; fetch and open it on the support side",
+		UsageText: "dump [options]                         gather, seal, ask, upload (as gather-upload-confirm)\n" +
+			"dump command [options] [arguments...]  options may also come before the command: dump -q gather",
+		Description: "Every option is also an environment variable DUMP_<NAME> (DUMP_MAX_FILE_SIZE) and a key of\n" +
+			"/etc/dump/config.yaml (or --config FILE); flags override variables, variables override the file.\n" +
+			"Exit codes: 0 done, 1 failed, 2 usage error, 3 dump written but some collectors failed.",
+		CustomAppHelpTemplate: strings.Replace(cli.AppHelpTemplate, "GLOBAL OPTIONS:", "OPTIONS of plain dump (dump COMMAND --help lists a command's own):", 2),
+		Version:               version,
+		EnableBashCompletion:  true,
+		HideHelpCommand:       true,
+		Writer:                os.Stdout,
+		ErrWriter:             os.Stderr,
+		Flags:                 gatherUploadFlags(),
+		// With a command, the command's own Before loads the config.
+		Before: func(c *cli.Context) error {
+			if c.Args().Present() {
+				return nil
+			}
+			return loadConfig(c)
+		},
 		// Plain `dump` does what k3s's script does by default.
-		Action: func(c *cli.Context) error {
+		Action: traced(niced(func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usageErrorf("unknown command %q (dump --help lists them)", c.Args().First())
 			}
 			return gatherUploadAction(modeConfirm)(c)
-		},
+		})),
 		OnUsageError: onUsageError,
 		Commands: []*cli.Command{
 			gatherCommand(),
@@ -69,6 +82,9 @@ func newApp() *cli.App {
 		cmd.OnUsageError = onUsageError
 		if cmd.Before == nil {
 			cmd.Before = loadConfig
+		}
+		if cmd.Action != nil {
+			cmd.Action = traced(niced(cmd.Action))
 		}
 	}
 	return app
@@ -106,7 +122,14 @@ func usageErrorf(format string, args ...any) error {
 var errIncomplete = &exitError{code: exitIncomplete}
 
 func onUsageError(c *cli.Context, err error, isSubcommand bool) error {
-	return &exitError{code: exitUsage, err: fmt.Errorf("%w (see dump %s --help)", err, c.Command.Name)}
+	where, help := "dump", "dump --help"
+	if isSubcommand {
+		where, help = "dump "+c.Command.Name, "dump "+c.Command.Name+" --help"
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); ok {
+		err = fmt.Errorf("%s has no option --%s", where, strings.TrimPrefix(name, "-"))
+	}
+	return &exitError{code: exitUsage, err: fmt.Errorf("%v (see %s)", withExample(c, err), help)}
 }
 
 func exitCode(err error) int {

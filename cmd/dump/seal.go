@@ -21,7 +21,7 @@ func seal(c *cli.Context, u *ui, tree, id, out string, rs recipientsOf, includeK
 		ToolVersion: version,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("seal: %w (nothing was uploaded)", err)
+		return nil, err // crypto's errors say "seal: ..."
 	}
 	u.notef("sealed %d files, %s -> %s", sealed.Info.Files, human.Bytes(sealed.Info.ContentBytes), human.Bytes(sealed.Info.PayloadSize))
 	return sealed, nil
@@ -32,6 +32,7 @@ func sealCommand() *cli.Command {
 	flags = append(flags,
 		stringFlag("out", "directory for the sealed files", "."),
 		uuidFlag(),
+		niceFlag(),
 	)
 	return &cli.Command{
 		Name:      "seal",

@@ -44,7 +44,7 @@ func newUI(c *cli.Context) *ui {
 	case u.verbose:
 		level = slog.LevelDebug
 	}
-	slog.SetDefault(slog.New(slog.NewTextHandler(u.err, &slog.HandlerOptions{Level: level})))
+	slog.SetDefault(slog.New(newLineHandler(u.err, &u.mu, level)))
 	return u
 }
 

@@ -1,7 +1,11 @@
 package redact
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/base64"
+	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -79,5 +83,200 @@ func TestShortSecretValuesStayWhereTheyStand(t *testing.T) {
 	got := tree[filepath.FromSlash("kube/teleport/kubectl_logs_teleport_teleport-auth-0_teleport.log")]
 	if strings.Contains(got, long) || !strings.Contains(got, "user=teleport as administrator") {
 		t.Errorf("want the long value replaced and the plain words kept: %s", got)
+	}
+}
+
+// A line over maxLine is handled in pieces; a value straddling the cut must
+// not leave its tail behind, in text or in JSON lines.
+func TestLineCutKeepsValuesWhole(t *testing.T) {
+	r := mustNew(t, Options{})
+	secret := "CutTail-Secret-9Xq2Lm7Rz4"
+	for _, name := range []string{"x.txt", "x.jsonl"} {
+		head := ""
+		if name == "x.jsonl" {
+			head = `{"msg":"JSON lines"}` + "\n" // the JSON-lines path; the long line is not JSON
+		}
+		for _, back := range []int{3, 12, len(secret) + 10} {
+			// "password=" lands just before the cut at maxLine bytes.
+			pad := maxLine - back - len("password=")
+			in := head + strings.Repeat("ab ", pad/3) + strings.Repeat("c", pad%3) + "password=" + secret + " end\nnext\n"
+			out, c := r.Bytes([]byte(in), name)
+			if strings.Contains(string(out), secret[len(secret)-8:]) || c["password"] != 1 {
+				t.Errorf("%s, cut %d bytes into the value: tail leaked or miscounted (%v): ...%s", name, back, c, out[maxLine-64:])
+			}
+			if !strings.HasSuffix(string(out), " end\nnext\n") || len(out) < maxLine {
+				t.Errorf("%s: text around the cut was lost", name)
+			}
+		}
+	}
+	// "password: " at the very end of a piece: the value starts the next one.
+	pad := maxLine - len("password: ")
+	in := strings.Repeat("x", pad) + "password: " + secret + "\n"
+	if out, _ := r.Bytes([]byte(in), "x.txt"); strings.Contains(string(out), secret) {
+		t.Error("a value after a cut right behind its key leaked")
+	}
+}
+
+// A config file held in a ConfigMap gets the rules the file would get:
+// Teleport static tokens ("proxy,node:<token>") only show as secrets by
+// structure, in kubectl's YAML and JSON output alike.
+func TestConfigMapConfigsByStructure(t *testing.T) {
+	r := mustNew(t, Options{})
+	tok := "5e1d4c8a9b6f0e2d7c5a1b3e3f9c2a7b"
+	teleport := "teleport:\n  nodename: auth-0\nauth_service:\n  tokens:\n  - \"proxy,node:" + tok + "\"\n"
+	asJSON := `{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"teleport"},` +
+		`"data":{"teleport.yaml":` + strconvQuote(teleport) + `,"notes.txt":"plain text: kept"}}]}`
+	for name, in := range map[string]string{
+		"kube/kubectl_get_configmaps.json": asJSON,
+		"kube/kubectl_get_configmaps.yaml": "apiVersion: v1\nkind: List\nitems:\n- kind: ConfigMap\n  data:\n    config: |\n" +
+			indent(teleport, "      ") + "    notes.txt: 'plain text: kept'\n",
+	} {
+		out, c := r.Bytes([]byte(in), name)
+		if strings.Contains(string(out), tok) || c["teleport_token"] != 1 {
+			t.Errorf("%s: static token not redacted by structure (%v):\n%s", name, c, out)
+		}
+		if !strings.Contains(string(out), "proxy,node:[redacted:teleport_token:") || !strings.Contains(string(out), "plain text: kept") {
+			t.Errorf("%s: roles or other values lost:\n%s", name, out)
+		}
+	}
+}
+
+func strconvQuote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func indent(s, pre string) string {
+	var b strings.Builder
+	for l := range strings.SplitSeq(strings.TrimSuffix(s, "\n"), "\n") {
+		b.WriteString(pre + l + "\n")
+	}
+	return b.String()
+}
+
+func gzipped(t *testing.T, s string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	zw.Write([]byte(s))
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func gunzipped(t *testing.T, p string) string {
+	t.Helper()
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("%s is no longer gzip: %v", p, err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// The leak scan reads through gzip: a rotated container log (0.log.<time>.gz)
+// with a planted secret is found and rewritten, still compressed.
+func TestScanReadsGzip(t *testing.T) {
+	r := mustNew(t, Options{})
+	out, _ := r.Bytes([]byte("password: Gz-Replaced-Value-42xQ\n"), "nodes/n1/app.yaml")
+	if strings.Contains(string(out), "Gz-Replaced-Value-42xQ") {
+		t.Fatal("setup: value not redacted")
+	}
+	dir := t.TempDir()
+	log := "2026-11-21T05:10:00Z stdout F got " + testJWT + " from client\n" +
+		"2026-11-21T05:10:01Z stdout F db login Gz-Replaced-Value-42xQ ok\n" + testPEM
+	p := filepath.Join(dir, "kube/pods/teleport_auth-0_1234/auth/0.log.20261121-051000.gz")
+	os.MkdirAll(filepath.Dir(p), 0o700)
+	if err := os.WriteFile(p, gzipped(t, log), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := r.Scan(t.Context(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]bool{}
+	for _, l := range rep.Fixed {
+		kinds[l.Kind] = true
+	}
+	if !kinds["jwt"] || !kinds["password"] || !kinds["private_key"] {
+		t.Errorf("scan fixed %v; want the jwt, the replaced password and the key", rep.Fixed)
+	}
+	got := gunzipped(t, p)
+	for _, s := range []string{testJWT, "Gz-Replaced-Value-42xQ", "PRIVATE KEY", "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ"} {
+		if strings.Contains(got, s) {
+			t.Errorf("%q survived in the gzip file:\n%s", s, got)
+		}
+	}
+	if !strings.Contains(got, "stdout F db login [redacted:password:") || !strings.Contains(got, " from client\n") {
+		t.Errorf("text around the secrets was lost:\n%s", got)
+	}
+	// dump redact DIR also works through gzip.
+	q := filepath.Join(dir, "app.log.1.gz")
+	os.WriteFile(q, gzipped(t, "level=info token=TreeGzTok-99aXk2Lm7\n"), 0o600)
+	if _, err := r.Tree(t.Context(), dir); err != nil {
+		t.Fatal(err)
+	}
+	if got := gunzipped(t, q); strings.Contains(got, "TreeGzTok-99aXk2Lm7") || !strings.Contains(got, "level=info token=[redacted:") {
+		t.Errorf("Tree did not redact through gzip: %s", got)
+	}
+	// A .gz that does not decompress cannot be checked: the scan fails closed.
+	os.WriteFile(filepath.Join(dir, "broken.gz"), append(gzipped(t, "x")[:10], "garbage"...), 0o600)
+	if _, err := r.Scan(t.Context(), dir); err == nil || !strings.Contains(err.Error(), "broken.gz") {
+		t.Errorf("Scan error = %v; want a failure naming broken.gz", err)
+	}
+}
+
+// A secret in a file or directory name (a tar member name) is replaced by
+// its token; the manifest quoting that name gets the same token, so its
+// references still point at the file.
+func TestSecretInFileName(t *testing.T) {
+	r := mustNew(t, Options{})
+	gh := "ghp_" + strings.Repeat("aB3", 12)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "nodes/n1/teleport/audit/"+gh+"/events.log"), "{}\n")
+	writeFile(t, filepath.Join(dir, "nodes/n1/notes-"+gh+".txt"), "nothing secret\n")
+	writeFile(t, filepath.Join(dir, "system/ps.txt"), "clean\n")
+	name, changed := r.FileName("notes-" + gh + ".txt")
+	if !changed || strings.Contains(name, gh) || !strings.HasPrefix(name, "notes-[redacted:token:") {
+		t.Fatalf("FileName = %q, %v", name, changed)
+	}
+	rep, err := r.Scan(t.Context(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Renamed) != 2 {
+		t.Errorf("renamed %v, want the directory and the file", rep.Renamed)
+	}
+	tree := readTree(t, dir)
+	for p := range tree {
+		if strings.Contains(p, gh) {
+			t.Errorf("a name still holds the secret: %s", p)
+		}
+	}
+	// The manifest, leak-scanned on its own, names the renamed files.
+	meta := t.TempDir()
+	manifest := `{"outputs":["nodes/n1/notes-` + gh + `.txt","nodes/n1/teleport/audit/` + gh + `/events.log"]}` + "\n"
+	writeFile(t, filepath.Join(meta, "manifest.json"), manifest)
+	if _, err := r.Scan(t.Context(), meta); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(meta, "manifest.json"))
+	var m struct{ Outputs []string }
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range m.Outputs {
+		if _, ok := tree[filepath.FromSlash(o)]; !ok {
+			t.Errorf("manifest output %s names no file in %v", o, tree)
+		}
 	}
 }

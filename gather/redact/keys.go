@@ -102,6 +102,9 @@ func classifyKey(name string) (kind string, strict, ok bool) {
 	if k, ok := looseSecret[n]; ok {
 		return k, false, true
 	}
+	if pwName(name) {
+		return "password", true, true
+	}
 	if n == "capin" || strings.HasSuffix(n, "capin") { // Teleport ca_pin: a public-key hash
 		return "", false, false
 	}
@@ -130,6 +133,19 @@ func classifyKey(name string) (kind string, strict, ok bool) {
 		return "api_key", false, true
 	}
 	return "", false, false
+}
+
+// pwName reports a name ending in "pw" as a word of its own: pw, etcd-s3-pw,
+// DB_PW, adminPw (not "gpw" or "sshpw" run together).
+func pwName(name string) bool {
+	if len(name) < 2 || !strings.EqualFold(name[len(name)-2:], "pw") {
+		return false
+	}
+	if len(name) == 2 {
+		return true
+	}
+	c := name[len(name)-3]
+	return c == '-' || c == '_' || c == '.' || name[len(name)-2] == 'P' && c >= 'a' && c <= 'z'
 }
 
 var placeholders = map[string]bool{
@@ -251,9 +267,9 @@ func shortNumber(v string) bool {
 	return digits > 0 && digits <= 7
 }
 
-// duration reports a Go- or systemd-style duration (30s, 1h30m, 500ms, 7d).
+// duration reports a short Go- or systemd-style duration (30s, 1h30m, 500ms, 7d).
 func duration(v string) bool {
-	if v == "" {
+	if v == "" || len(v) > 10 {
 		return false
 	}
 	for v != "" {

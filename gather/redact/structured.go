@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"path"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -77,6 +78,13 @@ func (wk *walker) mapping(n *yaml.Node) {
 			for j := 0; j+1 < len(v.Content); j += 2 {
 				wk.comments(v.Content[j])
 				wk.secretData(v.Content[j+1], key != "stringData")
+			}
+		case kind == "ConfigMap" && key == "data" && v.Kind == yaml.MappingNode:
+			// A config file held in a ConfigMap gets the rules the file would.
+			wk.comments(v)
+			for j := 0; j+1 < len(v.Content); j += 2 {
+				wk.comments(v.Content[j])
+				wk.embedded(v.Content[j+1], v.Content[j].Value)
 			}
 		case kind == "token" && key == "metadata" && v.Kind == yaml.MappingNode:
 			// A Teleport token resource's name is the join token itself.
@@ -241,6 +249,54 @@ func (wk *walker) lastApplied(n *yaml.Node) {
 	}
 	n.Value, n.Tag = b.String(), "!!str"
 	wk.c.Add(lc)
+}
+
+// embedded redacts a string scalar holding a file's contents (a ConfigMap's
+// data value) by its structure when it is a YAML or JSON document, with
+// text rules otherwise.
+func (wk *walker) embedded(n *yaml.Node, name string) {
+	if n.Kind != yaml.ScalarNode || !structuredText(name, n.Value) {
+		wk.walk(n)
+		return
+	}
+	lc := Counts{}
+	var out []byte
+	var ok bool
+	if f := detect(name, []byte(n.Value)); f == fmtJSON {
+		out, ok = wk.r.redactJSONDoc([]byte(n.Value), lc)
+	} else {
+		out, ok = wk.r.redactYAML([]byte(n.Value), lc)
+	}
+	if !ok {
+		wk.walk(n)
+		return
+	}
+	if lc.Total() > 0 {
+		n.Value, n.Tag = string(out), "!!str"
+		wk.c.Add(lc)
+	}
+}
+
+// structuredText reports a file's contents that parse as YAML or JSON with
+// a mapping or sequence at the top (not a plain text file YAML would read
+// as one long scalar).
+func structuredText(name, v string) bool {
+	switch strings.ToLower(path.Ext(name)) {
+	case ".yaml", ".yml", ".json":
+		return true
+	}
+	for l := range strings.SplitSeq(v, "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || l[0] == '#' || l == "---" {
+			continue
+		}
+		if l[0] == '{' || l[0] == '[' {
+			return true
+		}
+		k, _, ok := strings.Cut(l, ":")
+		return ok && k != "" && !strings.ContainsAny(k, " \t") && (strings.HasPrefix(l[len(k)+1:], " ") || len(l) == len(k)+1)
+	}
+	return false
 }
 
 // text applies the text rules to a string scalar.
@@ -475,9 +531,20 @@ func (r *Redactor) streamJSON(w io.Writer, br *bufio.Reader, c Counts) error {
 	if big {
 		return r.streamJSONLines(w, bufio.NewReader(io.MultiReader(bytes.NewReader(buf), br)), c)
 	}
+	out, ok := r.redactJSONDoc(buf, c)
+	if !ok {
+		return r.streamText(w, bufio.NewReader(bytes.NewReader(buf)), c, allRules)
+	}
+	_, err = w.Write(out)
+	return err
+}
+
+// redactJSONDoc redacts one or more JSON documents by structure; ok is false
+// when buf is not JSON. Unchanged input is returned as it is.
+func (r *Redactor) redactJSONDoc(buf []byte, c Counts) (out []byte, ok bool) {
 	docs, err := parseJSON(buf)
 	if err != nil {
-		return r.streamText(w, bufio.NewReader(bytes.NewReader(buf)), c, allRules)
+		return nil, false
 	}
 	lc := Counts{}
 	wk := &walker{r: r, c: lc}
@@ -485,8 +552,7 @@ func (r *Redactor) streamJSON(w io.Writer, br *bufio.Reader, c Counts) error {
 		wk.walk(d)
 	}
 	if lc.Total() == 0 {
-		_, err := w.Write(buf)
-		return err
+		return buf, true
 	}
 	c.Add(lc)
 	var b bytes.Buffer
@@ -494,43 +560,25 @@ func (r *Redactor) streamJSON(w io.Writer, br *bufio.Reader, c Counts) error {
 		writeJSON(&b, d, "  ", 0)
 		b.WriteByte('\n')
 	}
-	_, err = w.Write(b.Bytes())
-	return err
+	return b.Bytes(), true
 }
 
 func (r *Redactor) streamJSONLines(w io.Writer, br *bufio.Reader, c Counts) error {
-	bw := bufio.NewWriterSize(w, 64<<10)
-	t := r.newTextStream(bw, c, allRules)
-	var long []byte
-	for {
-		b, err := br.ReadSlice('\n')
-		if err == bufio.ErrBufferFull {
-			long = append(long, b...)
-			if len(long) >= maxLine { // an over-long piece: text rules only
-				t.line(long, false)
-				long = long[:0]
-			}
-			continue
+	t := r.newTextStream(bufio.NewWriterSize(w, 64<<10), c, allRules)
+	err := eachLine(br, func(b []byte, nl, cut bool) {
+		if cut { // an over-long piece: text rules only
+			t.line(b, nl)
+			return
 		}
-		if len(long) > 0 {
-			b = append(long, b...)
-			long = long[:0]
-		}
-		if len(b) > 0 {
-			nl := b[len(b)-1] == '\n'
-			if nl {
-				b = b[:len(b)-1]
-			}
-			r.jsonLine(t, b, nl, c)
-		}
-		if err == io.EOF {
-			return t.close()
-		}
-		if err != nil {
-			t.close()
-			return fmt.Errorf("read: %w", err)
-		}
+		r.jsonLine(t, b, nl, c)
+	})
+	if cerr := t.close(); err == nil {
+		err = cerr
 	}
+	if err != nil {
+		return fmt.Errorf("read: %w", err)
+	}
+	return nil
 }
 
 // jsonLine redacts one line of JSON lines; a line that is not JSON gets text rules.

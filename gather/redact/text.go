@@ -46,7 +46,9 @@ var (
 	b64PEMRe = regexp.MustCompile(`LS0tLS1CRUdJTi[A-Za-z0-9+/]*={0,2}`)
 	k3sRe    = regexp.MustCompile(`K10[0-9a-f]{64}::[A-Za-z0-9_.\-]+:[^\s"'\\,;]+`)
 	ageRe    = regexp.MustCompile(`AGE-SECRET-KEY-1[0-9A-Z]{50,}`)
-	urlRe    = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.\-]*://)([^\s:/?#@"'<>\[\]]*):([^\s/?#@"'<>]+)@`)
+	// Go MySQL driver DSN, user:password@tcp(host:port)/db: the password may
+	// hold '@', so it runs to the last "@tcp(".
+	dsnRe    = regexp.MustCompile(`(?:^|[\s"'=,(\[])[A-Za-z0-9_.\-]*:([^\s"']+)@(?:tcp6?|udp|unix(?:gram)?)\(`)
 	authRe   = regexp.MustCompile(`(?i)(authorization\\?"?\s*[:=]\s*\[?\s*\\?"?\s*)(?:(bearer|basic|token|digest|negotiate|ntlm|apikey)\s+)?([^\s"'\\,\]]+)`)
 	bearerRe = regexp.MustCompile(`(?i)\bbearer\s+([A-Za-z0-9._~+/=\-]{8,})`)
 	bootRe   = regexp.MustCompile(`\b[a-z0-9]{6}\.([a-z0-9]{16})\b`)
@@ -111,7 +113,7 @@ func (r *Redactor) redactLine(l []byte, c Counts, rs rules) []byte {
 	if rs&rShapes != 0 && t != 0 {
 		l = r.shapes(l, t, c)
 	}
-	if rs&rContext != 0 && t&(secretWords|tURL) != 0 {
+	if rs&rContext != 0 && t&(secretWords|tURL|tDSN|tCmd) != 0 {
 		l = r.context(l, t, c)
 	}
 	if rs&rValues != 0 {
@@ -265,6 +267,12 @@ func (r *Redactor) context(l []byte, t trig, c Counts) []byte {
 	if t&tURL != 0 && t&tAt != 0 {
 		l = r.urlPasswords(l, c)
 	}
+	if t&tDSN != 0 {
+		l = r.replaceAll(l, dsnRe, 1, "password", c, skipValue)
+	}
+	if t&tCmd != 0 {
+		l = r.commandLine(l, c)
+	}
 	if t&tAuth != 0 && bytes.Contains(bytes.ToLower(l), []byte("authorization")) {
 		l = r.authorization(l, c)
 	}
@@ -294,12 +302,25 @@ func (r *Redactor) context(l []byte, t trig, c Counts) []byte {
 	return l
 }
 
+// urlPasswords redacts the password of scheme://user:password@host URLs.
+// Passwords are often written unescaped, holding '/', '#' or '@': the
+// password runs to the last '@' before the path, as long as what precedes
+// its first '/' is not a port.
 func (r *Redactor) urlPasswords(l []byte, c Counts) []byte {
 	var sp []span
-	for _, m := range urlRe.FindAllSubmatchIndex(l, -1) {
-		s, e := m[6], m[7]
+	for off := 0; ; {
+		i := bytes.Index(l[off:], []byte("://"))
+		if i < 0 {
+			break
+		}
+		u := off + i + 3
+		off = u
+		s, e, ok := urlPassword(l, u)
+		if !ok || insideToken(l, s) {
+			continue
+		}
 		pw := string(l[s:e])
-		if insideToken(l, s) || skipValue(pw) {
+		if skipValue(pw) {
 			continue
 		}
 		secret := pw
@@ -309,8 +330,69 @@ func (r *Redactor) urlPasswords(l []byte, c Counts) []byte {
 		}
 		sp = append(sp, span{s, e, r.token("url_password", secret)})
 		c["url_password"]++
+		off = e
 	}
 	return apply(l, sp)
+}
+
+// urlPassword finds the password span of the URL whose authority starts at u.
+func urlPassword(l []byte, u int) (s, e int, ok bool) {
+	if u < 4 || !isSchemeChar(l[u-4]) {
+		return 0, 0, false
+	}
+	p := u
+	for p < len(l) && !urlUserEnd(l[p]) {
+		p++
+	}
+	if p >= len(l) || l[p] != ':' {
+		return 0, 0, false
+	}
+	s = p + 1
+	end := s
+	for end < len(l) && end-s < maxValue {
+		c := l[end]
+		if c == ' ' || c == '\t' || c == '"' || c == '\'' || c == '<' || c == '>' || c == '?' || c == '\\' {
+			break
+		}
+		end++
+	}
+	// The host follows the last '@' before the path; the path starts at the
+	// first '/' after the first '@' (a '/' before it is in the password).
+	first := bytes.IndexByte(l[s:end], '@')
+	if first <= 0 {
+		return 0, 0, false
+	}
+	if slash := bytes.IndexByte(l[s+first:end], '/'); slash >= 0 {
+		end = s + first + slash
+	}
+	at := bytes.LastIndexByte(l[s:end], '@')
+	e = s + at
+	if slash := bytes.IndexByte(l[s:e], '/'); slash >= 0 && allDigits(l[s:s+slash]) {
+		return 0, 0, false // host:port/path@...
+	}
+	return s, e, true
+}
+
+func isSchemeChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '+' || c == '.' || c == '-'
+}
+
+// urlUserEnd ends the user name of a URL's userinfo.
+func urlUserEnd(c byte) bool {
+	switch c {
+	case ':', '/', '?', '#', '@', ' ', '\t', '"', '\'', '<', '>', '[', ']':
+		return true
+	}
+	return false
+}
+
+func allDigits(b []byte) bool {
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return len(b) > 0
 }
 
 func (r *Redactor) authorization(l []byte, c Counts) []byte {
@@ -342,7 +424,7 @@ var keyWords = []struct {
 	w []byte
 	t trig
 }{
-	{[]byte("pass"), tPass}, {[]byte("pwd"), tPass}, {[]byte("secret"), tSecret}, {[]byte("token"), tToken},
+	{[]byte("pass"), tPass}, {[]byte("pw"), tPass}, {[]byte("secret"), tSecret}, {[]byte("token"), tToken},
 	{[]byte("key"), tKey}, {[]byte("auth"), tAuth}, {[]byte("cred"), tCred}, {[]byte("pin"), tPin},
 	{[]byte("sig"), tSig}, {[]byte("cookie"), tCookie}, {[]byte("session"), tCookie},
 }
@@ -593,4 +675,94 @@ func digestPrefix(l []byte, i int) bool {
 		}
 	}
 	return false
+}
+
+// passwordCommands are programs that take a password or token as an
+// argument, as ps shows them: which option carries it, and how.
+var passwordCommands = map[string]struct {
+	attached string // option with the value joined to it: mysql -pSECRET
+	next     string // option with the value as the next argument: redis-cli -a SECRET
+	userPass bool   // the value is user:password (curl -u)
+	login    bool   // only after a "login" subcommand (docker login -p)
+}{
+	"mysql": {attached: "-p"}, "mysqldump": {attached: "-p"}, "mysqladmin": {attached: "-p"}, "mysqlimport": {attached: "-p"},
+	"mysqlcheck": {attached: "-p"}, "mariadb": {attached: "-p"}, "mariadb-dump": {attached: "-p"}, "mariadb-admin": {attached: "-p"},
+	"curl": {attached: "-u", next: "-u", userPass: true}, "redis-cli": {next: "-a"}, "sshpass": {attached: "-p", next: "-p"},
+	"docker": {next: "-p", login: true}, "podman": {next: "-p", login: true}, "nerdctl": {next: "-p", login: true},
+	"vault": {login: true},
+}
+
+// commandLine redacts passwords given as arguments to the programs in
+// passwordCommands (ps output, shell history, unit files). Long options
+// (--password X, --user=u:X) are left to keyValues and this for curl.
+func (r *Redactor) commandLine(l []byte, c Counts) []byte {
+	type field struct{ s, e int }
+	var fs []field
+	for i := 0; i < len(l); {
+		for i < len(l) && (l[i] == ' ' || l[i] == '\t') {
+			i++
+		}
+		j := i
+		for j < len(l) && l[j] != ' ' && l[j] != '\t' {
+			j++
+		}
+		if j > i {
+			fs = append(fs, field{i, j})
+		}
+		i = j
+	}
+	var sp []span
+	add := func(s, e int, userPass bool) {
+		if userPass {
+			k := bytes.IndexByte(l[s:e], ':')
+			if k < 0 {
+				return
+			}
+			s += k + 1
+		}
+		if e-s >= 2 && (l[s] == '"' || l[s] == '\'') && l[e-1] == l[s] {
+			s, e = s+1, e-1
+		}
+		v := string(l[s:e])
+		if e <= s || insideToken(l, s) || skipValue(v) {
+			return
+		}
+		sp = append(sp, span{s, e, r.token("password", v)})
+		c["password"]++
+	}
+	for k := 0; k < len(fs); k++ {
+		name := l[fs[k].s:fs[k].e]
+		if i := bytes.LastIndexByte(name, '/'); i >= 0 {
+			name = name[i+1:]
+		}
+		pc, ok := passwordCommands[string(name)]
+		if !ok {
+			continue
+		}
+		afterLogin := !pc.login
+		for k++; k < len(fs); k++ {
+			a := l[fs[k].s:fs[k].e]
+			if a[0] == ';' || a[0] == '|' || a[0] == '&' {
+				break // the next command of a shell line
+			}
+			switch {
+			case !afterLogin:
+				afterLogin = string(a) == "login"
+			case pc.next != "" && (string(a) == pc.next || pc.userPass && (string(a) == "--user" || string(a) == "--proxy-user")):
+				if k+1 < len(fs) {
+					k++
+					add(fs[k].s, fs[k].e, pc.userPass)
+				}
+			case pc.attached != "" && len(a) > len(pc.attached) && string(a[:len(pc.attached)]) == pc.attached:
+				add(fs[k].s+len(pc.attached), fs[k].e, pc.userPass)
+			case pc.userPass && bytes.HasPrefix(a, []byte("--user=")):
+				add(fs[k].s+len("--user="), fs[k].e, true)
+			case pc.login && pc.next == "" && a[0] != '-' && bytes.IndexByte(a, '=') < 0:
+				add(fs[k].s, fs[k].e, false) // vault login TOKEN
+				pc.login = false
+			}
+		}
+	}
+	slices.SortFunc(sp, func(a, b span) int { return a.s - b.s })
+	return apply(l, sp)
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"hash"
 	"io"
+	"strings"
 )
 
 // maxLine caps one line of text; a longer line is handled in pieces.
@@ -46,6 +47,11 @@ type textStream struct {
 	b64Key    bool // the lines that follow continue a wrapped base64-encoded private key
 	puttyLeft int  // lines of a PuTTY key's private part still to come
 	keyLines  int  // lines taken into such a key so far
+
+	// A secret key that ended the last line without its value (a wrapped
+	// value, "--token \\" continued, a long line cut after "password: ").
+	pendKind   string
+	pendStrict bool
 
 	// Leak scan only: called with the line number and kinds of each hit.
 	onHit  func(line int, kinds []string)
@@ -92,6 +98,9 @@ func (t *textStream) handle(l []byte, nl bool) {
 			return
 		}
 	}
+	if t.pendKind != "" {
+		l = t.wrappedValue(l)
+	}
 	if t.rs&rShapes != 0 && bytes.Contains(l, privMark) {
 		if b := bytes.Index(l, beginMark); b >= 0 && !bytes.Contains(l[b:], endMark) {
 			if h := pemHeaderEnd(l, b); h > 0 {
@@ -119,6 +128,74 @@ func (t *textStream) handle(l []byte, nl bool) {
 	if t.rs&rShapes != 0 {
 		t.startKeyLines(l)
 	}
+	if t.rs&rContext != 0 {
+		t.pendKind, t.pendStrict = danglingKey(l)
+	}
+}
+
+// danglingKey returns the kind of the secret key that ends l without a
+// value: "password:", "TOKEN=", or a flag before a line continuation.
+func danglingKey(l []byte) (kind string, strict bool) {
+	s := bytes.TrimRight(l, " \t\r")
+	if len(s) == 0 {
+		return "", false
+	}
+	var key []byte
+	prose := false // "failed to validate token:" ends a sentence, not a key
+	switch s[len(s)-1] {
+	case ':', '=':
+		k := bytes.TrimRight(s[:len(s)-1], " \t\"'")
+		i := len(k)
+		for i > 0 && keyChar(k[i-1]) {
+			i--
+		}
+		key = k[i:]
+		prose = s[len(s)-1] == ':' && len(k) == len(s)-1 && !lineStartKey(k, i)
+	case '\\':
+		if f := lastField(s[:len(s)-1]); len(f) > 1 && f[0] == '-' {
+			key = f
+		}
+	}
+	if len(key) == 0 {
+		return "", false
+	}
+	kind, strict, ok := secretKey(string(key))
+	if !ok {
+		return "", false
+	}
+	return kind, strict && !prose
+}
+
+// wrappedValue redacts the first word of l as the value of the key that
+// ended the line before.
+func (t *textStream) wrappedValue(l []byte) []byte {
+	kind, strict := t.pendKind, t.pendStrict
+	t.pendKind = ""
+	i := 0
+	for i < len(l) && (l[i] == ' ' || l[i] == '\t') {
+		i++
+	}
+	j := i
+	for j < len(l) && l[j] != ' ' && l[j] != '\t' {
+		j++
+	}
+	vs, ve := i, j
+	if ve > vs && l[ve-1] == '\\' {
+		ve--
+	}
+	if ve-vs >= 2 && (l[vs] == '"' || l[vs] == '\'') && l[ve-1] == l[vs] {
+		vs, ve = vs+1, ve-1
+	}
+	if ve <= vs {
+		return l
+	}
+	v := string(l[vs:ve])
+	if v[0] == '-' || v[0] == '#' || strings.HasSuffix(v, ":") || strings.Contains(v, "=") || skipValue(v) ||
+		settingValue(kind, v) || !strict && !plausibleSecret(v) {
+		return l
+	}
+	t.c[kind]++
+	return apply(l, []span{{vs, ve, t.r.token(kind, v)}})
 }
 
 var (
@@ -332,6 +409,18 @@ func (r *Redactor) streamText(w io.Writer, br *bufio.Reader, c Counts, rs rules)
 }
 
 func (r *Redactor) streamTextWith(t *textStream, br *bufio.Reader) error {
+	err := eachLine(br, func(b []byte, nl, _ bool) { t.line(b, nl) })
+	if cerr := t.close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// eachLine calls fn with every line of br, without its newline; nl says
+// whether it had one. A line longer than maxLine comes in pieces (cut true,
+// nl false), each ending after a blank or separator when one lies within
+// maxValue bytes of the cut, so that a value is not split in two.
+func eachLine(br *bufio.Reader, fn func(b []byte, nl, cut bool)) error {
 	var long []byte
 	for {
 		b, err := br.ReadSlice('\n')
@@ -339,8 +428,9 @@ func (r *Redactor) streamTextWith(t *textStream, br *bufio.Reader) error {
 		case err == bufio.ErrBufferFull:
 			long = append(long, b...)
 			if len(long) >= maxLine {
-				t.line(long, false)
-				long = long[:0]
+				k := cutPoint(long)
+				fn(long[:k], false, true)
+				long = long[:copy(long, long[k:])]
 			}
 			continue
 		case len(long) > 0:
@@ -352,14 +442,25 @@ func (r *Redactor) streamTextWith(t *textStream, br *bufio.Reader) error {
 			if nl {
 				b = b[:len(b)-1]
 			}
-			t.line(b, nl)
+			fn(b, nl, false)
 		}
 		if err == io.EOF {
-			return t.close()
+			return nil
 		}
 		if err != nil {
-			t.close()
 			return err
 		}
 	}
+}
+
+// cutPoint is where an over-long line is cut: after the last blank or
+// separator in its final maxValue bytes, or at its end if there is none.
+func cutPoint(b []byte) int {
+	for i := len(b) - 1; i >= 0 && i >= len(b)-maxValue; i-- {
+		switch b[i] {
+		case ' ', '\t', ',', ';', '&':
+			return i + 1
+		}
+	}
+	return len(b)
 }

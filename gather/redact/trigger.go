@@ -28,6 +28,8 @@ const (
 	tAWSWord
 	tB64PEM // base64 of "-----BEGIN "
 	tHook   // webhook URLs
+	tDSN    // Go MySQL DSN: user:pw@tcp(host)/db
+	tCmd    // commands that take a password as an argument (mysql -pX, curl -u u:X)
 )
 
 // secretWords are the triggers of the key/value, flag and entropy rules.
@@ -40,7 +42,7 @@ type anchor struct {
 }
 
 var anchors = []anchor{
-	{"pass", false, tPass}, {"pwd", false, tPass}, {"secret", false, tSecret}, {"token", false, tToken},
+	{"pass", false, tPass}, {"pw", false, tPass}, {"secret", false, tSecret}, {"token", false, tToken},
 	{"key", false, tKey}, {"auth", false, tAuth}, {"cred", false, tCred}, {"pin", false, tPin},
 	{"bearer", false, tBearer}, {"sig", false, tSig}, {"cookie", false, tCookie}, {"session", false, tCookie},
 	{"private", false, tPrivate}, {"eyJ", true, tEyJ}, {"AKIA", true, tAWS}, {"ASIA", true, tAWS},
@@ -54,6 +56,10 @@ var anchors = []anchor{
 	{"sk-proj-", false, tVend}, {"sk-svcacct-", false, tVend}, {"sk-admin-", false, tVend}, {"sk-ant-", false, tVend},
 	{"T3BlbkFJ", true, tVend}, {"npm_", false, tVend}, {"hvs.", false, tVend}, {"hvb.", false, tVend}, {"hvr.", false, tVend},
 	{"SG.", true, tVend}, {"LS0tLS1CRUdJTi", true, tB64PEM},
+	{"@tcp(", false, tDSN}, {"@tcp6(", false, tDSN}, {"@unix(", false, tDSN}, {"@udp(", false, tDSN},
+	{"mysql", false, tCmd}, {"mariadb", false, tCmd}, {"curl", false, tCmd}, {"redis-cli", false, tCmd},
+	{"docker", false, tCmd}, {"podman", false, tCmd}, {"nerdctl", false, tCmd}, {"vault", false, tCmd},
+	{"sshpass", false, tCmd},
 	{"hooks.slack.com", false, tHook}, {"discord.com/api/webhooks", false, tHook}, {"discordapp.com/api/webhooks", false, tHook},
 }
 

@@ -29,7 +29,11 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
+	"github.com/dumptool/dump/internal/tracing"
 	"github.com/dumptool/dump/upload"
 )
 
@@ -94,8 +98,12 @@ type store struct {
 
 func (s *store) String() string { return s.inner.String() }
 
-// do runs f until it succeeds, fails permanently or time runs out.
-func (s *store) do(ctx context.Context, op string, f func() error) error {
+// do runs f until it succeeds, fails permanently or time runs out. The
+// operation is a span of the run's trace, with a child span per retry.
+func (s *store) do(ctx context.Context, op string, f func() error) (err error) {
+	tr := trace.SpanFromContext(ctx).TracerProvider().Tracer(tracing.Name)
+	ctx, span := tr.Start(ctx, op)
+	defer func() { endSpan(span, err) }()
 	b := backoff.NewExponentialBackOff(
 		backoff.WithInitialInterval(s.opts.InitialInterval),
 		backoff.WithMaxInterval(s.opts.MaxInterval),
@@ -105,7 +113,15 @@ func (s *store) do(ctx context.Context, op string, f func() error) error {
 	)
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
+		var retrySpan trace.Span
+		if attempt > 1 {
+			_, retrySpan = tr.Start(ctx, "retry", trace.WithAttributes(attribute.Int("attempt", attempt)))
+		}
 		err := f()
+		if retrySpan != nil {
+			endSpan(retrySpan, err)
+		}
+		span.SetAttributes(attribute.Int("attempts", attempt))
 		if answered(err) {
 			s.reached.Store(true)
 		}
@@ -133,6 +149,13 @@ func (s *store) do(ctx context.Context, op string, f func() error) error {
 		case <-t.C:
 		}
 	}
+}
+
+func endSpan(span trace.Span, err error) {
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
 }
 
 func (s *store) Put(ctx context.Context, name string, r io.Reader, size int64) error {
