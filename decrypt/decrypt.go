@@ -27,8 +27,10 @@ type Options struct {
 	SessionKey  *age.X25519Identity // --key, for nometa dumps; key.age is then not used
 	OutDir      string              // the dump goes to OutDir/<uuid>; empty means "."
 	Limits      Limits
-	Concurrency int         // ranges downloaded at once from an upload.RangeReader (default 4)
-	Wrap        upload.Wrap // optional: observe the payload bytes (progress)
+	Concurrency int // ranges downloaded at once from an upload.RangeReader (default 4)
+	// Wrap, if set, observes the payload bytes (progress); size is -1 when
+	// unknown.
+	Wrap func(name string, r io.Reader, size int64) io.Reader
 
 	chunkSize int64 // tests make it small
 }

@@ -501,7 +501,7 @@ func BenchmarkRangedDownload(b *testing.B) {
 	const size = 64 << 20
 	data := make([]byte, size)
 	rand.Read(data)
-	if err := s.Put(context.Background(), "obj", bytes.NewReader(data), size); err != nil {
+	if err := s.Put(context.Background(), "obj", bytes.NewReader(data)); err != nil {
 		b.Fatal(err)
 	}
 	b.SetBytes(size)

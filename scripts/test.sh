@@ -11,7 +11,12 @@ if [ -n "$unformatted" ]; then
 fi
 go vet ./...
 
-echo "== test servers: MinIO, etcd and kube-apiserver (built once into the cache, minutes; then reused)"
+echo "== test servers"
+cache=${DUMP_CACHE:-$HOME/.cache/dump}
+if [ ! -x "$cache/minio/bin/minio" ] || [ ! -x "$cache/kube/bin/kube-apiserver" ]; then
+  echo "first run: building the test servers (MinIO, etcd, kube-apiserver) from the Go module proxy into $cache;"
+  echo "this takes several minutes (kube-apiserver about 15 on 2 cores), once; later runs reuse them"
+fi
 scripts/minio.sh build
 scripts/kube.sh build
 

@@ -11,6 +11,7 @@ import (
 	"github.com/dumptool/dump/decrypt"
 	"github.com/dumptool/dump/internal/human"
 	"github.com/dumptool/dump/internal/layout"
+	"github.com/dumptool/dump/upload/stores"
 )
 
 func decryptCommand() *cli.Command {
@@ -19,7 +20,7 @@ func decryptCommand() *cli.Command {
 		Usage:     "support: fetch a dump by uuid, prefix or glob (or open a local file), and extract it to --out DIR/<uuid>/",
 		ArgsUsage: "UUID|PREFIX|GLOB",
 		Flags: append(append(outputFlags(), identityFlags()...),
-			stringFlag("from", "where dumps are: file:///dir, s3://bucket/prefix or gs://bucket/prefix", defaultDestination),
+			stringFlag("from", "where dumps are: "+stores.Forms(), defaultDestination),
 			stringFlag("file", "a local sealed dump (dump-<uuid>.tar.zst.age) instead of a store", ""),
 			stringFlag("out", "extract under this directory", "."),
 			boolFlag("all", "open every dump that matches"),
@@ -134,6 +135,6 @@ func decryptOptions(c *cli.Context, u *ui) (decrypt.Options, error) {
 		OutDir:      c.String("out"),
 		Limits:      decrypt.Limits{MaxBytes: maxBytes, MaxFiles: c.Int("max-files")},
 		Concurrency: c.Int("download-concurrency"),
-		Wrap:        u.bytes("download"),
+		Wrap:        u.downloadProgress(),
 	}, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/dumptool/dump/internal/human"
 	"github.com/dumptool/dump/internal/layout"
 	"github.com/dumptool/dump/upload"
+	"github.com/dumptool/dump/upload/stores"
 )
 
 // listEntry is one line of dump list (and one object of --json).
@@ -27,7 +28,7 @@ func listCommand() *cli.Command {
 		Name:  "list",
 		Usage: "support: list the dumps in a store (oldest first)",
 		Flags: append(outputFlags(),
-			stringFlag("from", "where dumps are: file:///dir, s3://bucket/prefix or gs://bucket/prefix", defaultDestination),
+			stringFlag("from", "where dumps are: "+stores.Forms(), defaultDestination),
 			boolFlag("json", "print JSON"),
 			storeTimeoutFlag(),
 		),
