@@ -14,6 +14,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/dumptool/dump/gather"
+	"github.com/dumptool/dump/internal/human"
+	"github.com/dumptool/dump/internal/layout"
 	"github.com/dumptool/dump/upload/stores"
 )
 
@@ -243,11 +245,33 @@ func recipientFlags() []cli.Flag {
 
 func uploadFlags() []cli.Flag {
 	return []cli.Flag{
+		splitFlag(),
 		stringFlag("to", "destination: "+stores.Forms(), defaultDestination),
 		boolFlag("create", "make a missing file:// destination, parent directories included"),
 		stringFlag("ticket", "upload with a ticket from support instead of credentials", ""),
 		durationFlag("upload-timeout", "deadline for the whole upload, retries included", 2*time.Hour),
 	}
+}
+
+// splitFlag asks for the sealed payload in numbered parts of at most SIZE.
+func splitFlag() cli.Flag {
+	return &cli.StringFlag{Name: "split", Usage: "write the sealed payload as numbered parts of at most SIZE each (e.g. 25MiB), for mail or ticket portals with a size limit", EnvVars: env("split"),
+		Action: func(c *cli.Context, _ string) error {
+			_, err := splitSize(c)
+			return err
+		}}
+}
+
+// splitSize is --split in bytes, 0 when not set.
+func splitSize(c *cli.Context) (int64, error) {
+	if c.String("split") == "" {
+		return 0, nil
+	}
+	n, err := sizeFlag(c, "split")
+	if err == nil && n < layout.MinPartSize {
+		err = usageErrorf("--split %s: parts must be at least %s, e.g. --split 25MiB", c.String("split"), human.Bytes(layout.MinPartSize))
+	}
+	return n, err
 }
 
 // storeTimeoutFlag bounds the retries of each request of list and decrypt.

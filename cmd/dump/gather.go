@@ -21,6 +21,7 @@ func gatherCommand() *cli.Command {
 		stringFlag("out", "directory for the dump file", "."),
 		boolFlag("encrypt", "also seal the dump for the support recipients"),
 		boolFlag("dry-run", "print what would run, per profile, and stop"),
+		splitFlag(),
 	)
 	return &cli.Command{
 		Name:  "gather",
@@ -38,6 +39,9 @@ func gatherCommand() *cli.Command {
 					return err
 				}
 				return plan.WriteDryRun(u.out)
+			}
+			if c.String("split") != "" && !c.Bool("encrypt") {
+				return usageErrorf("--split cuts the sealed payload into parts: add --encrypt")
 			}
 			var rs recipientsOf
 			if c.Bool("encrypt") {
