@@ -125,10 +125,11 @@ func shortDuration(d time.Duration) string {
 	return s
 }
 
+// sizeFlag reads a size flag in bytes.
 func sizeFlag(c *cli.Context, name string) (int64, error) {
 	n, err := parseSize(c.String(name))
 	if err != nil {
-		return 0, usageErrorf("--%s: %v", name, err)
+		return 0, usageErrorf("--%s %v, e.g. --%s 25MiB", name, err, name)
 	}
 	return n, nil
 }
