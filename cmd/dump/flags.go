@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/urfave/cli/v2"
 
+	"github.com/dumptool/dump/decrypt"
 	"github.com/dumptool/dump/gather"
 	"github.com/dumptool/dump/internal/human"
 	"github.com/dumptool/dump/internal/layout"
@@ -287,6 +288,15 @@ func gatherUploadFlags() []cli.Flag {
 		stringFlag("out", "where the sealed files are written (and kept if the upload fails)", defaultOutbox()),
 		&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "answer yes to the prompts", EnvVars: env("yes")},
 	)
+}
+
+// maxBytesFlag and maxFilesFlag bound an extraction (decrypt, view).
+func maxBytesFlag() cli.Flag {
+	return sizeOption("max-bytes", "refuse to extract more than this", decrypt.DefaultMaxBytes)
+}
+
+func maxFilesFlag() cli.Flag {
+	return countFlag("max-files", "refuse to extract more files than this", decrypt.DefaultMaxFiles)
 }
 
 func identityFlags() []cli.Flag {
