@@ -107,7 +107,7 @@ func (copyKind) run(ctx context.Context, s *runState, c Collector, res *Collecto
 	// copy copies one regular file, or lists it as left out once the tree is full.
 	copy := func(name, dest string) {
 		if s.treeFull() {
-			s.leaveOut(Dropped{Path: dest, Collector: c.Name, Action: "left out", Reason: errFileLimit.Error()})
+			s.drop(Dropped{Path: dest, Collector: c.Name, Action: "left out", Reason: errFileLimit.Error()})
 			return
 		}
 		if err := s.copyFile(c, res, h, name, dest, limit); err != nil && !errors.Is(err, errFileLimit) {

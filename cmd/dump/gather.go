@@ -143,9 +143,12 @@ func runGather(c *cli.Context, u *ui) (*gathered, error) {
 	if err != nil {
 		return nil, err
 	}
-	work, err := os.MkdirTemp("", "dump-gather-")
+	work, note, err := gather.WorkDir(c.String("out"))
 	if err != nil {
-		return nil, fmt.Errorf("make a working directory: %w (set TMPDIR to a writable place)", err)
+		return nil, err
+	}
+	if note != "" {
+		u.notef("%s", note)
 	}
 	g := &gathered{uuid: id, work: work, tree: filepath.Join(work, layout.DirName(id))}
 	opts, err := gatherOptions(c, g.tree)

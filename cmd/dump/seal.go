@@ -14,7 +14,7 @@ import (
 	"github.com/dumptool/dump/upload"
 )
 
-// seal packs and encrypts tree into out as the three parts of DESIGN.md.
+// seal packs and encrypts tree into out as the three parts of docs/design.md.
 func seal(c *cli.Context, u *ui, tree, id, out string, rs recipientsOf, includeKey bool) (*crypto.Sealed, error) {
 	split, err := splitSize(c)
 	if err != nil {
