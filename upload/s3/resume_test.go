@@ -29,11 +29,15 @@ import (
 // once some have gone up, as a crash or ^C half way would.
 type partCounter struct {
 	parts       atomic.Int64
+	heads       atomic.Int64
 	cancelAfter int64
 	cancel      context.CancelFunc
 }
 
 func (c *partCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodHead {
+		c.heads.Add(1)
+	}
 	resp, err := http.DefaultTransport.RoundTrip(r)
 	if err == nil && r.Method == http.MethodPut && r.URL.Query().Has("partNumber") && resp.StatusCode == http.StatusOK {
 		if n := c.parts.Add(1); n == c.cancelAfter && c.cancel != nil {
@@ -245,4 +249,22 @@ func settledParts(t *testing.T, bucket, key string, uploadID *string) int {
 	}
 	t.Fatalf("the stored parts of %s never settled", key)
 	return 0
+}
+
+// Uploading a dump looks at each object once: the HEAD before its put.
+func TestOneHeadPerObject(t *testing.T) {
+	miniotest.Need(t, srv)
+	bucket := newBucket(t)
+	c := &partCounter{}
+	s := countingStore(t, bucket, c)
+	payload, _ := randomFile(t, 2*s3.PartSize+5)
+	key, _ := randomFile(t, 200)
+	parts := upload.Parts{PayloadPath: payload, KeyPath: key, InfoPath: key}
+	const id = "0d000000-0000-4000-8000-0000000000a1"
+	if err := upload.PutDump(context.Background(), s, id, parts, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.heads.Load(); n != 3 {
+		t.Fatalf("%d HEAD requests for a dump of 3 objects, want 3", n)
+	}
 }
