@@ -435,3 +435,19 @@ func TestFullDiskStillGivesADump(t *testing.T) {
 		t.Errorf("%d of 4 outputs left out for want of space, want some but not all: %+v", left, m.Dropped)
 	}
 }
+
+// journalctl follows links in the directory it is given: a sysroot journal
+// with symbolic links in it is refused, not read.
+func TestSysrootJournalLinksRefused(t *testing.T) {
+	outside := t.TempDir()
+	put(t, outside, "system.journal", "OUTSIDE journal\n")
+	root := t.TempDir()
+	link(t, filepath.Join(outside, "system.journal"), filepath.Join(root, "var/log/journal/0123456789abcdef0123456789abcdef/system.journal"))
+	withProfiles(t, Collector{Name: "journal", Category: "systemd", Kind: KindJournal, Unit: "teleport.service", Output: "systemd/teleport.service"})
+	opts := testOptions(t)
+	opts.Sysroot = root
+	res := mustRun(t, opts)
+	if r := result(t, res, "journal"); r.Status != StatusFailed || !strings.Contains(r.Error, "symbolic link") {
+		t.Errorf("journal with a link out of the sysroot: %s %q", r.Status, r.Error)
+	}
+}

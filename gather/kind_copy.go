@@ -176,9 +176,10 @@ func storedName(name string) string {
 	return name
 }
 
-// maxGunzip bounds what is decompressed of one gzip file: the redactor reads
-// all of it, and a small file can expand a thousandfold.
-var maxGunzip int64 = 1 << 30
+// gunzipFactor bounds what is decompressed of one gzip file, as a multiple
+// of the file cap: the redactor reads all of it to keep the tail, and a small
+// file can expand a thousandfold.
+const gunzipFactor = 16
 
 // copyFile copies one file of h into the tree through the redactor. Files
 // that are nothing but secrets are not copied at all; files older than
@@ -223,7 +224,7 @@ func (s *runState) copyFile(c Collector, res *CollectorResult, h *hostFS, name, 
 			return nil
 		}
 		defer gz.Close()
-		br := bufio.NewReaderSize(&capReader{r: gz, n: maxGunzip, hit: &cut}, 4096)
+		br := bufio.NewReaderSize(&capReader{r: gz, n: gunzipFactor * limit, hit: &cut}, 4096)
 		head, _ = br.Peek(4096)
 		if binary(head) {
 			return nil

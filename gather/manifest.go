@@ -49,6 +49,7 @@ type CollectorResult struct {
 	FailureKind FailureKind   `json:"failure_kind,omitempty"`
 	Skipped     []SkippedFile `json:"skipped,omitempty"`          // copy: files deliberately not copied
 	OlderFiles  int           `json:"older_than_since,omitempty"` // copy: files left out by --since
+	Notes       []string      `json:"notes,omitempty"`            // facts that are not failures, e.g. a container that never started and why
 	Priority    int           `json:"priority"`
 
 	pgid      int          // the command's process group, for tests
@@ -112,6 +113,7 @@ type Manifest struct {
 	Profiles     []string          `json:"profiles"`
 	Detections   []Detection       `json:"detections"`
 	Census       *CensusInfo       `json:"census,omitempty"`
+	Kube         *KubeCluster      `json:"kube,omitempty"` // the API server's health and the namespaces gathered, and why
 	Settings     Settings          `json:"settings"`
 	Warnings     []string          `json:"warnings"`
 	Collectors   []CollectorResult `json:"collectors"`
