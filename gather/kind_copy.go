@@ -63,11 +63,16 @@ func (copyKind) run(ctx context.Context, s *runState, c Collector, res *Collecto
 	limit := s.fileCap(c)
 	var problems []string
 	var problemKind FailureKind
+	more := 0 // problems not listed
 	problem := func(kind FailureKind, msg string) {
 		if problemKind == "" || kind != FailOther {
 			problemKind = kind
 		}
-		problems = append(problems, msg)
+		if len(problems) < maxProblemsListed {
+			problems = append(problems, msg)
+		} else {
+			more++
+		}
 	}
 	h, err := openHostFS(s.env.Sysroot)
 	if err != nil {
@@ -161,11 +166,18 @@ func (copyKind) run(ctx context.Context, s *runState, c Collector, res *Collecto
 			res.fail(FailTimeout, "")
 		}
 	}
+	if more > 0 {
+		problems = append(problems, fmt.Sprintf("and %d more", more))
+	}
 	if len(problems) > 0 {
 		s.writeError(res, errorPath(c.Output), strings.Join(problems, "\n"))
 		res.fail(problemKind, problems[0])
 	}
 }
+
+// maxProblemsListed bounds the problems a copy lists in its .error file: a
+// directory of unreadable files says it in the first ones.
+const maxProblemsListed = 100
 
 // storedName is the name a copied file gets in the tree: gzip files are
 // stored decompressed (redacted), without their ".gz".
