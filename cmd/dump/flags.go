@@ -220,6 +220,10 @@ func collectFlags() []cli.Flag {
 		stringFlag("diag-addr", "Teleport diagnostic endpoint host:port (default: from teleport.yaml)", ""),
 		boolFlag("no-cloud-detect", "do not probe cloud metadata endpoints"),
 		uuidFlag(),
+		stringFlag("kubeconfig", "kubectl's kubeconfig for the kube profile (default: $KUBECONFIG, ~/.kube/config)", ""),
+		stringFlag("context", "kubectl's context for the kube profile (default: the current context)", ""),
+		&cli.StringSliceFlag{Name: "namespace", Aliases: []string{"n"}, Usage: "kube: gather these namespaces (repeatable; default: all when allowed, else the context's and the products')", EnvVars: env("namespace")},
+		&cli.BoolFlag{Name: "all-namespaces", Aliases: []string{"A"}, Usage: "kube: gather every namespace at once", EnvVars: env("all-namespaces")},
 		niceFlag(),
 		stringFlag("obfuscation-map", "write the original-to-replacement map here (0600, never put in the dump)", ""),
 	}, redactFlags()...)
