@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dumptool/dump/internal/fixturetest"
 )
@@ -86,6 +87,10 @@ func TestServeRefusesStrangers(t *testing.T) {
 	// Without --token, a generated one is printed and required.
 	printed, stderr := startDump(t, nil, "serve", "--addr", "0.0.0.0:0", "--to", "file://"+t.TempDir())
 	u, token = local(t, printed)
+	// stderr reaches the buffer through a copying goroutine: it may lag the URL.
+	for end := time.Now().Add(5 * time.Second); !strings.Contains(stderr.String(), token) && time.Now().Before(end); {
+		time.Sleep(20 * time.Millisecond)
+	}
 	if len(token) < 20 || !strings.Contains(stderr.String(), token) {
 		t.Errorf("no generated token printed (URL %s); stderr:\n%s", printed, stderr.String())
 	}
