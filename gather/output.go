@@ -122,7 +122,7 @@ func (s *runState) writeOutput(res *CollectorResult, rel string, tb *tailBuffer,
 		s.drop(Dropped{Path: rel, Collector: res.Name, Bytes: size, Action: "deleted", Reason: errBudget.Error()})
 		return errBudget
 	}
-	if s.written.Load()+size > s.space {
+	if s.written.Load()+size+s.reportGrowth() > s.space {
 		s.drop(Dropped{Path: rel, Collector: res.Name, Bytes: size, Action: "deleted", Reason: s.errSpace.Error()})
 		return s.errSpace
 	}
@@ -278,7 +278,17 @@ func (t *tailBuffer) Bytes() []byte {
 
 // reportRoom is the free space kept for manifest.json, report.txt, index.html
 // and trace.json: a dump is always written, even on a filesystem that fills.
-const reportRoom = 16 << 20
+// The reports name every file, so each file in the tree keeps entryRoom more.
+const (
+	reportRoom = 16 << 20
+	entryRoom  = 512
+)
+
+func (s *runState) reportGrowth() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return int64(s.entries) * entryRoom
+}
 
 // collectorSpace is how much the collectors may write into dir: its free
 // space less reportRoom, and what to say when that is too little.
