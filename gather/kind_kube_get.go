@@ -35,6 +35,9 @@ func (kubeGetKind) validate(c *Collector) (string, error) {
 
 func (kubeGetKind) describe(c Collector, _ Env) string {
 	_, where := kubeScope(c.Namespace)
+	if c.Namespace == "" {
+		where = "(cluster-scoped types once, namespaced ones in all namespaces)"
+	}
 	return fmt.Sprintf("%s get <type> -o yaml %s, %d at a time, for %d types: %s",
 		human.Command(kubectlArgv(c)), where, kubeListParallel, len(c.Resources), firstFew(c.Resources))
 }
