@@ -72,7 +72,7 @@ type KubeCluster struct {
 
 // Timeouts of the plan's probes and of each kube call once the plan is made.
 var (
-	kubeProbeTimeout = 5 * time.Second  // /readyz, /livez, can-i, api-resources
+	kubeProbeTimeout = 5 * time.Second // /readyz, /livez, can-i, api-resources
 	kubeSickTimeout  = 5 * time.Second // each call on a control plane whose checks fail (else --collector-timeout)
 	kubeSickGiveUp   = 2               // timed-out calls after which a sick cluster is not asked more
 	kubeListParallel = 4               // list calls of one collector at once
