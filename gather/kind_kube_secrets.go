@@ -67,7 +67,7 @@ func (kubeSecretsKind) run(ctx context.Context, s *runState, c Collector, res *C
 					bad = append(bad, fmt.Sprintf("%s/%s: %v", sec.Metadata.Namespace, sec.Metadata.Name, err))
 					return nil
 				}
-				rel.Secret = sec.Metadata.Name
+				rel.StoredIn = sec.Metadata.Name
 				releases = append(releases, rel)
 			}
 			return nil
@@ -126,7 +126,7 @@ func (sec kubeSecret) summary() secretSummary {
 
 // helmRelease is what support needs of a Helm release.
 type helmRelease struct {
-	Secret       string         `yaml:"secret"`
+	StoredIn     string         `yaml:"stored_in"` // the Secret's name ("secret:" would read as a secret to the redactor)
 	Namespace    string         `yaml:"namespace"`
 	Release      string         `yaml:"release"`
 	Revision     int            `yaml:"revision"`

@@ -89,7 +89,7 @@ func adminGetsEveryType(t *testing.T, c *kubetest.Cluster, r result, tree string
 		}
 	}
 	secrets := readFile(t, filepath.Join(tree, "kube", "kubectl_get_secrets.yaml"))
-	for _, want := range []string{"name: teleport-join", "type: Opaque", "key: token\n      bytes: " + strconv.Itoa(len(kubetest.SecretPlain)), "key: ca-pin\n      bytes: " + strconv.Itoa(len(kubetest.SecretBase64))} {
+	for _, want := range []string{"name: teleport-join", "type: Opaque", "name: sh.helm.release.v1.teleport.v1", "key: token\n      bytes: " + strconv.Itoa(len(kubetest.SecretPlain)), "key: ca-pin\n      bytes: " + strconv.Itoa(len(kubetest.SecretBase64))} {
 		if !strings.Contains(secrets, want) {
 			t.Errorf("Secrets summary lacks %q:\n%s", want, secrets)
 		}
@@ -99,7 +99,7 @@ func adminGetsEveryType(t *testing.T, c *kubetest.Cluster, r result, tree string
 		t.Errorf("the ConfigMap's teleport.yaml is missing or its token not redacted:\n%s", cm)
 	}
 	helm := readFile(t, filepath.Join(tree, "kube", "helm_releases.yaml"))
-	for _, want := range []string{"chart: " + kubetest.HelmChart, "chart_version: " + kubetest.HelmChartVersion, "status: deployed", "revision: 1", "clusterName: " + kubetest.HelmClusterName} {
+	for _, want := range []string{"stored_in: sh.helm.release.v1.teleport.v1", "chart: " + kubetest.HelmChart, "chart_version: " + kubetest.HelmChartVersion, "status: deployed", "revision: 1", "clusterName: " + kubetest.HelmClusterName} {
 		if !strings.Contains(helm, want) {
 			t.Errorf("helm_releases.yaml lacks %q:\n%s", want, helm)
 		}
