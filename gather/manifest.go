@@ -54,6 +54,8 @@ type CollectorResult struct {
 
 	pgid      int          // the command's process group, for tests
 	abandoned *atomic.Bool // set when the run stopped waiting for this collector
+
+	skippedMore int // files left out but not listed in Skipped
 }
 
 // Failed reports whether the collector failed or timed out.
