@@ -61,7 +61,7 @@ func gatherCommand() *cli.Command {
 			}
 			var path string
 			if c.Bool("encrypt") {
-				sealed, err := seal(c, u, g.tree, g.uuid, out, rs, true)
+				sealed, err := seal(c, u, g.tree, g.uuid, out, rs, true, nil)
 				if err != nil {
 					return err
 				}
