@@ -27,8 +27,10 @@ type Options struct {
 	SessionKey  *age.X25519Identity // --key, for nometa dumps; key.age is then not used
 	OutDir      string              // the dump goes to OutDir/<uuid>; empty means "."
 	Limits      Limits
-	Concurrency int         // ranges downloaded at once from an upload.RangeReader (default 4)
-	Wrap        upload.Wrap // optional: observe the payload bytes (progress)
+	Concurrency int // ranges downloaded at once from an upload.RangeReader (default 4)
+	// Wrap, if set, observes the payload bytes (progress); size is -1 when
+	// unknown.
+	Wrap func(name string, r io.Reader, size int64) io.Reader
 
 	chunkSize int64 // tests make it small
 }
@@ -255,7 +257,14 @@ func openKey(r io.Reader, id string, info *layout.Info, ids []age.Identity) (*ag
 	if errors.Is(err, crypto.ErrWrongIdentity) {
 		to := "recipients not recorded"
 		if info != nil && len(info.Recipients) > 0 {
-			to = "sealed to " + layout.Quote(strings.Join(info.Recipients, ", "))
+			var quoted []string
+			for _, r := range info.Recipients[:min(len(info.Recipients), 5)] {
+				quoted = append(quoted, layout.Quote(r))
+			}
+			if more := len(info.Recipients) - len(quoted); more > 0 {
+				quoted = append(quoted, fmt.Sprintf("%d more", more))
+			}
+			to = "sealed to " + strings.Join(quoted, ", ")
 		}
 		return nil, fmt.Errorf("decrypt %s: %w (%s): pass the matching support identity with --identity, or the session key with --key", id, crypto.ErrWrongIdentity, to)
 	}

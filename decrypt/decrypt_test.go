@@ -221,7 +221,7 @@ func TestFromStoreRoundTrip(t *testing.T) {
 				t.Errorf("result = %+v", res)
 			}
 			sameTree(t, f.src, res.Dir)
-			if res.Stats.Files != 7 || len(res.Stats.Skipped) != 0 {
+			if res.Stats.Files != 7 || res.Stats.Skipped != 0 {
 				t.Errorf("stats = %+v, want 7 files and nothing skipped", res.Stats)
 			}
 			if seen != f.sealed.Info.PayloadSize {
@@ -501,7 +501,7 @@ func BenchmarkRangedDownload(b *testing.B) {
 	const size = 64 << 20
 	data := make([]byte, size)
 	rand.Read(data)
-	if err := s.Put(context.Background(), "obj", bytes.NewReader(data), size); err != nil {
+	if err := s.Put(context.Background(), "obj", bytes.NewReader(data)); err != nil {
 		b.Fatal(err)
 	}
 	b.SetBytes(size)

@@ -32,7 +32,9 @@ var ErrLimit = errors.New("the dump is larger than the extraction limits")
 type Limits struct {
 	// MaxBytes bounds the content of all members, skipped ones included.
 	MaxBytes int64
-	// MaxFiles bounds the number of members of any type.
+	// MaxFiles bounds the members that are not directories (files, and
+	// anything skipped), and separately the directories: a dump that gather
+	// filled up to [layout.MaxFiles] files always extracts.
 	MaxFiles int
 }
 
@@ -48,15 +50,33 @@ func (l Limits) withDefaults() Limits {
 
 // Stats describe a finished extraction.
 type Stats struct {
-	Files   int      // regular files written
-	Dirs    int      // directories created from directory members
-	Bytes   int64    // content written
-	Skipped []string // "member: reason", one per member not extracted
+	Files int   // regular files written
+	Dirs  int   // directories created from directory members
+	Bytes int64 // content written
+	// Skipped counts the members not extracted; SkipSample describes the
+	// first few as "member: reason", names made safe to print with
+	// [layout.Quote]. A hostile archive cannot make either grow unbounded.
+	Skipped    int
+	SkipSample []string
+	// Renamed counts files whose names held control characters, written
+	// with those percent-encoded (ESC as %1B).
+	Renamed int
 }
 
-// maxLoggedSkips bounds the warnings a hostile archive can print; every skip
-// is still listed in Stats.Skipped.
-const maxLoggedSkips = 20
+// maxSkipSample bounds Stats.SkipSample.
+const maxSkipSample = 20
+
+// Bounds of a member's path below the target. They stop archives whose
+// thousands of nested directories would each cost a walk of the whole path,
+// and stay far above what a dump holds (and what Linux allows in one path).
+const (
+	maxDepth   = 256
+	maxPathLen = 4096
+)
+
+// ErrEmpty is wrapped by Extract's error when the archive held no file to
+// write, so that an empty extraction is never taken for a dump.
+var ErrEmpty = errors.New("the archive holds no files to extract")
 
 // drainLimit is how much may follow the tar end marker: padding, and the
 // tail that must be read for the payload to be authenticated to its end.
@@ -67,12 +87,15 @@ const copyBufSize = 256 << 10
 // Extract safely unpacks the tar stream r into target, which must not exist.
 //
 // Members must lie under stripPrefix (e.g. "dump-<uuid>/"), which is removed.
-// Only regular files and directories are written: files with O_EXCL and
+// An archive whose first member is not under stripPrefix (one made with
+// stock tools, `tar -c -C DIR .`) is extracted as it is. Only regular files and directories are written: files with O_EXCL and
 // O_NOFOLLOW, mode 0600, directories 0700, all through an [os.Root] so that no
 // name can leave the tree. Absolute names, names with a ".." element, names
 // outside stripPrefix, symlinks, hardlinks (a dump has none, so none is ever
 // made, not even as a copy), devices and fifos are skipped with a warning and
-// listed in Stats.Skipped. Exceeding limits is an error, not a truncation.
+// counted in Stats. Names deeper than 256 directories or longer than 4096
+// bytes are skipped too. Exceeding limits is an error, not a truncation, and
+// so is an archive without a single file ([ErrEmpty]).
 //
 // Extract writes into a hidden sibling "<parent>/.<base>.partial-<random>"
 // and renames it to target only after the whole stream, including what
@@ -99,9 +122,13 @@ func Extract(ctx context.Context, r io.Reader, target string, stripPrefix string
 	x.root, err = os.OpenRoot(partial)
 	if err == nil {
 		err = x.run(ctx, r)
+		x.closeDir()
 		if cerr := x.root.Close(); err == nil {
 			err = cerr
 		}
+	}
+	if err == nil && x.st.Files == 0 {
+		err = fmt.Errorf("%w (%d members skipped); it is not a dump", ErrEmpty, x.st.Skipped)
 	}
 	if err == nil {
 		// A rename over an existing empty directory would succeed, and over
@@ -132,11 +159,19 @@ func notExists(target string) error {
 type extractor struct {
 	root    *os.Root
 	prefix  string // cleaned, without trailing slash; "" extracts everything
+	decided bool   // whether the archive was seen to use prefix
 	limits  Limits
-	members int
+	members int   // non-directory members seen, for the limit
+	dirs    int   // directory members seen, for the limit
 	bytes   int64 // content of all members seen, for the limit
 	st      Stats
 	buf     []byte
+
+	// The directory of the last file written, kept open: files of one
+	// directory come one after another, and each then costs one open
+	// instead of a walk of its whole path.
+	dirName string
+	dir     *os.Root
 }
 
 func (x *extractor) run(ctx context.Context, r io.Reader) error {
@@ -171,12 +206,15 @@ func (x *extractor) run(ctx context.Context, r io.Reader) error {
 
 // count enforces the limits before anything of the member is written.
 func (x *extractor) count(hdr *tar.Header) error {
-	x.members++
-	if x.members > x.limits.MaxFiles {
-		return fmt.Errorf("%w: more than %d members; raise --max-files if you trust this dump", ErrLimit, x.limits.MaxFiles)
+	n, what := &x.members, "files"
+	if hdr.Typeflag == tar.TypeDir {
+		n, what = &x.dirs, "directories"
+	}
+	if *n++; *n > x.limits.MaxFiles {
+		return fmt.Errorf("%w: more than %d %s; raise --max-files if you trust this dump", ErrLimit, x.limits.MaxFiles, what)
 	}
 	if hdr.Size < 0 || hdr.Size > x.limits.MaxBytes-x.bytes {
-		return fmt.Errorf("%w: more than %d bytes (member %q is %d bytes); raise --max-bytes if you trust this dump", ErrLimit, x.limits.MaxBytes, hdr.Name, hdr.Size)
+		return fmt.Errorf("%w: more than %d bytes (member %s is %d bytes); raise --max-bytes if you trust this dump", ErrLimit, x.limits.MaxBytes, layout.Quote(hdr.Name), hdr.Size)
 	}
 	x.bytes += hdr.Size
 	return nil
@@ -189,6 +227,10 @@ func (x *extractor) member(name string) (rel, reason string) {
 	switch {
 	case name == "":
 		return "", "empty name"
+	case len(name) > maxPathLen:
+		return "", fmt.Sprintf("name longer than %d bytes", maxPathLen)
+	case strings.Count(name, "/") > maxDepth:
+		return "", fmt.Sprintf("nested more than %d directories deep", maxDepth)
 	case strings.HasPrefix(name, "/"):
 		return "", "absolute path"
 	case strings.ContainsRune(name, 0):
@@ -200,6 +242,14 @@ func (x *extractor) member(name string) (rel, reason string) {
 		}
 	}
 	name = path.Clean(name)
+	if !x.decided && name != "." {
+		// Ours start with the prefix directory; a stock-made archive of
+		// the tree has none, and is taken as it is.
+		x.decided = true
+		if x.prefix != "" && name != x.prefix && !strings.HasPrefix(name, x.prefix+"/") {
+			x.prefix = ""
+		}
+	}
 	if x.prefix != "" {
 		switch {
 		case strings.HasPrefix(x.prefix+"/", name+"/"), name == ".":
@@ -218,8 +268,35 @@ func (x *extractor) member(name string) (rel, reason string) {
 	return name, ""
 }
 
+// escapeControls percent-encodes control characters (C0, DEL, C1), so that
+// no file name on disk can drive the terminal of whoever lists it.
+func escapeControls(name string) string {
+	if strings.IndexFunc(name, isControl) < 0 {
+		return name
+	}
+	var b strings.Builder
+	for _, r := range name {
+		if !isControl(r) {
+			b.WriteRune(r)
+			continue
+		}
+		for _, c := range []byte(string(r)) {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+func isControl(r rune) bool { return r < 0x20 || r >= 0x7f && r <= 0x9f }
+
 // write creates one member, or returns why it was skipped.
 func (x *extractor) write(tr *tar.Reader, hdr *tar.Header, rel string) (reason string, err error) {
+	if safe := escapeControls(rel); safe != rel {
+		rel = safe
+		if hdr.Typeflag == tar.TypeReg {
+			x.st.Renamed++
+		}
+	}
 	switch hdr.Typeflag {
 	case tar.TypeDir:
 		if err := x.root.MkdirAll(rel, 0o700); err != nil {
@@ -230,9 +307,9 @@ func (x *extractor) write(tr *tar.Reader, hdr *tar.Header, rel string) (reason s
 	case tar.TypeReg:
 		return x.writeFile(tr, hdr, rel)
 	case tar.TypeSymlink:
-		return "symlink to " + quote(hdr.Linkname) + " (a dump has none; not created)", nil
+		return "symlink to " + layout.Quote(hdr.Linkname) + " (a dump has none; not created)", nil
 	case tar.TypeLink:
-		return "hardlink to " + quote(hdr.Linkname) + " (a dump has none; not created)", nil
+		return "hardlink to " + layout.Quote(hdr.Linkname) + " (a dump has none; not created)", nil
 	case tar.TypeChar, tar.TypeBlock:
 		return "device file", nil
 	case tar.TypeFifo:
@@ -243,12 +320,12 @@ func (x *extractor) write(tr *tar.Reader, hdr *tar.Header, rel string) (reason s
 }
 
 func (x *extractor) writeFile(tr *tar.Reader, hdr *tar.Header, rel string) (reason string, err error) {
-	if dir := path.Dir(rel); dir != "." {
-		if err := x.root.MkdirAll(dir, 0o700); err != nil {
-			return "", err
-		}
+	dirName, base := path.Split(rel)
+	dir, err := x.openDir(path.Clean(dirName))
+	if err != nil {
+		return "", err
 	}
-	f, err := x.root.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL|oNoFollow, 0o600)
+	f, err := dir.OpenFile(base, os.O_WRONLY|os.O_CREATE|os.O_EXCL|oNoFollow, 0o600)
 	if errors.Is(err, fs.ErrExist) {
 		return "duplicate member (the first one is kept)", nil
 	}
@@ -270,20 +347,46 @@ func (x *extractor) writeFile(tr *tar.Reader, hdr *tar.Header, rel string) (reas
 	x.st.Files++
 	if !hdr.ModTime.IsZero() {
 		// Log mtimes help support; failing to set one is harmless.
-		if err := x.root.Chtimes(rel, hdr.ModTime, hdr.ModTime); err != nil {
+		if err := dir.Chtimes(base, hdr.ModTime, hdr.ModTime); err != nil {
 			slog.Debug("extract: cannot set mtime", "file", rel, "err", err)
 		}
 	}
 	return "", nil
 }
 
+// openDir makes the directory name ("." for the top) and returns it open,
+// reusing the one of the previous file when it is the same.
+func (x *extractor) openDir(name string) (*os.Root, error) {
+	if name == "." {
+		return x.root, nil
+	}
+	if x.dir != nil && name == x.dirName {
+		return x.dir, nil
+	}
+	x.closeDir()
+	if err := x.root.MkdirAll(name, 0o700); err != nil {
+		return nil, err
+	}
+	dir, err := x.root.OpenRoot(name)
+	if err != nil {
+		return nil, err
+	}
+	x.dir, x.dirName = dir, name
+	return dir, nil
+}
+
+func (x *extractor) closeDir() {
+	if x.dir != nil {
+		x.dir.Close()
+		x.dir, x.dirName = nil, ""
+	}
+}
+
+// skip counts a member not extracted and describes the first few.
 func (x *extractor) skip(name, reason string) {
-	x.st.Skipped = append(x.st.Skipped, name+": "+reason)
-	switch n := len(x.st.Skipped); {
-	case n <= maxLoggedSkips:
-		slog.Warn("extract: skipping archive member", "member", name, "reason", reason)
-	case n == maxLoggedSkips+1:
-		slog.Warn("extract: skipping more members; not logging each")
+	x.st.Skipped++
+	if len(x.st.SkipSample) < maxSkipSample {
+		x.st.SkipSample = append(x.st.SkipSample, layout.Quote(name)+": "+reason)
 	}
 }
 
@@ -298,11 +401,4 @@ func drain(r io.Reader) error {
 		return fmt.Errorf("more than %d bytes after the end of the archive; it is not a dump", drainLimit)
 	}
 	return nil
-}
-
-func quote(s string) string {
-	if len(s) > 80 {
-		s = s[:80] + "…"
-	}
-	return fmt.Sprintf("%q", s)
 }

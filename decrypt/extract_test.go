@@ -185,12 +185,12 @@ func TestExtractHostile(t *testing.T) {
 			}
 			skipped := tc.skipped(base)
 			for _, name := range skipped {
-				if !hasSkip(st.Skipped, name) {
-					t.Errorf("member %q not reported skipped; skipped: %q", name, st.Skipped)
+				if !hasSkip(st.SkipSample, name) {
+					t.Errorf("member %q not reported skipped; skipped: %q", name, st.SkipSample)
 				}
 			}
-			if len(st.Skipped) != len(skipped) {
-				t.Errorf("skipped %q, want exactly %q", st.Skipped, skipped)
+			if st.Skipped != len(skipped) || len(st.SkipSample) != len(skipped) {
+				t.Errorf("skipped %d: %q, want exactly %q", st.Skipped, st.SkipSample, skipped)
 			}
 			// Only regular files and directories, and only the expected files.
 			allowed := map[string]bool{filepath.Join(target, "ok.txt"): true}
@@ -253,7 +253,7 @@ func TestExtractModesAndNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Files != 4 || st.Bytes != 4 || len(st.Skipped) != 0 {
+	if st.Files != 4 || st.Bytes != 4 || st.Skipped != 0 {
 		t.Errorf("stats = %+v, want 4 files, 4 bytes, nothing skipped", st)
 	}
 	want := map[string]string{"sub/a.txt": "A", "deep/er/b.txt": "B", `systemd/dev-disk-by\x2duuid.service/log.txt`: "C", "c/d.txt": "D"}

@@ -35,7 +35,7 @@ func Find(ctx context.Context, s upload.Store, pattern string) ([]upload.DumpRef
 	var found, incomplete []upload.DumpRef
 	for _, r := range refs {
 		switch {
-		case !match(r.UUID):
+		case layout.CheckUUID(r.UUID) != nil, !match(r.UUID):
 		case !r.Complete:
 			incomplete = append(incomplete, r)
 		case r.UUID == pattern:

@@ -23,7 +23,7 @@ func TestFind(t *testing.T) {
 		a3 = "aaaaaaaa-1111-4000-8000-000000000005" // incomplete
 	)
 	put := func(name string) {
-		if err := s.Put(ctx, name, strings.NewReader("x"), 1); err != nil {
+		if err := s.Put(ctx, name, strings.NewReader("x")); err != nil {
 			t.Fatal(err)
 		}
 	}

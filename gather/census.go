@@ -1,7 +1,6 @@
 package gather
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -10,7 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
+	"path"
 	"regexp"
 	"runtime"
 	"slices"
@@ -56,7 +55,7 @@ func Census(ctx context.Context, env Env) CensusInfo {
 		ContainerRuntime: containerRuntime(root, live),
 		Orchestrator:     orchestrator(ctx),
 		Hostname:         hostname(root),
-		Kernel:           firstLine(rootJoin(root, "/proc/sys/kernel/osrelease")),
+		Kernel:           firstLine(root, "/proc/sys/kernel/osrelease"),
 	}
 	if !env.NoCloudDetect {
 		c.Cloud = detectCloud(ctx)
@@ -67,29 +66,27 @@ func Census(ctx context.Context, env Env) CensusInfo {
 // osVersion is "<ID> <VERSION_ID>" from os-release, else from lsb-release.
 func osVersion(root string) string {
 	for _, f := range []string{"/etc/os-release", "/usr/lib/os-release"} {
-		kv := readEnvFile(rootJoin(root, f))
+		kv := readEnvFile(root, f)
 		if kv["ID"] != "" {
 			return strings.TrimSpace(kv["ID"] + " " + kv["VERSION_ID"])
 		}
 	}
-	kv := readEnvFile(rootJoin(root, "/etc/lsb-release"))
+	kv := readEnvFile(root, "/etc/lsb-release")
 	if kv["DISTRIB_ID"] != "" {
 		return strings.TrimSpace(strings.ToLower(kv["DISTRIB_ID"]) + " " + kv["DISTRIB_RELEASE"])
 	}
 	return ""
 }
 
-// readEnvFile parses KEY=value lines (values optionally quoted).
-func readEnvFile(file string) map[string]string {
+// readEnvFile parses the KEY=value lines (values optionally quoted) of a host file.
+func readEnvFile(root, hostPath string) map[string]string {
 	kv := map[string]string{}
-	f, err := os.Open(file)
+	b, err := readHostFile(root, hostPath, 64<<10)
 	if err != nil {
 		return kv
 	}
-	defer f.Close()
-	s := bufio.NewScanner(io.LimitReader(f, 64<<10))
-	for s.Scan() {
-		k, v, ok := strings.Cut(strings.TrimSpace(s.Text()), "=")
+	for l := range strings.Lines(string(b)) {
+		k, v, ok := strings.Cut(strings.TrimSpace(l), "=")
 		if !ok || strings.HasPrefix(k, "#") {
 			continue
 		}
@@ -110,9 +107,8 @@ func glibcVersion(ctx context.Context, root string, live bool) string {
 		}
 	}
 	for _, pattern := range []string{"/lib/*-linux-gnu", "/lib64", "/usr/lib/*-linux-gnu", "/usr/lib64", "/lib", "/usr/lib"} {
-		dirs, _ := filepath.Glob(rootJoin(root, pattern))
-		for _, d := range dirs {
-			if v := glibcFromDir(d); v != "" {
+		for _, d := range globHost(root, pattern) {
+			if v := glibcFromDir(root, d); v != "" {
 				return v
 			}
 		}
@@ -137,18 +133,13 @@ func parseLddVersion(out []byte) string {
 	return ""
 }
 
-func glibcFromDir(dir string) string {
-	if names, _ := filepath.Glob(filepath.Join(dir, "libc-*.so")); len(names) > 0 {
-		if m := libcFileName.FindStringSubmatch(filepath.Base(names[0])); m != nil {
+func glibcFromDir(root, dir string) string {
+	if names := globHost(root, path.Join(dir, "libc-*.so")); len(names) > 0 {
+		if m := libcFileName.FindStringSubmatch(path.Base(names[0])); m != nil {
 			return m[1]
 		}
 	}
-	f, err := os.Open(filepath.Join(dir, "libc.so.6"))
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, glibcMaxBytes))
+	b, err := readHostFile(root, path.Join(dir, "libc.so.6"), glibcMaxBytes)
 	if err != nil {
 		return ""
 	}
@@ -208,7 +199,7 @@ func containerRuntime(root string, live bool) string {
 	if v := os.Getenv("container"); v != "" {
 		return v // systemd-nspawn, podman, lxc, ... set it for PID 1 and often for children
 	}
-	b, _ := os.ReadFile("/proc/1/cgroup")
+	b, _ := readHostFile("/", "/proc/1/cgroup", 64<<10)
 	return runtimeFromCgroup(string(b))
 }
 

@@ -58,9 +58,8 @@ func findBinary(root, binary string) string {
 		}
 	}
 	for _, d := range binDirs {
-		p := rootJoin(root, d+"/"+binary)
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			return p
+		if fi, err := statHost(root, d+"/"+binary); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return displayPath(root, d+"/"+binary)
 		}
 	}
 	return ""

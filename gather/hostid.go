@@ -1,10 +1,8 @@
 package gather
 
 import (
-	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
-	"io"
 	"os"
 	"regexp"
 	"strings"
@@ -15,10 +13,10 @@ import (
 // else /etc/machine-id, else a stable hash of the hostname. All are read
 // under sysroot. source says which one was used.
 func HostID(sysroot string) (id, source string) {
-	if id := readID(rootJoin(sysroot, readTeleportConfig(sysroot).dataDir()+"/host_uuid")); id != "" {
+	if id := readID(sysroot, readTeleportConfig(sysroot).dataDir()+"/host_uuid"); id != "" {
 		return id, "teleport host_uuid"
 	}
-	if id := readID(rootJoin(sysroot, "/etc/machine-id")); id != "" && id != "uninitialized" {
+	if id := readID(sysroot, "/etc/machine-id"); id != "" && id != "uninitialized" {
 		return id, "machine-id"
 	}
 	sum := sha256.Sum256([]byte("dump host id\x00" + hostname(sysroot)))
@@ -28,29 +26,28 @@ func HostID(sysroot string) (id, source string) {
 // validID keeps ids that are safe as one path component.
 var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
-// readID returns the first line of file when it is a plausible id.
-func readID(file string) string {
-	line := firstLine(file)
+// readID returns the first line of a host file when it is a plausible id.
+func readID(sysroot, hostPath string) string {
+	line := firstLine(sysroot, hostPath)
 	if !validID.MatchString(line) {
 		return ""
 	}
 	return line
 }
 
-// firstLine returns the trimmed first line of a small file, "" on any error.
-func firstLine(file string) string {
-	f, err := os.Open(file)
+// firstLine returns the trimmed first line of a small host file, "" on any error.
+func firstLine(sysroot, hostPath string) string {
+	b, err := readHostFile(sysroot, hostPath, 4096)
 	if err != nil {
 		return ""
 	}
-	defer f.Close()
-	line, _ := bufio.NewReader(io.LimitReader(f, 4096)).ReadString('\n')
+	line, _, _ := strings.Cut(string(b), "\n")
 	return strings.TrimSpace(line)
 }
 
 // hostname is <sysroot>/etc/hostname, else the kernel's hostname.
 func hostname(sysroot string) string {
-	if h := firstLine(rootJoin(sysroot, "/etc/hostname")); h != "" {
+	if h := firstLine(sysroot, "/etc/hostname"); h != "" {
 		return h
 	}
 	h, _ := os.Hostname()

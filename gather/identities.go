@@ -1,9 +1,7 @@
 package gather
 
 import (
-	"bufio"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -17,8 +15,8 @@ func addIdentities(r *redact.Redactor, sysroot string) {
 	name := ""
 	if sysroot == "/" {
 		name, _ = os.Hostname()
-	} else if b, err := os.ReadFile(filepath.Join(sysroot, "etc/hostname")); err == nil {
-		name = strings.TrimSpace(string(b))
+	} else {
+		name = firstLine(sysroot, "/etc/hostname")
 	}
 	if name != "" && name != "localhost" {
 		hosts = append(hosts, name)
@@ -27,7 +25,7 @@ func addIdentities(r *redact.Redactor, sysroot string) {
 			domains = append(domains, domain)
 		}
 	}
-	forEachLine(filepath.Join(sysroot, "etc/resolv.conf"), func(l string) {
+	forEachLine(sysroot, "/etc/resolv.conf", func(l string) {
 		f := strings.Fields(l)
 		if len(f) > 1 && (f[0] == "search" || f[0] == "domain") {
 			for _, d := range f[1:] {
@@ -37,7 +35,7 @@ func addIdentities(r *redact.Redactor, sysroot string) {
 			}
 		}
 	})
-	forEachLine(filepath.Join(sysroot, "etc/passwd"), func(l string) {
+	forEachLine(sysroot, "/etc/passwd", func(l string) {
 		f := strings.Split(l, ":")
 		if len(f) < 3 {
 			return
@@ -50,15 +48,15 @@ func addIdentities(r *redact.Redactor, sysroot string) {
 	r.AddIdentities(hosts, users, domains)
 }
 
-func forEachLine(p string, fn func(string)) {
-	f, err := os.Open(p)
+// forEachLine calls fn with each line of a host file that is not empty or a
+// comment.
+func forEachLine(sysroot, hostPath string, fn func(string)) {
+	b, err := readHostFile(sysroot, hostPath, maxHostRead)
 	if err != nil {
 		return
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if l := strings.TrimSpace(sc.Text()); l != "" && !strings.HasPrefix(l, "#") {
+	for l := range strings.Lines(string(b)) {
+		if l := strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
 			fn(l)
 		}
 	}

@@ -1,7 +1,9 @@
 package gather
 
 import (
+	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -67,21 +69,23 @@ func (copyKind) run(ctx context.Context, s *runState, c Collector, res *Collecto
 		}
 		problems = append(problems, msg)
 	}
+	h, err := openHostFS(s.env.Sysroot)
+	if err != nil {
+		res.fail(classifyErr(err), err.Error())
+		s.writeError(res, errorPath(c.Output), res.Error)
+		return
+	}
+	defer h.Close()
 
-	type source struct{ fs, host string }
-	var matches []source
+	var matches []string // names in h
 	for _, pat := range c.Paths {
-		full := filepath.Join(s.env.Sysroot, filepath.FromSlash(pat))
-		var found []string
 		if hasGlobMeta(pat) {
-			found, _ = filepath.Glob(full) // the only error is a bad pattern, checked by the spec loader
-		} else if _, err := os.Lstat(full); err == nil {
-			found = []string{full}
+			found, _ := fs.Glob(h, rel(pat)) // the only error is a bad pattern, checked by validate
+			matches = append(matches, found...)
+		} else if _, err := h.Stat(rel(pat)); err == nil {
+			matches = append(matches, rel(pat))
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			problem(classifyErr(err), pathErr(pat, err).Error())
-		}
-		for _, f := range found {
-			matches = append(matches, source{fs: f, host: s.hostPath(f)})
 		}
 	}
 	if len(matches) == 0 && len(problems) == 0 {
@@ -100,60 +104,57 @@ func (copyKind) run(ctx context.Context, s *runState, c Collector, res *Collecto
 
 	single := len(c.Paths) == 1 && !hasGlobMeta(c.Paths[0]) && len(matches) == 1
 	used := map[string]bool{}
+	// copy copies one regular file, or lists it as left out once the tree is full.
+	copy := func(name, dest string) {
+		if s.treeFull() {
+			s.leaveOut(Dropped{Path: dest, Collector: c.Name, Action: "left out", Reason: errFileLimit.Error()})
+			return
+		}
+		if err := s.copyFile(c, res, h, name, dest, limit); err != nil && !errors.Is(err, errFileLimit) {
+			problem(classifyErr(err), err.Error())
+		}
+	}
 	for _, m := range matches {
 		if ctx.Err() != nil {
 			res.fail(FailTimeout, "")
 			break
 		}
-		real, err := resolveIn(s.env.Sysroot, m.fs)
+		host := "/" + m
+		fi, err := h.Stat(m)
 		if err != nil {
-			problem(classifyErr(err), fmt.Sprintf("%s: %v", m.host, err))
-			continue
-		}
-		fi, err := os.Stat(real)
-		if err != nil {
-			problem(classifyErr(err), pathErr(m.host, err).Error())
+			problem(classifyErr(err), pathErr(host, err).Error())
 			continue
 		}
 		if fi.Mode().IsRegular() {
 			dest := c.Output
 			if !single {
-				dest = uniqueDest(used, c.Output, path.Base(filepath.ToSlash(m.host)), m.host)
+				dest = uniqueDest(used, c.Output, storedName(path.Base(m)), host)
 			}
-			if err := s.copyFile(c, res, real, m.host, fi, dest, limit); err != nil {
-				problem(classifyErr(err), err.Error())
-			}
+			copy(m, dest)
 			continue
 		}
 		if !fi.IsDir() {
-			res.Skipped = append(res.Skipped, SkippedFile{Path: m.host, Reason: "not a regular file"})
+			res.Skipped = append(res.Skipped, SkippedFile{Path: host, Reason: "not a regular file"})
 			continue
 		}
-		base := path.Base(filepath.ToSlash(m.host))
+		base := path.Base(m)
 		if single {
 			base = "" // copying one directory: its contents are the output
 		}
-		err = filepath.WalkDir(real, func(p string, d fs.DirEntry, err error) error {
+		err = fs.WalkDir(h, m, func(p string, d fs.DirEntry, err error) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			host := path.Join(m.host, filepath.ToSlash(strings.TrimPrefix(p, real)))
 			if err != nil {
-				problem(classifyErr(err), pathErr(host, err).Error())
+				problem(classifyErr(err), pathErr("/"+p, err).Error())
 				return nil
 			}
 			if !d.Type().IsRegular() {
 				return nil // directories are walked; links, sockets and devices are not data
 			}
-			fi, err := d.Info()
-			if err != nil {
-				return nil // removed while we walked
-			}
-			rel, _ := filepath.Rel(real, p)
-			dest := uniqueDest(used, c.Output, path.Join(base, filepath.ToSlash(rel)), host)
-			if err := s.copyFile(c, res, p, host, fi, dest, limit); err != nil {
-				problem(classifyErr(err), err.Error())
-			}
+			sub := strings.TrimPrefix(p, m+"/")
+			dest := uniqueDest(used, c.Output, path.Join(base, path.Dir(sub), storedName(path.Base(sub))), "/"+p)
+			copy(p, dest)
 			return nil
 		})
 		if err != nil && ctx.Err() != nil {
@@ -166,49 +167,150 @@ func (copyKind) run(ctx context.Context, s *runState, c Collector, res *Collecto
 	}
 }
 
-// copyFile copies one file into the tree through the redactor. Files that are
-// nothing but secrets are not copied at all; files older than --since are left
-// out for collectors that ask; a file over the cap is read from the line after
-// (size - cap) so that only the tail is read, never the whole file.
-func (s *runState) copyFile(c Collector, res *CollectorResult, fsPath, host string, fi fs.FileInfo, dest string, limit int64) error {
+// storedName is the name a copied file gets in the tree: gzip files are
+// stored decompressed (redacted), without their ".gz".
+func storedName(name string) string {
+	if n := strings.TrimSuffix(name, ".gz"); n != "" {
+		return n
+	}
+	return name
+}
+
+// maxGunzip bounds what is decompressed of one gzip file: the redactor reads
+// all of it, and a small file can expand a thousandfold.
+var maxGunzip int64 = 1 << 30
+
+// copyFile copies one file of h into the tree through the redactor. Files
+// that are nothing but secrets are not copied at all; files older than
+// --since are left out for collectors that ask; gzip files are decompressed
+// and redacted; other compressed or binary files, which the redactor cannot
+// read, are left out and listed. A file over the cap is read from the line
+// after (size - cap), so that only the tail is read, never the whole file.
+func (s *runState) copyFile(c Collector, res *CollectorResult, h *hostFS, name, dest string, limit int64) error {
+	host := "/" + name
+	f, fi, err := h.openFile(name)
+	if err != nil {
+		if errors.Is(err, errNotRegular) {
+			res.Skipped = append(res.Skipped, SkippedFile{Path: host, Reason: "not a regular file"})
+			return nil
+		}
+		return pathErr(host, err)
+	}
+	defer f.Close()
 	if c.Since && fi.ModTime().Before(s.since) {
 		res.OlderFiles++
 		return nil
 	}
-	f, err := os.Open(fsPath)
-	if err != nil {
-		return pathErr(host, err)
-	}
-	defer f.Close()
 	head := make([]byte, 4096)
 	n, _ := f.ReadAt(head, 0)
-	if skip, reason := redact.SecretFile(host, head[:n]); skip {
-		res.Skipped = append(res.Skipped, SkippedFile{Path: host, Reason: reason})
-		return nil
-	}
+	head = head[:n]
 	size := fi.Size()
 	var src io.Reader
 	var offset int64
-	switch {
+	cut := false
+	binary := func(sample []byte) bool {
+		if !isBinary(sample) {
+			return false
+		}
+		res.Skipped = append(res.Skipped, SkippedFile{Path: host, Reason: "binary: the redactor cannot read it"})
+		return true
+	}
+	switch format := compression(head); {
+	case format == "gzip":
+		gz, err := gzip.NewReader(io.NewSectionReader(f, 0, size))
+		if err != nil {
+			res.Skipped = append(res.Skipped, SkippedFile{Path: host, Reason: "gzip file that cannot be read: " + err.Error()})
+			return nil
+		}
+		defer gz.Close()
+		br := bufio.NewReaderSize(&capReader{r: gz, n: maxGunzip, hit: &cut}, 4096)
+		head, _ = br.Peek(4096)
+		if binary(head) {
+			return nil
+		}
+		src = br
+	case format != "":
+		res.Skipped = append(res.Skipped, SkippedFile{Path: host, Reason: format + " compressed: the redactor cannot read it"})
+		return nil
 	case size == 0:
-		src = f // /proc and /sys files report 0 and are small; the cap still holds
-	case size > limit:
-		offset = lineStart(f, size-limit)
-		src = io.NewSectionReader(f, offset, size-offset)
+		br := bufio.NewReaderSize(io.LimitReader(f, maxProcFile), 4096) // /proc and /sys files report 0 and are small
+		if sample, _ := br.Peek(4096); binary(sample) {
+			return nil
+		}
+		src = br
 	default:
-		src = io.NewSectionReader(f, 0, size) // a growing log stops where it was when we looked
+		if size > limit {
+			offset = lineStart(f, size-limit)
+		}
+		sample := make([]byte, 4096)
+		n, _ := f.ReadAt(sample, offset)
+		if binary(sample[:n]) {
+			return nil
+		}
+		src = io.NewSectionReader(f, offset, size-offset) // a growing log stops where it was when we looked
+	}
+	if skip, reason := redact.SecretFile(host, head); skip {
+		res.Skipped = append(res.Skipped, SkippedFile{Path: host, Reason: reason})
+		return nil
 	}
 	tb, err := s.stream(dest, src, limit)
 	if err != nil {
 		return fmt.Errorf("%s: %w", host, err)
 	}
-	tb.cut = offset > 0
+	tb.cut = offset > 0 || cut
 	if err := s.writeOutput(res, dest, tb, false); err != nil {
 		return err
 	}
 	// Keep the source's mtime: support reads the tree by time.
 	os.Chtimes(filepath.Join(s.dir, filepath.FromSlash(dest)), fi.ModTime(), fi.ModTime())
 	return nil
+}
+
+// isBinary reports whether a sample of a file holds NUL bytes, leading ones
+// aside: a log truncated in place (copytruncate) starts with a run of them.
+func isBinary(sample []byte) bool {
+	return bytes.IndexByte(bytes.TrimLeft(sample, "\x00"), 0) >= 0
+}
+
+// maxProcFile bounds a file that reports no size (/proc, /sys): the tail
+// buffer caps what is kept, this what is read.
+const maxProcFile = 64 << 20
+
+// compression names the compressed format head starts with, or "".
+func compression(head []byte) string {
+	for _, m := range []struct{ name, magic string }{
+		{"gzip", "\x1f\x8b"},
+		{"zstd", "\x28\xb5\x2f\xfd"},
+		{"xz", "\xfd7zXZ\x00"},
+		{"bzip2", "BZh"},
+		{"lz4", "\x04\x22\x4d\x18"},
+		{"zip", "PK\x03\x04"},
+	} {
+		if bytes.HasPrefix(head, []byte(m.magic)) {
+			return m.name
+		}
+	}
+	return ""
+}
+
+// capReader reads at most n bytes of r and notes when it stopped early.
+type capReader struct {
+	r   io.Reader
+	n   int64
+	hit *bool
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.n <= 0 {
+		*c.hit = true
+		return 0, io.EOF
+	}
+	if int64(len(p)) > c.n {
+		p = p[:c.n]
+	}
+	n, err := c.r.Read(p)
+	c.n -= int64(n)
+	return n, err
 }
 
 // lineStart returns the offset of the first line that starts at or after off,
@@ -234,46 +336,6 @@ func uniqueDest(used map[string]bool, dir, name, host string) string {
 }
 
 func hasGlobMeta(p string) bool { return strings.ContainsAny(p, `*?[\`) }
-
-// hostPath is how a file under the sysroot is named on its own host.
-func (s *runState) hostPath(fsPath string) string {
-	if s.env.Sysroot == "/" {
-		return fsPath
-	}
-	rel, err := filepath.Rel(s.env.Sysroot, fsPath)
-	if err != nil {
-		return fsPath
-	}
-	return "/" + filepath.ToSlash(rel)
-}
-
-// resolveIn follows the symlinks of p the way they resolve on the host the
-// sysroot came from: absolute targets are taken under root, and nothing may
-// lead outside it.
-func resolveIn(root, p string) (string, error) {
-	if root == "/" {
-		return p, nil
-	}
-	for range 40 {
-		fi, err := os.Lstat(p)
-		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
-			return p, nil // errors show when the file is opened
-		}
-		t, err := os.Readlink(p)
-		if err != nil {
-			return "", err
-		}
-		if filepath.IsAbs(t) {
-			p = filepath.Join(root, t)
-		} else {
-			p = filepath.Join(filepath.Dir(p), t)
-		}
-		if p != root && !strings.HasPrefix(p, root+string(filepath.Separator)) {
-			return "", errors.New("symbolic link leads outside the sysroot")
-		}
-	}
-	return "", errors.New("too many levels of symbolic links")
-}
 
 // pathErr names a file error by the file's path on its host, not under the sysroot.
 func pathErr(host string, err error) error {

@@ -20,6 +20,9 @@ var httpClient = &http.Client{
 		ResponseHeaderTimeout: 30 * time.Second,
 		DisableKeepAlives:     true,
 	},
+	// A redirect could lead anywhere (a cloud metadata endpoint): the
+	// response is recorded as it is.
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 }
 
 // KindHTTP saves the body of GET URL to Output.

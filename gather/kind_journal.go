@@ -3,7 +3,8 @@ package gather
 import (
 	"context"
 	"errors"
-	"os"
+	"fmt"
+	"io/fs"
 	"path"
 	"path/filepath"
 	"strings"
@@ -37,7 +38,12 @@ func (journalKind) run(ctx context.Context, s *runState, c Collector, res *Colle
 	res.Source = c.Unit
 	args := []string{"journalctl", "-u", c.Unit, "--since", s.since.UTC().Format("2006-01-02 15:04:05") + " UTC", "--no-pager"}
 	if s.env.Sysroot != "/" {
-		dir := journalDir(s.env.Sysroot)
+		dir, err := journalDir(s.env.Sysroot)
+		if err != nil {
+			res.fail(FailOther, err.Error())
+			s.writeError(res, path.Join(c.Output, "log.error"), res.Error)
+			return
+		}
 		if dir == "" {
 			// A mounted root whose journal was volatile (/run) has none to
 			// give: there is nothing to read, which is not a failure.
@@ -81,36 +87,65 @@ func (journalKind) run(ctx context.Context, s *runState, c Collector, res *Colle
 // journalDir finds the journal files of a sysroot: the persistent or volatile
 // journal directory (journalctl looks into its machine-id subdirectories), or
 // failing that the first directory below them holding *.journal files, such as
-// the remote/ of systemd-journal-remote.
-func journalDir(root string) string {
+// the remote/ of systemd-journal-remote. The directory is resolved inside the
+// sysroot; one holding symbolic links is refused, since journalctl would
+// follow them out of it.
+func journalDir(root string) (string, error) {
+	h, err := openHostFS(root)
+	if err != nil {
+		return "", err
+	}
+	defer h.Close()
 	for _, d := range []string{"var/log/journal", "run/log/journal"} {
-		dir := filepath.Join(root, d)
-		if hasJournals(dir) {
-			return dir
-		}
-		entries, err := os.ReadDir(dir)
+		dir, err := h.resolve(d, true)
 		if err != nil {
 			continue
 		}
+		found, err := hasJournals(h, dir)
+		if err != nil {
+			return "", err
+		}
+		if found {
+			return filepath.Join(root, filepath.FromSlash(dir)), nil
+		}
+		entries, _ := h.ReadDir(dir)
 		for _, e := range entries {
-			if e.IsDir() && hasJournals(filepath.Join(dir, e.Name())) {
-				if isMachineID(e.Name()) {
-					return dir
-				}
-				return filepath.Join(dir, e.Name())
+			if !e.IsDir() {
+				continue
 			}
+			found, err := hasJournals(h, path.Join(dir, e.Name()))
+			if err != nil {
+				return "", err
+			}
+			if !found {
+				continue
+			}
+			if isMachineID(e.Name()) {
+				return filepath.Join(root, filepath.FromSlash(dir)), nil
+			}
+			return filepath.Join(root, filepath.FromSlash(path.Join(dir, e.Name()))), nil
 		}
 	}
-	return ""
+	return "", nil
 }
 
-func hasJournals(dir string) bool {
-	m, _ := filepath.Glob(filepath.Join(dir, "*.journal"))
-	if len(m) > 0 {
-		return true
+// hasJournals reports whether dir holds journal files; symbolic links in it
+// are an error.
+func hasJournals(h *hostFS, dir string) (bool, error) {
+	entries, err := h.ReadDir(dir)
+	if err != nil {
+		return false, nil
 	}
-	m, _ = filepath.Glob(filepath.Join(dir, "*.journal~"))
-	return len(m) > 0
+	found := false
+	for _, e := range entries {
+		if e.Type()&fs.ModeSymlink != 0 {
+			return false, fmt.Errorf("/%s/%s is a symbolic link: the journal under the sysroot is not read, journalctl would follow it", dir, e.Name())
+		}
+		if e.Type().IsRegular() && (strings.HasSuffix(e.Name(), ".journal") || strings.HasSuffix(e.Name(), ".journal~")) {
+			found = true
+		}
+	}
+	return found, nil
 }
 
 func isMachineID(s string) bool {

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/dumptool/dump/gather/redact"
+	"github.com/dumptool/dump/internal/layout"
 )
 
 // errorPath is where the stderr of a command writing output goes: the same
@@ -35,6 +36,56 @@ func (s *runState) stream(rel string, rd io.Reader, limit int64) (*tailBuffer, e
 // errBudget means the run already wrote far more than --max-size.
 var errBudget = errors.New("not written: the dump exceeded twice --max-size during collection")
 
+// maxEntries is how many files and directories collectors may put in the
+// tree: what decrypt accepts by default (layout.MaxFiles members of any type),
+// less room for the files dump writes itself.
+var maxEntries = layout.MaxFiles - 100
+
+// errFileLimit means the tree already holds maxEntries files and directories.
+var errFileLimit = fmt.Errorf("left out: the dump reached its limit of %d files (what decrypt accepts)", layout.MaxFiles)
+
+// addEntry counts rel and its new parent directories against maxEntries,
+// and reports whether they fit.
+func (s *runState) addEntry(rel string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var dirs []string
+	for d := path.Dir(rel); d != "." && !s.dirs[d]; d = path.Dir(d) {
+		dirs = append(dirs, d)
+	}
+	if s.files[rel] {
+		return true // rewritten, as a .error file can be
+	}
+	if s.entries+1+len(dirs) > maxEntries {
+		return false
+	}
+	s.entries += 1 + len(dirs)
+	s.files[rel] = true
+	for _, d := range dirs {
+		s.dirs[d] = true
+	}
+	return true
+}
+
+// treeFull reports whether the tree holds maxEntries files and directories.
+func (s *runState) treeFull() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.entries >= maxEntries
+}
+
+// maxDroppedListed bounds the files listed one by one as left out by the
+// file-count limit; the rest are counted in one line.
+const maxDroppedListed = 100
+
+func (s *runState) leaveOut(d Dropped) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.leftOut++; s.leftOut <= maxDroppedListed {
+		s.dropped = append(s.dropped, d)
+	}
+}
+
 // writeOutput writes a kept buffer to rel in the tree (0600, parents 0700) and
 // records it in res as an output, or as its error file.
 func (s *runState) writeOutput(res *CollectorResult, rel string, tb *tailBuffer, isError bool) error {
@@ -48,6 +99,10 @@ func (s *runState) writeOutput(res *CollectorResult, rel string, tb *tailBuffer,
 		s.dropped = append(s.dropped, Dropped{Path: rel, Collector: res.Name, Bytes: size, Action: "deleted", Reason: errBudget.Error()})
 		s.mu.Unlock()
 		return errBudget
+	}
+	if !s.addEntry(rel) {
+		s.leaveOut(Dropped{Path: rel, Collector: res.Name, Bytes: size, Action: "left out", Reason: errFileLimit.Error()})
+		return errFileLimit
 	}
 	p := filepath.Join(s.dir, filepath.FromSlash(rel))
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/dumptool/dump/docs"
 	"github.com/dumptool/dump/gather/redact"
 	"github.com/dumptool/dump/internal/human"
+	"github.com/dumptool/dump/internal/layout"
 )
 
 // finishTimeout bounds the work after collection (budget, leak scan,
@@ -48,6 +49,10 @@ type runState struct {
 	mu      sync.Mutex
 	dropped []Dropped
 	census  *CensusInfo
+	entries int             // files and directories in the tree, against maxEntries
+	files   map[string]bool // written, by path in the tree
+	dirs    map[string]bool // made, by path in the tree
+	leftOut int             // files refused by maxEntries
 }
 
 // hardLimit stops writing when a run goes far beyond --max-size (a directory
@@ -214,6 +219,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	for _, d := range plan.Detected {
 		opts.Progress.Notef("detected: %s (%s)", d.Profile, d.Reason)
 	}
+	if a := configDiagAddr(opts.Sysroot); opts.DiagAddr == "" && a != "" && plan.Env.DiagAddr == "" {
+		opts.Progress.Notef("the sysroot's teleport.yaml names diag_addr %s, not a loopback address: not asked (give --diag-addr to ask it)", a)
+	}
 	if !amRoot && opts.Sysroot == "/" {
 		opts.Progress.Notef("not running as root: collectors that need root will fail; %s for a complete dump", FailNotRoot.Hint())
 	}
@@ -226,7 +234,8 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	addIdentities(opts.Redactor, opts.Sysroot)
 
 	s := &runState{opts: opts, env: plan.Env, dir: opts.Dir, red: opts.Redactor,
-		childEnv: childEnv(opts.Sysroot), since: created.Add(-opts.Since)}
+		childEnv: childEnv(opts.Sysroot), since: created.Add(-opts.Since),
+		files: map[string]bool{}, dirs: map[string]bool{}}
 	tasks := plan.tasks()
 	end = tr.stage("collect")
 	s.collect(runCtx, tasks, tr)
@@ -237,6 +246,10 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 
 	end = tr.stage("budget")
+	if more := s.leftOut - maxDroppedListed; more > 0 {
+		s.dropped = append(s.dropped, Dropped{Path: "(not listed)", Action: "left out",
+			Reason: fmt.Sprintf("%d more files: %v", more, errFileLimit)})
+	}
 	dropped := append(s.dropped, enforceBudget(opts.Dir, tasks, opts.MaxSize)...)
 	end()
 	for _, d := range dropped {
@@ -276,7 +289,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	m.computeTotals()
 	m.DurationMS = time.Since(created).Milliseconds()
-	m.Warnings = warnings(m)
+	m.Warnings = append(warnings(m), opts.Redactor.ObfuscationNotes()...)
 	end = tr.stage("findings")
 	if m.Findings, err = analyzeTree(fctx, opts.Dir, m); err != nil {
 		opts.Progress.Notef("%v", err)
@@ -338,12 +351,23 @@ func warnings(m *Manifest) []string {
 			w = append(w, fmt.Sprintf("%s is incomplete: %s", c.Name, c.Error))
 		}
 	}
-	if len(m.Dropped) > 0 {
-		var b int64
-		for _, d := range m.Dropped {
+	var cut, leftOut int
+	var b int64
+	for _, d := range m.Dropped {
+		if d.Action != "left out" {
+			cut++
 			b += d.Bytes
+			continue
 		}
-		w = append(w, fmt.Sprintf("%d files were cut or left out (%s) to keep the dump under --max-size", len(m.Dropped), human.Bytes(b)))
+		n := 1
+		fmt.Sscanf(d.Reason, "%d more files", &n) // the line counting those not listed
+		leftOut += n
+	}
+	if cut > 0 {
+		w = append(w, fmt.Sprintf("%d files were cut or left out (%s) to keep the dump under --max-size", cut, human.Bytes(b)))
+	}
+	if leftOut > 0 {
+		w = append(w, fmt.Sprintf("%d files were left out: the dump reached its limit of %d files, what decrypt accepts (see dropped in manifest.json)", leftOut, layout.MaxFiles))
 	}
 	if m.Totals.Truncated > 0 {
 		w = append(w, fmt.Sprintf("%d collectors had output cut to --max-file-size (%s); the end (newest part) was kept", m.Totals.Truncated, human.Bytes(m.Settings.MaxFileSize)))

@@ -2,10 +2,9 @@ package gather
 
 import (
 	"errors"
-	"io"
 	"io/fs"
 	"net"
-	"os"
+	"net/url"
 	"path"
 	"path/filepath"
 	"strings"
@@ -59,26 +58,52 @@ func (s teleportService) on(byDefault bool) bool {
 // readTeleportConfig reads teleport.yaml under sysroot. It returns nil when
 // there is none or it cannot be parsed: the profile then uses defaults.
 func readTeleportConfig(sysroot string) *teleportConfig {
-	f, err := os.Open(rootJoin(sysroot, teleportConfigPath))
+	// A real teleport.yaml is a few KiB; the cap keeps a hostile root cheap.
+	b, err := readHostFile(sysroot, teleportConfigPath, maxHostRead)
 	if err != nil {
 		return nil
 	}
-	defer f.Close()
 	var c teleportConfig
-	// A real teleport.yaml is a few KiB; the cap keeps a hostile root cheap.
-	if err := yaml.NewDecoder(io.LimitReader(f, 1<<20)).Decode(&c); err != nil {
+	if err := yaml.Unmarshal(b, &c); err != nil {
 		return nil
 	}
 	return &c
 }
 
 // DiagAddrFromConfig returns teleport.diag_addr from <sysroot>/etc/teleport.yaml,
-// or "" when there is no config or no diag address in it.
+// or "" when there is no config or no diag address in it. Under a --sysroot
+// the config is untrusted input: only a loopback address is returned, so that
+// a mounted image cannot make dump ask another machine (give --diag-addr).
 func DiagAddrFromConfig(sysroot string) string {
+	addr := configDiagAddr(sysroot)
+	if !isLiveRoot(sysroot) && !isLoopbackAddr(addr) {
+		return ""
+	}
+	return addr
+}
+
+func configDiagAddr(sysroot string) string {
 	if c := readTeleportConfig(sysroot); c != nil {
 		return strings.TrimSpace(c.Teleport.DiagAddr)
 	}
 	return ""
+}
+
+// isLoopbackAddr reports whether a diag_addr is asked on this machine's
+// loopback (diagURL asks a wildcard address there too).
+func isLoopbackAddr(addr string) bool {
+	host := addr
+	if u, err := url.Parse(addr); err == nil && strings.Contains(addr, "://") {
+		host = u.Hostname()
+	} else if h, _, err := net.SplitHostPort(addr); err == nil {
+		host = h
+	}
+	switch host {
+	case "", "0.0.0.0", "::", "localhost":
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
 }
 
 // RoleMarkers returns the Teleport services enabled in <sysroot>/etc/teleport.yaml
@@ -162,6 +187,6 @@ func rootJoin(sysroot, p string) string {
 
 // existsUnder reports whether absolute path p exists under sysroot.
 func existsUnder(sysroot, p string) bool {
-	_, err := os.Stat(rootJoin(sysroot, p))
+	_, err := statHost(sysroot, p)
 	return err == nil || !errors.Is(err, fs.ErrNotExist)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path"
 	"sort"
@@ -22,9 +21,18 @@ type Parts struct {
 	InfoPath    string
 }
 
-// Wrap lets a caller observe or throttle the bytes of each object as they are
-// read (progress bars); name is the object name.
-type Wrap func(name string, r io.Reader, size int64) io.Reader
+// Wrap lets a caller observe or throttle the bytes of each object as the
+// store reads them (progress bars); name is the object name.
+type Wrap func(name string, src Source) Source
+
+// FileSource is the content of an open file, from its start to its size now.
+func FileSource(f *os.File) (Source, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	return io.NewSectionReader(f, 0, fi.Size()), nil
+}
 
 // PutDump uploads the parts of a dump under "<uuid>/": the payload, then the
 // key, then info.json last. An object that is already stored with the same size
@@ -52,26 +60,43 @@ func putFile(ctx context.Context, s Store, name, file string, wrap Wrap) error {
 		return fmt.Errorf("upload %s: %w", name, err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
+	src, err := FileSource(f)
 	if err != nil {
 		return fmt.Errorf("upload %s: %w", name, err)
 	}
-	// A failed Stat is not fatal: write-only credentials (and upload tickets)
-	// cannot read, and Put reports any real problem itself.
-	if have, err := s.Stat(ctx, name); err == nil {
-		if have.Size == st.Size() {
-			return nil
-		}
-		return fmt.Errorf("upload %s to %s: a different object of %d bytes is already there (is the uuid reused?): %w", name, s, have.Size, ErrExists)
-	} else if !errors.Is(err, ErrNotExist) {
-		slog.Debug("stat before upload failed; uploading anyway", "object", name, "err", err)
-	}
-	var r io.Reader = f
 	if wrap != nil {
-		r = wrap(name, f, st.Size())
+		src = wrap(name, src)
 	}
-	if err := s.Put(ctx, name, r, st.Size()); err != nil {
-		return fmt.Errorf("upload %s to %s: %w", name, s, err)
+	err = s.Put(ctx, name, src)
+	if !errors.Is(err, ErrExists) {
+		return err
+	}
+	// Put looked before sending (or the server refused at once), so only a
+	// name already taken costs this second look.
+	have, serr := s.Stat(ctx, name)
+	switch {
+	case serr != nil:
+		return err
+	case have.Size == src.Size():
+		return nil
+	}
+	return fmt.Errorf("upload %s to %s: a different object of %d bytes is already there (is the uuid reused?): %w", name, s, have.Size, ErrExists)
+}
+
+// CheckDestination asks s for the objects of dump uuid, so that a wrong URL,
+// refused credentials or a missing bucket are found in seconds, before a long
+// gather. It fails if the dump is already there. Credentials that may not
+// list (write-only ones, an upload ticket: ErrPermission) pass; the upload
+// will tell.
+func CheckDestination(ctx context.Context, s Store, uuid string) error {
+	objs, err := s.List(ctx, uuid+"/")
+	switch {
+	case errors.Is(err, ErrPermission):
+		return nil
+	case err != nil:
+		return err
+	case len(objs) > 0:
+		return fmt.Errorf("dump %s is already in %s: use a fresh uuid: %w", uuid, s, ErrExists)
 	}
 	return nil
 }
@@ -107,7 +132,7 @@ type DumpRef struct {
 func ListDumps(ctx context.Context, s Store) ([]DumpRef, error) {
 	objs, err := s.List(ctx, "")
 	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", s, err)
+		return nil, err
 	}
 	byID := map[string]*DumpRef{}
 	for _, o := range objs {

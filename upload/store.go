@@ -3,8 +3,9 @@
 // A Store is a flat namespace of immutable objects addressed by slash-separated
 // names ("<uuid>/dump.tar.zst.age"). Backends live in sub-packages, one per kind
 // of store (file, s3, gs, ticket); package stores opens one from a URL such as
-// file:///srv/dumps, s3://bucket/prefix or gs://bucket/prefix. Every backend
-// passes the same conformance suite in package storetest.
+// file:///srv/dumps, s3://bucket/prefix or gs://bucket/prefix, already wrapped
+// by package retry. Every backend passes the conformance suite in package
+// storetest.
 //
 // A dump is three objects under its uuid (see PutDump): the payload, the sealed
 // session key (absent for nometa dumps) and info.json, which is written last so
@@ -25,6 +26,10 @@ var (
 	// ErrExists is returned (wrapped) by Put when the object is already there:
 	// dumps are immutable, nothing is ever overwritten.
 	ErrExists = errors.New("object already exists")
+	// ErrPermission is returned (wrapped) when the credentials are valid but
+	// may not do this: write-only credentials that cannot list or look, an
+	// upload ticket asked to read.
+	ErrPermission = errors.New("not permitted with these credentials")
 )
 
 // ObjectInfo describes one stored object.
@@ -34,17 +39,43 @@ type ObjectInfo struct {
 	Modified time.Time
 }
 
+// Source is what Put reads an object from: its bytes at any offset, and how
+// many there are. A store may read it from several goroutines at once (the
+// parts of a multipart upload) and read the same bytes again (a repeated
+// attempt), so an upload can always be repeated from its source.
+// *bytes.Reader, *strings.Reader and *io.SectionReader are Sources; FileSource
+// makes one of an open file.
+type Source interface {
+	io.ReaderAt
+	Size() int64
+}
+
 // Store is one place dumps are kept.
+//
+// Retry contract (as restic's Backend): each call makes one attempt (a
+// backend's client may resend a single request a few times within seconds)
+// and the store itself classifies what went wrong. IsTemporary reports a
+// failure that may go away when the same call is made again: a dropped or
+// refused connection, a timeout, a 5xx or throttling answer. Anything else is
+// permanent: a missing object (ErrNotExist), a taken name (ErrExists), refused
+// credentials (ErrPermission, or a message saying what to set), a missing
+// bucket, a cancelled context. Package retry repeats the temporary failures
+// with backoff; it may call any method again after any failure, so every
+// method must be safe to repeat. Put is: it never leaves a partial object
+// visible under name and never replaces an existing one.
 type Store interface {
-	// Put stores size bytes read from r under name. It never leaves a partial
+	// Put stores the bytes of src under name. It never leaves a partial
 	// object visible under name, and fails with ErrExists if name is taken.
-	Put(ctx context.Context, name string, r io.Reader, size int64) error
+	Put(ctx context.Context, name string, src Source) error
 	// Get opens an object for reading; ErrNotExist if it is missing.
 	Get(ctx context.Context, name string) (io.ReadCloser, error)
 	// Stat describes an object; ErrNotExist if it is missing.
 	Stat(ctx context.Context, name string) (ObjectInfo, error)
 	// List returns the objects whose names start with prefix, sorted by name.
 	List(ctx context.Context, prefix string) ([]ObjectInfo, error)
+	// IsTemporary reports whether err, from one of this store's methods or
+	// from reading a body Get returned, may go away by trying again.
+	IsTemporary(err error) bool
 	// String names the store for messages ("s3://bucket/prefix").
 	String() string
 }
@@ -69,6 +100,12 @@ type Presigner interface {
 	PresignPut(ctx context.Context, name string, expires time.Duration) (PresignedPut, error)
 }
 
+// NewReader reads src from its first byte to its last, as a stream that
+// stops with ctx's error once ctx ends.
+func NewReader(ctx context.Context, src Source) io.Reader {
+	return ContextReader(ctx, io.NewSectionReader(src, 0, src.Size()))
+}
+
 // ContextReader returns a reader that stops with ctx's error once ctx ends,
 // so a long copy from a source that never blocks still honours cancellation.
 func ContextReader(ctx context.Context, r io.Reader) io.Reader { return ctxReader{ctx, r} }
@@ -84,3 +121,15 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	}
 	return c.r.Read(p)
 }
+
+// Error is a failed store operation as the user reads it: one line saying
+// what failed and what to do. It answers errors.Is and errors.As for Errs (the
+// library's own error, and ErrNotExist, ErrExists or ErrPermission where one
+// applies) without repeating them in the message.
+type Error struct {
+	Msg  string
+	Errs []error
+}
+
+func (e *Error) Error() string   { return e.Msg }
+func (e *Error) Unwrap() []error { return e.Errs }

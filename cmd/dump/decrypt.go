@@ -10,6 +10,8 @@ import (
 	"github.com/dumptool/dump/crypto"
 	"github.com/dumptool/dump/decrypt"
 	"github.com/dumptool/dump/internal/human"
+	"github.com/dumptool/dump/internal/layout"
+	"github.com/dumptool/dump/upload/stores"
 )
 
 func decryptCommand() *cli.Command {
@@ -18,7 +20,7 @@ func decryptCommand() *cli.Command {
 		Usage:     "support: fetch a dump by uuid, prefix or glob (or open a local file), and extract it to --out DIR/<uuid>/",
 		ArgsUsage: "UUID|PREFIX|GLOB",
 		Flags: append(append(outputFlags(), identityFlags()...),
-			stringFlag("from", "where dumps are: file:///dir, s3://bucket/prefix or gs://bucket/prefix", defaultDestination),
+			stringFlag("from", "where dumps are: "+stores.Forms(), defaultDestination),
 			stringFlag("file", "a local sealed dump (dump-<uuid>.tar.zst.age) instead of a store", ""),
 			stringFlag("out", "extract under this directory", "."),
 			boolFlag("all", "open every dump that matches"),
@@ -63,7 +65,7 @@ func decryptAction(c *cli.Context) error {
 	}
 	if len(refs) > 1 && !c.Bool("all") {
 		for i, r := range refs {
-			u.warnf("  %d) %s  %s", i+1, r.UUID, r.Modified.Format("2006-01-02 15:04:05Z"))
+			u.warnf("  %d) %s  %s", i+1, layout.Quote(r.UUID), r.Modified.Format("2006-01-02 15:04:05Z"))
 		}
 		if !stdinIsTerminal() {
 			return usageErrorf("%d dumps match %q: give more of the uuid, or --all to open them all", len(refs), c.Args().First())
@@ -97,8 +99,14 @@ func decryptAction(c *cli.Context) error {
 
 func reportExtracted(u *ui, res *decrypt.Result) {
 	u.notef("extracted %d files (%s) of dump %s; start with %s/index.html", res.Stats.Files, human.Bytes(res.Stats.Bytes), res.UUID, res.Dir)
-	for _, s := range res.Stats.Skipped {
+	for _, s := range res.Stats.SkipSample {
 		u.warnf("skipped unsafe member: %s", s)
+	}
+	if more := res.Stats.Skipped - len(res.Stats.SkipSample); more > 0 {
+		u.warnf("skipped %d more unsafe members", more)
+	}
+	if res.Stats.Renamed > 0 {
+		u.warnf("%d file names held control characters; they are written with those escaped (ESC as %%1B)", res.Stats.Renamed)
 	}
 	u.resultf("%s", res.Dir)
 }
@@ -127,6 +135,6 @@ func decryptOptions(c *cli.Context, u *ui) (decrypt.Options, error) {
 		OutDir:      c.String("out"),
 		Limits:      decrypt.Limits{MaxBytes: maxBytes, MaxFiles: c.Int("max-files")},
 		Concurrency: c.Int("download-concurrency"),
-		Wrap:        u.bytes("download"),
+		Wrap:        u.downloadProgress(),
 	}, nil
 }

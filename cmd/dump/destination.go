@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -28,54 +26,60 @@ type destination struct {
 }
 
 func openDestination(c *cli.Context, u *ui) (*destination, error) {
+	o := storeOptions(u, c.Duration("upload-timeout"))
 	if t := c.String("ticket"); t != "" {
 		tk, err := ticket.Parse(t)
 		if err != nil {
 			return nil, usageErrorf("%v", err)
 		}
-		return &destination{store: withRetry(tk.Store(ticketClient), u, c.Duration("upload-timeout")), ticket: tk, retry: "--ticket " + human.Quote(t)}, nil
+		return &destination{store: stores.Ticket(tk, nil, o), ticket: tk, retry: "--ticket " + human.Quote(t)}, nil
 	}
 	to := c.String("to")
 	if to == "" {
-		return nil, usageErrorf("no destination: pass --to s3://bucket/prefix, gs://bucket/prefix or file:///dir, or --ticket from support (or set DUMP_TO)")
+		return nil, usageErrorf("no destination: pass --to %s, or --ticket from support (or set DUMP_TO)", stores.Forms())
 	}
-	s, err := stores.Open(c.Context, to)
+	o.Write, o.Create = true, c.Bool("create")
+	s, err := stores.Open(c.Context, to, o)
+	if errors.Is(err, upload.ErrNotExist) && !o.Create {
+		return nil, usageErrorf("%v: create it, or pass --create", err)
+	}
 	if err != nil {
 		return nil, usageErrorf("%v", err)
 	}
-	return &destination{store: withRetry(s, u, c.Duration("upload-timeout")), retry: "--to " + human.Quote(to)}, nil
+	return &destination{store: s, retry: "--to " + human.Quote(to)}, nil
 }
 
-// ticketClient sends presigned uploads: a stalled endpoint fails in minutes,
-// not at the end of --upload-timeout.
-var ticketClient = &http.Client{Transport: &http.Transport{
-	Proxy:                 http.ProxyFromEnvironment,
-	DialContext:           (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
-	TLSHandshakeTimeout:   10 * time.Second,
-	ResponseHeaderTimeout: 2 * time.Minute,
-}}
+// checkDestination tries the destination before a long gather, so a wrong
+// URL, refused credentials or a missing bucket cost seconds.
+func checkDestination(c *cli.Context, u *ui, dest *destination, id string) error {
+	ctx, cancel := context.WithTimeout(c.Context, time.Minute)
+	defer cancel()
+	u.notef("checking the destination before gathering")
+	return upload.CheckDestination(ctx, dest.store, id)
+}
 
-// withRetry retries a store's transient failures for up to maxElapsed per request.
-func withRetry(s upload.Store, u *ui, maxElapsed time.Duration) upload.Store {
-	return retry.New(s, retry.Options{
+// storeOptions retry a store's temporary failures for up to maxElapsed per
+// request, telling the user about each.
+func storeOptions(u *ui, maxElapsed time.Duration) stores.Options {
+	return stores.Options{Retry: retry.Options{
 		MaxElapsed: maxElapsed,
 		Notify: func(op string, err error, wait time.Duration) {
 			u.notef("%s: retrying in %s: %v", op, wait.Round(100*time.Millisecond), err)
 		},
-	})
+	}}
 }
 
 // openStoreFlag opens the store of --from (list, decrypt), retrying each
-// request for up to --store-timeout.
+// request for up to --store-timeout. It creates nothing.
 func openStoreFlag(c *cli.Context, u *ui, raw, flag string) (upload.Store, error) {
 	if raw == "" {
-		return nil, usageErrorf("no store: pass %s s3://bucket/prefix, gs://bucket/prefix or file:///dir (or set DUMP_%s)", flag, strings.ToUpper(strings.TrimPrefix(flag, "--")))
+		return nil, usageErrorf("no store: pass %s %s (or set DUMP_%s)", flag, stores.Forms(), strings.ToUpper(strings.TrimPrefix(flag, "--")))
 	}
-	s, err := stores.Open(c.Context, raw)
+	s, err := stores.Open(c.Context, raw, storeOptions(u, c.Duration("store-timeout")))
 	if err != nil {
 		return nil, usageErrorf("%v", err)
 	}
-	return withRetry(s, u, c.Duration("store-timeout")), nil
+	return s, nil
 }
 
 func destName(d *destination) string {
@@ -90,7 +94,7 @@ func uploadParts(c *cli.Context, u *ui, dest *destination, id string, parts uplo
 	ctx, cancel := context.WithTimeout(c.Context, c.Duration("upload-timeout"))
 	defer cancel()
 	u.notef("uploading to %s", destName(dest))
-	if err := upload.PutDump(ctx, dest.store, id, parts, u.bytes("upload")); err != nil {
+	if err := upload.PutDump(ctx, dest.store, id, parts, u.uploadProgress()); err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			return fmt.Errorf("%w (--upload-timeout %s; raise it for a slow link)", err, c.Duration("upload-timeout"))
 		}

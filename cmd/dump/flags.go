@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/dumptool/dump/gather"
+	"github.com/dumptool/dump/upload/stores"
 )
 
 // Every flag is also a DUMP_* variable and a key of the config file. Limits
@@ -242,7 +243,8 @@ func recipientFlags() []cli.Flag {
 
 func uploadFlags() []cli.Flag {
 	return []cli.Flag{
-		stringFlag("to", "destination: file:///dir, s3://bucket/prefix or gs://bucket/prefix", defaultDestination),
+		stringFlag("to", "destination: "+stores.Forms(), defaultDestination),
+		boolFlag("create", "make a missing file:// destination, parent directories included"),
 		stringFlag("ticket", "upload with a ticket from support instead of credentials", ""),
 		durationFlag("upload-timeout", "deadline for the whole upload, retries included", 2*time.Hour),
 	}

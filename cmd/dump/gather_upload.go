@@ -56,10 +56,17 @@ func gatherUploadAction(mode uploadMode) cli.ActionFunc {
 		if err != nil {
 			return err
 		}
+		id := ""
 		if dest.ticket != nil {
-			if err := c.Set("uuid", dest.ticket.UUID); err != nil {
-				return err
-			}
+			id = dest.ticket.UUID
+		} else if id, err = newUUID(c); err != nil {
+			return err
+		}
+		if err := c.Set("uuid", id); err != nil {
+			return err
+		}
+		if err := checkDestination(c, u, dest, id); err != nil {
+			return err
 		}
 		out := c.String("out")
 		if err := os.MkdirAll(out, 0o700); err != nil {

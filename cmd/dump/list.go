@@ -8,7 +8,9 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/dumptool/dump/internal/human"
+	"github.com/dumptool/dump/internal/layout"
 	"github.com/dumptool/dump/upload"
+	"github.com/dumptool/dump/upload/stores"
 )
 
 // listEntry is one line of dump list (and one object of --json).
@@ -26,7 +28,7 @@ func listCommand() *cli.Command {
 		Name:  "list",
 		Usage: "support: list the dumps in a store (oldest first)",
 		Flags: append(outputFlags(),
-			stringFlag("from", "where dumps are: file:///dir, s3://bucket/prefix or gs://bucket/prefix", defaultDestination),
+			stringFlag("from", "where dumps are: "+stores.Forms(), defaultDestination),
 			boolFlag("json", "print JSON"),
 			storeTimeoutFlag(),
 		),
@@ -45,7 +47,7 @@ func listCommand() *cli.Command {
 				e := listEntry{UUID: r.UUID, Size: r.PayloadSize, KeyIncluded: r.KeyIncluded, Complete: r.Complete}
 				if r.Complete {
 					if info, err := upload.ReadInfo(c.Context, s, r.UUID); err != nil {
-						u.warnf("%s: %v", r.UUID, err)
+						u.warnf("%s: %s", layout.Quote(r.UUID), layout.Quote(err.Error()))
 					} else {
 						e.Created = info.Created.UTC().Format("2006-01-02T15:04:05Z")
 						e.ToolVersion = info.ToolVersion
@@ -72,7 +74,7 @@ func listCommand() *cli.Command {
 				if e.KeyIncluded {
 					key = "yes"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.UUID, created, human.Bytes(e.Size), key, e.ToolVersion)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", layout.Quote(e.UUID), created, human.Bytes(e.Size), key, layout.Quote(e.ToolVersion))
 			}
 			return tw.Flush()
 		},

@@ -75,6 +75,8 @@ func newApp() *cli.App {
 			listCommand(),
 			keygenCommand(),
 			analyzeCommand(),
+			serveCommand(),
+			viewCommand(),
 			versionCommand(),
 		},
 	}

@@ -90,34 +90,43 @@ func TestS3TicketFlow(t *testing.T) {
 	}
 }
 
-// Wrong endpoint and bad credentials fail fast, naming the bucket and the
-// cause, and keep the sealed files.
-func TestS3MisconfiguredFailsFast(t *testing.T) {
+// Wrong endpoint, bad or missing credentials and a missing bucket are found
+// before gathering: exit 1 within seconds, one line naming the bucket and what
+// to fix, nothing gathered or sealed, and none of the SDK's own log lines
+// (WARN falling back to IMDSv1) on the user's terminal.
+func TestS3MisconfiguredFailsBeforeGathering(t *testing.T) {
 	srv := miniotest.Start(t)
 	srv.MakeBucket(t, "support")
 	_, recipient := keygen(t)
+	noCredentials := []string{"AWS_ENDPOINT_URL_S3=" + srv.Endpoint, "AWS_REGION=us-east-1",
+		"AWS_CONFIG_FILE=" + os.DevNull, "AWS_SHARED_CREDENTIALS_FILE=" + os.DevNull}
 	cases := []struct {
-		name string
-		env  []string
-		want string
+		name, bucket string
+		env          []string
+		want         string
 	}{
-		{"closed port", []string{"AWS_ENDPOINT_URL_S3=http://127.0.0.1:9", "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=y", "AWS_REGION=us-east-1"}, "AWS_ENDPOINT_URL_S3"},
-		{"bad secret", append(srv.Env(), "AWS_SECRET_ACCESS_KEY=wrong-secret-key"), "AWS_SECRET_ACCESS_KEY"},
+		{"closed port", "support", []string{"AWS_ENDPOINT_URL_S3=http://127.0.0.1:9", "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=y", "AWS_REGION=us-east-1"}, "AWS_ENDPOINT_URL_S3"},
+		{"bad secret", "support", append(srv.Env(), "AWS_SECRET_ACCESS_KEY=wrong-secret-key"), "AWS_SECRET_ACCESS_KEY"},
+		{"no credentials", "support", noCredentials, "set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"},
+		{"no bucket", "nobucket", srv.Env(), "does not exist"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			outbox := t.TempDir()
+			outbox := filepath.Join(t.TempDir(), "outbox")
 			start := time.Now()
-			r := runDump(t, t.TempDir(), tc.env, "gather-upload", "--to", "s3://support/dumps", "--recipient", recipient,
+			r := runDump(t, t.TempDir(), append(tc.env, "DUMP_QUIET=0"), "gather-upload", "--to", "s3://"+tc.bucket+"/dumps", "--recipient", recipient,
 				"--out", outbox, "--profile", "none", "--spec", writeSpec(t, okSpec))
-			if r.code != 1 || !strings.Contains(r.stderr, `"support"`) || !strings.Contains(r.stderr, tc.want) {
+			if r.code != 1 || !strings.Contains(r.stderr, `"`+tc.bucket+`"`) || !strings.Contains(r.stderr, tc.want) {
 				t.Fatalf("want exit 1 naming the bucket and %s: %s", tc.want, r)
 			}
-			if !strings.Contains(r.stderr, "dump upload --to s3://support/dumps") {
-				t.Fatalf("no retry command: %s", r)
+			if strings.Contains(r.stderr, "gathering dump") || strings.Contains(r.stderr, "WARN") || strings.Contains(r.stderr, "IMDS") {
+				t.Fatalf("gathered, or the SDK's log reached the user: %s", r)
 			}
-			if files, _ := filepath.Glob(filepath.Join(outbox, "dump-*")); len(files) != 3 {
-				t.Fatalf("sealed files not kept: %v", files)
+			if n := strings.Count(r.stderr, "s3://"+tc.bucket+"/dumps"); n > 1 {
+				t.Fatalf("the URL is repeated %d times: %s", n, r)
+			}
+			if _, err := os.Stat(outbox); !os.IsNotExist(err) {
+				t.Fatalf("the outbox was made before the check: %v", err)
 			}
 			t.Logf("%s failed after %s", tc.name, time.Since(start).Round(time.Millisecond))
 		})

@@ -15,23 +15,24 @@ func ticketCommand() *cli.Command {
 		Name:  "ticket",
 		Usage: "support: make an upload ticket so a customer can upload without credentials",
 		Flags: append(outputFlags(),
-			stringFlag("to", "where the dump will go: s3://bucket/prefix or gs://bucket/prefix", defaultDestination),
+			stringFlag("to", "where the dump will go: "+stores.PresignForms(), defaultDestination),
 			durationFlag("expires", "how long the ticket works", 72*time.Hour),
+			storeTimeoutFlag(),
 			uuidFlag(),
 		),
 		Action: func(c *cli.Context) error {
 			u := newUI(c)
 			to := c.String("to")
 			if to == "" {
-				return usageErrorf("no destination: pass --to s3://bucket/prefix or gs://bucket/prefix")
+				return usageErrorf("no destination: pass --to %s", stores.PresignForms())
 			}
-			s, err := stores.Open(c.Context, to)
+			s, err := stores.Open(c.Context, to, storeOptions(u, c.Duration("store-timeout")))
 			if err != nil {
 				return usageErrorf("%v", err)
 			}
 			p, ok := s.(upload.Presigner)
 			if !ok {
-				return usageErrorf("%s cannot sign upload URLs: tickets need s3:// or gs://", s)
+				return usageErrorf("%s cannot sign upload URLs: tickets need %s", s, stores.PresignForms())
 			}
 			id, err := newUUID(c)
 			if err != nil {

@@ -70,71 +70,92 @@ func (u *ui) resultf(format string, args ...any) {
 	fmt.Fprintf(u.out, format+"\n", args...)
 }
 
-// bytes returns an upload.Wrap that shows the progress of each object: a bar
-// with rate and ETA on a terminal, a plain line every few seconds otherwise.
-// The wrapped reader stays an io.Seeker when the file is one, because retries
-// rewind it.
-func (u *ui) bytes(verb string) upload.Wrap {
-	return func(name string, r io.Reader, size int64) io.Reader {
-		if u.quiet {
-			return r
+// progress returns a reporter of how many of an object's size bytes have
+// moved: a bar with rate and ETA on a terminal, a plain line every few seconds
+// otherwise; nil with --quiet.
+func (u *ui) progress(label string, size int64) func(pos int64) {
+	if u.quiet {
+		return nil
+	}
+	if u.tty {
+		bar := progressbar.NewOptions64(size,
+			progressbar.OptionSetWriter(u.err),
+			progressbar.OptionSetDescription(label),
+			progressbar.OptionShowBytes(true),
+			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionOnCompletion(func() { fmt.Fprintln(u.err) }),
+			progressbar.OptionFullWidth(),
+		)
+		return func(pos int64) { _ = bar.Set64(pos) }
+	}
+	start, last := time.Now(), time.Now()
+	return func(pos int64) {
+		now := time.Now()
+		if now.Sub(last) < 5*time.Second && !(pos == size && size > 1<<20) {
+			return
 		}
-		label := verb + " " + name
-		var report func(pos int64)
-		if u.tty {
-			bar := progressbar.NewOptions64(size,
-				progressbar.OptionSetWriter(u.err),
-				progressbar.OptionSetDescription(label),
-				progressbar.OptionShowBytes(true),
-				progressbar.OptionSetPredictTime(true),
-				progressbar.OptionThrottle(100*time.Millisecond),
-				progressbar.OptionOnCompletion(func() { fmt.Fprintln(u.err) }),
-				progressbar.OptionFullWidth(),
-			)
-			report = func(pos int64) { _ = bar.Set64(pos) }
-		} else {
-			start, last := time.Now(), time.Now()
-			report = func(pos int64) {
-				now := time.Now()
-				if now.Sub(last) < 5*time.Second && !(pos == size && size > 1<<20) {
-					return
-				}
-				last = now
-				pct := 100.0
-				if size > 0 {
-					pct = 100 * float64(pos) / float64(size)
-				}
-				rate := float64(pos) / now.Sub(start).Seconds()
-				u.notef("%s: %s / %s (%.0f%%), %s/s", label, human.Bytes(pos), human.Bytes(size), pct, human.Bytes(int64(rate)))
-			}
+		last = now
+		pct := 100.0
+		if size > 0 {
+			pct = 100 * float64(pos) / float64(size)
 		}
-		m := &meter{r: r, report: report}
-		if _, ok := r.(interface {
-			io.Seeker
-			io.ReaderAt
-		}); ok {
-			return &fileMeter{m}
-		}
-		return m
+		rate := float64(pos) / now.Sub(start).Seconds()
+		u.notef("%s: %s / %s (%.0f%%), %s/s", label, human.Bytes(pos), human.Bytes(size), pct, human.Bytes(int64(rate)))
 	}
 }
 
-// meter reports how much of an object has been read. Uploaders read a file
-// sequentially, rewind it to retry, or read parts at offsets (S3 multipart,
-// sometimes twice: once to sign, once to send), so progress is the union of
-// the byte ranges read, not a running sum.
-type meter struct {
+// uploadProgress shows the progress of each object a store reads.
+func (u *ui) uploadProgress() upload.Wrap {
+	return func(name string, src upload.Source) upload.Source {
+		report := u.progress("upload "+name, src.Size())
+		if report == nil {
+			return src
+		}
+		return &meter{src: src, report: report}
+	}
+}
+
+// downloadProgress shows the progress of a download read from start to end.
+func (u *ui) downloadProgress() func(name string, r io.Reader, size int64) io.Reader {
+	return func(name string, r io.Reader, size int64) io.Reader {
+		report := u.progress("download "+name, size)
+		if report == nil {
+			return r
+		}
+		return &readMeter{r: r, report: report}
+	}
+}
+
+type readMeter struct {
 	r      io.Reader
 	pos    int64
+	report func(pos int64)
+}
+
+func (m *readMeter) Read(b []byte) (int, error) {
+	n, err := m.r.Read(b)
+	m.pos += int64(n)
+	m.report(m.pos)
+	return n, err
+}
+
+// meter reports how much of an upload's source has been read. Stores read
+// parts at offsets, concurrently, sometimes twice (S3 multipart: once to
+// sign, once to send) and again to retry, so progress is the union of the
+// byte ranges read, not a running sum.
+type meter struct {
+	src    upload.Source
 	mu     sync.Mutex
 	spans  [][2]int64 // sorted, disjoint [start, end) ranges read so far
 	report func(covered int64)
 }
 
-func (m *meter) Read(b []byte) (int, error) {
-	n, err := m.r.Read(b)
-	m.mark(m.pos, n)
-	m.pos += int64(n)
+func (m *meter) Size() int64 { return m.src.Size() }
+
+func (m *meter) ReadAt(b []byte, off int64) (int, error) {
+	n, err := m.src.ReadAt(b, off)
+	m.mark(off, n)
 	return n, err
 }
 
@@ -170,21 +191,4 @@ func (m *meter) mark(off int64, n int) {
 	m.spans = merged
 	m.report(covered)
 	m.mu.Unlock()
-}
-
-// fileMeter keeps Seek (retries rewind) and ReadAt (multipart parts, resume).
-type fileMeter struct{ *meter }
-
-func (m *fileMeter) Seek(offset int64, whence int) (int64, error) {
-	pos, err := m.r.(io.Seeker).Seek(offset, whence)
-	if err == nil {
-		m.pos = pos
-	}
-	return pos, err
-}
-
-func (m *fileMeter) ReadAt(b []byte, off int64) (int, error) {
-	n, err := m.r.(io.ReaderAt).ReadAt(b, off)
-	m.mark(off, n)
-	return n, err
 }

@@ -280,3 +280,44 @@ func TestSecretInFileName(t *testing.T) {
 		}
 	}
 }
+
+// --obfuscate ips covers IPv6; a host name under 3 characters (or a common
+// word) is replaced where it stands as a host name, and the report says so.
+func TestObfuscateIPv6AndShortHostname(t *testing.T) {
+	r := mustNew(t, Options{Obfuscate: []string{"hostnames", "ips"}})
+	r.AddIdentities([]string{"vm"}, nil, nil)
+	in := strings.Join([]string{
+		"vm",
+		"Nov 21 05:10:00 vm k3s[2231]: dial [2001:db8:85a3::8a2e:370:7334]:443 from fe80::1c2d:3eff:fe4f:5a6b%eth0 ok",
+		"2026-11-21T05:10:00+0000 vm sshd[1]: Accepted key for root from 2001:db8::17 port 22",
+		"ssh root@vm; listen [::]:8080 and [::1]:9090, group ff02::1, mapped ::ffff:192.0.2.7",
+		`{"_HOSTNAME":"vm","MESSAGE":"addr 2001:db8::17: connection refused"}`,
+		"hostname: vm",
+		"127.0.1.1\tvm",
+		"Linux vm 6.1.0-18-amd64 #1 SMP x86_64 GNU/Linux",
+		"the vm image lives in /var/lib/vm; time 05:10:00, mac 52:54:00:12:34:56, std::string",
+	}, "\n") + "\n"
+	out, c := r.Bytes([]byte(in), "system/x.txt")
+	s := string(out)
+	for _, g := range []string{"2001:db8", "fe80::1c2d", " vm k3s", " vm sshd", "Linux vm ", "@vm", `"vm"`, ": vm\n", "\tvm\n", "\nvm\n", "192.0.2.7"} {
+		if strings.Contains("\n"+s, g) {
+			t.Errorf("%q not obfuscated:\n%s", g, s)
+		}
+	}
+	for _, k := range []string{"%eth0", "[::]:8080", "[::1]:9090", "ff02::1", "::ffff:10.", ": connection refused",
+		"the vm image lives in /var/lib/vm", "05:10:00, mac 52:54:00:12:34:56, std::string", "fd00:"} {
+		if !strings.Contains(s, k) {
+			t.Errorf("%q missing:\n%s", k, s)
+		}
+	}
+	if c["ip"] != 5 || c["hostname"] != 8 {
+		t.Errorf("counts %v, want 5 ip (2001:db8::17 twice) and 8 hostname", c)
+	}
+	m := r.ObfuscationMap()
+	if m["2001:db8::17"] == "" || m["vm"] == "" || m["2001:db8::17"] != m["2001:db8::17"] {
+		t.Errorf("map misses entries: %v", m)
+	}
+	if n := r.ObfuscationNotes(); len(n) != 1 || strings.Contains(n[0], "vm") {
+		t.Errorf("notes %q: want one that says what was kept, without the name", n)
+	}
+}

@@ -174,8 +174,13 @@ func ReadLocal(path string) (Local, Info, error) {
 			return l, info, fmt.Errorf("%s is %d bytes but %s says %d: it was cut or altered; copy or seal the dump again", p, fi.Size(), l.Info, want[i])
 		}
 	}
-	if _, err := os.Lstat(l.Key); errors.Is(err, fs.ErrNotExist) {
+	switch fi, err := os.Lstat(l.Key); {
+	case errors.Is(err, fs.ErrNotExist):
 		l.Key = ""
+	case err != nil:
+		return l, info, err
+	case !fi.Mode().IsRegular():
+		return l, info, fmt.Errorf("%s is not a regular file (%s); a dump's files are plain files, copy them again", l.Key, fi.Mode().Type())
 	}
 	return l, info, nil
 }

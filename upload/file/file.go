@@ -11,10 +11,12 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
 
+	"github.com/dumptool/dump/internal/layout"
 	"github.com/dumptool/dump/upload"
 )
 
@@ -25,19 +27,54 @@ type Store struct {
 	root string
 }
 
-// New returns a store rooted at dir, creating it (0700) if needed.
-func New(dir string) (*Store, error) {
+// Open returns the store of an existing directory; it creates nothing, so a
+// mistyped URL given to a command that only reads is reported, not made.
+func Open(dir string) (*Store, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("file store %s: %w", dir, err)
 	}
-	if err := os.MkdirAll(abs, 0o700); err != nil {
-		return nil, fmt.Errorf("file store %s: %w", dir, err)
+	fi, err := os.Stat(abs)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, &upload.Error{Msg: url(abs) + " does not exist: check the path", Errs: []error{upload.ErrNotExist, err}}
+	case err != nil:
+		return nil, fmt.Errorf("%s: %w", url(abs), err)
+	case !fi.IsDir():
+		return nil, fmt.Errorf("%s is not a directory: check the path", url(abs))
 	}
 	return &Store{root: abs}, nil
 }
 
-func (s *Store) String() string { return "file://" + filepath.ToSlash(s.root) }
+// Create returns the store of dir, making dir (0700) if it is missing. Its
+// parent must exist: a share that is not mounted is refused rather than
+// filled from the local disk underneath its mount point.
+func Create(dir string) (*Store, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("file store %s: %w", dir, err)
+	}
+	parent := filepath.Dir(abs)
+	if _, err := os.Stat(parent); errors.Is(err, fs.ErrNotExist) {
+		return nil, &upload.Error{Msg: fmt.Sprintf("%s: its parent %s does not exist (a share not mounted?)", url(abs), parent), Errs: []error{upload.ErrNotExist, err}}
+	}
+	if err := os.Mkdir(abs, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("%s: %w", url(abs), err)
+	}
+	return Open(abs)
+}
+
+// New returns the store of dir, making it and any missing parents (0700).
+func New(dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("file store %s: %w", dir, err)
+	}
+	return Open(dir)
+}
+
+func url(dir string) string { return "file://" + filepath.ToSlash(dir) }
+
+func (s *Store) String() string { return url(s.root) }
 
 // path maps an object name to a file, refusing names that would leave the root.
 func (s *Store) path(name string) (string, error) {
@@ -52,7 +89,7 @@ func (s *Store) path(name string) (string, error) {
 	return filepath.Join(s.root, filepath.FromSlash(name)), nil
 }
 
-func (s *Store) Put(ctx context.Context, name string, r io.Reader, size int64) error {
+func (s *Store) Put(ctx context.Context, name string, src upload.Source) error {
 	dst, err := s.path(name)
 	if err != nil {
 		return err
@@ -68,9 +105,9 @@ func (s *Store) Put(ctx context.Context, name string, r io.Reader, size int64) e
 		return fmt.Errorf("put %s: %w", name, err)
 	}
 	defer os.Remove(tmp.Name())
-	n, err := io.Copy(tmp, upload.ContextReader(ctx, r))
-	if err == nil && size >= 0 && n != size {
-		err = fmt.Errorf("read %d bytes, expected %d", n, size)
+	n, err := io.Copy(tmp, upload.NewReader(ctx, src))
+	if err == nil && n != src.Size() {
+		err = fmt.Errorf("read %d bytes, expected %d", n, src.Size())
 	}
 	if err == nil {
 		err = tmp.Sync()
@@ -96,7 +133,9 @@ func (s *Store) Get(ctx context.Context, name string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(p)
+	// Only a regular file is an object; a FIFO planted in the bucket would
+	// hang a plain open.
+	f, err := layout.OpenRegular(p)
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", name, notExist(err))
 	}
@@ -129,9 +168,24 @@ func (s *Store) Stat(ctx context.Context, name string) (upload.ObjectInfo, error
 	return upload.ObjectInfo{Name: name, Size: fi.Size(), Modified: fi.ModTime().UTC()}, nil
 }
 
+// IsTemporary is false: a local or mounted directory fails for reasons that
+// trying again does not change.
+func (s *Store) IsTemporary(error) bool { return false }
+
 func (s *Store) List(ctx context.Context, prefix string) ([]upload.ObjectInfo, error) {
 	var out []upload.ObjectInfo
-	err := filepath.WalkDir(s.root, func(p string, d fs.DirEntry, err error) error {
+	// Only the directory the prefix names is walked: looking for one dump
+	// does not read the whole bucket.
+	start := s.root
+	if dir, _ := path.Split(prefix); dir != "" {
+		if p, err := s.path(strings.TrimSuffix(dir, "/")); err == nil {
+			start = p
+		}
+	}
+	err := filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) && p == start && start != s.root {
+			return filepath.SkipAll
+		}
 		if err != nil {
 			return err
 		}

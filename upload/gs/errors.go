@@ -13,23 +13,13 @@ import (
 	"github.com/dumptool/dump/upload"
 )
 
-// opError is a one-line message naming the object and the cause; it wraps
-// the library's error and, where one applies, upload.ErrNotExist or ErrExists.
-type opError struct {
-	msg  string
-	errs []error
-}
-
-func (e *opError) Error() string   { return e.msg }
-func (e *opError) Unwrap() []error { return e.errs }
-
 const adcHint = "set up Application Default Credentials (gcloud auth application-default login, or GOOGLE_APPLICATION_CREDENTIALS=key.json)"
 
 // fail describes err from op on the object key in terms a user can act on.
 func (s *Store) fail(op, key string, err error) error {
 	where := fmt.Sprintf("%s gs://%s/%s", op, s.bucketName, key)
 	e := func(cause string, sentinel ...error) error {
-		return &opError{msg: where + ": " + cause, errs: append(sentinel, err)}
+		return &upload.Error{Msg: where + ": " + cause, Errs: append(sentinel, err)}
 	}
 	var gerr *googleapi.Error
 	var nerr *net.OpError
@@ -49,7 +39,7 @@ func (s *Store) fail(op, key string, err error) error {
 			// here is about the bucket.
 			return e(s.noBucket())
 		case 403:
-			return e(fmt.Sprintf("permission denied in bucket %q (%s); grant the credentials' account access to the bucket", s.bucketName, msg))
+			return e(fmt.Sprintf("permission denied in bucket %q (%s); grant the credentials' account access to the bucket", s.bucketName, msg), upload.ErrPermission)
 		case 401:
 			return e(fmt.Sprintf("not authenticated (%s); %s", msg, adcHint))
 		default:
@@ -86,4 +76,15 @@ func emulatorHint() string {
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
 	return s
+}
+
+// IsTemporary: the answers the client library itself would retry (5xx, 429,
+// 408, broken connections), which it has already retried a few times per
+// request, and the network's own failures.
+func (s *Store) IsTemporary(err error) bool {
+	var gerr *googleapi.Error
+	if errors.As(err, &gerr) {
+		return upload.StatusTemporary(gerr.Code)
+	}
+	return storage.ShouldRetry(err) || upload.NetworkTemporary(err)
 }

@@ -68,7 +68,7 @@ func Open(ctx context.Context, u *url.URL) (*Store, error) {
 	client, err := storage.NewClient(ctx, opts...)
 	if err != nil {
 		if strings.Contains(err.Error(), "could not find default credentials") {
-			return nil, &opError{msg: fmt.Sprintf("open gs://%s: no Google credentials found; %s", u.Host, adcHint), errs: []error{err}}
+			return nil, &upload.Error{Msg: fmt.Sprintf("open gs://%s: no Google credentials found; %s", u.Host, adcHint), Errs: []error{err}}
 		}
 		return nil, fmt.Errorf("open gs://%s: %w", u.Host, err)
 	}

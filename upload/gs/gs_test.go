@@ -79,10 +79,10 @@ func TestOverwriteRefusedResumable(t *testing.T) {
 	ctx := context.Background()
 	first := bytes.Repeat([]byte("first "), 200_000) // ~1.2 MB: five chunks
 	second := bytes.Repeat([]byte("second"), 200_000)
-	if err := s.Put(ctx, "u/dump.tar.zst.age", bytes.NewReader(first), int64(len(first))); err != nil {
+	if err := s.Put(ctx, "u/dump.tar.zst.age", bytes.NewReader(first)); err != nil {
 		t.Fatalf("first Put: %v", err)
 	}
-	err := s.Put(ctx, "u/dump.tar.zst.age", bytes.NewReader(second), int64(len(second)))
+	err := s.Put(ctx, "u/dump.tar.zst.age", bytes.NewReader(second))
 	if !errors.Is(err, upload.ErrExists) {
 		t.Fatalf("second Put: err = %v, want ErrExists", err)
 	}
@@ -105,7 +105,7 @@ func TestPrefixBoundary(t *testing.T) {
 	gstest.Start(t, "dumps")
 	ctx := context.Background()
 	a, b := open(t, "gs://dumps/x/run1"), open(t, "gs://dumps/x/run10/")
-	if err := b.Put(ctx, "u/info.json", strings.NewReader("{}"), 2); err != nil {
+	if err := b.Put(ctx, "u/info.json", strings.NewReader("{}")); err != nil {
 		t.Fatal(err)
 	}
 	if objs, err := a.List(ctx, ""); err != nil || len(objs) != 0 {
@@ -145,7 +145,7 @@ func TestCorruptionInTransitLeavesNothing(t *testing.T) {
 			s := open(t, "gs://dumps/"+strings.ReplaceAll(tc.name, " ", "-"))
 			s.ChunkSize = tc.chunk
 			data := bytes.Repeat([]byte{7}, tc.size)
-			err := s.Put(context.Background(), "u/dump.tar.zst.age", bytes.NewReader(data), int64(len(data)))
+			err := s.Put(context.Background(), "u/dump.tar.zst.age", bytes.NewReader(data))
 			if corrupted.Load() == 0 {
 				t.Fatal("the proxy corrupted nothing: the test is broken")
 			}
@@ -172,7 +172,7 @@ func TestResumableChunks(t *testing.T) {
 	s := open(t, "gs://dumps")
 	s.ChunkSize = 256 << 10
 	data := bytes.Repeat([]byte("x"), 1<<20)
-	if err := s.Put(context.Background(), "u/dump.tar.zst.age", bytes.NewReader(data), int64(len(data))); err != nil {
+	if err := s.Put(context.Background(), "u/dump.tar.zst.age", bytes.NewReader(data)); err != nil {
 		t.Fatal(err)
 	}
 	if n := chunks.Load(); n < 4 {
@@ -218,7 +218,7 @@ func TestMissingBucket(t *testing.T) {
 	gstest.Start(t, "dumps")
 	s := open(t, "gs://no-such-bucket/p")
 	ctx := context.Background()
-	err := s.Put(ctx, "u/info.json", strings.NewReader("{}"), 2)
+	err := s.Put(ctx, "u/info.json", strings.NewReader("{}"))
 	checkMsg(t, "Put", err, `bucket "no-such-bucket" does not exist`)
 	_, err = s.List(ctx, "")
 	checkMsg(t, "List", err, `bucket "no-such-bucket" does not exist`)
@@ -239,7 +239,7 @@ func TestEmulatorUnreachable(t *testing.T) {
 		t.Fatalf("Stat retried until the deadline: %v", err)
 	}
 	checkMsg(t, "Stat", err, "cannot reach the storage emulator at "+addr)
-	err = s.Put(ctx, "u/info.json", strings.NewReader("{}"), 2)
+	err = s.Put(ctx, "u/info.json", strings.NewReader("{}"))
 	checkMsg(t, "Put", err, "cannot reach the storage emulator at "+addr)
 	t.Log(err)
 }
@@ -253,7 +253,7 @@ func TestPermissionDenied(t *testing.T) {
 	defer deny.Close()
 	t.Setenv("STORAGE_EMULATOR_HOST", deny.URL)
 	s := open(t, "gs://dumps/p")
-	err := s.Put(context.Background(), "u/info.json", strings.NewReader("{}"), 2)
+	err := s.Put(context.Background(), "u/info.json", strings.NewReader("{}"))
 	checkMsg(t, "Put", err, `permission denied in bucket "dumps"`)
 	_, err = s.List(context.Background(), "")
 	checkMsg(t, "List", err, `permission denied in bucket "dumps"`)

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 
 	"cloud.google.com/go/storage"
+
+	"github.com/dumptool/dump/upload"
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -15,7 +17,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // minChunk is the granularity of resumable-upload chunks.
 const minChunk = 256 << 10
 
-// Put uploads size bytes from r as a new object. The does-not-exist
+// Put uploads src as a new object. The does-not-exist
 // precondition makes the server refuse an existing name (upload.ErrExists)
 // and makes every retry of the upload safe.
 //
@@ -28,9 +30,10 @@ const minChunk = 256 << 10
 //
 // One case reads as ErrExists although the object is ours: a single-request
 // upload (smaller than a chunk) whose response was lost and whose resend
-// then meets the precondition. upload.PutDump's Stat finds the object on the
-// next run and skips it.
-func (s *Store) Put(ctx context.Context, name string, r io.Reader, size int64) error {
+// then meets the precondition. upload.PutDump then finds the object with the
+// expected size and takes it as done.
+func (s *Store) Put(ctx context.Context, name string, src upload.Source) error {
+	size := src.Size()
 	key, err := s.key(name)
 	if err != nil {
 		return err
@@ -53,7 +56,7 @@ func (s *Store) Put(ctx context.Context, name string, r io.Reader, size int64) e
 	w.ProgressFunc = func(int64) { failures.Store(0) }
 
 	crc := crc32.New(castagnoli)
-	n, err := io.Copy(io.MultiWriter(w, crc), r)
+	n, err := io.Copy(io.MultiWriter(w, crc), upload.NewReader(ctx, src))
 	if err == nil && n != size {
 		err = fmt.Errorf("read %d bytes, expected %d", n, size)
 	}

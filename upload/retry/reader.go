@@ -41,7 +41,7 @@ func (r *resumingReader) Read(p []byte) (int, error) {
 	if n > 0 {
 		r.stalls = 0
 	}
-	if err == nil || err == io.EOF || r.ctx.Err() != nil || !Transient(err) {
+	if err == nil || err == io.EOF || r.ctx.Err() != nil || !r.s.temporary(err) {
 		return n, err
 	}
 	r.stalls++

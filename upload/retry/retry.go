@@ -1,8 +1,9 @@
 // Package retry wraps any upload.Store so that operations survive a bad
-// network: transient failures (5xx, throttling, dropped or refused
-// connections, timeouts) are retried with exponential backoff and jitter, in
-// the manner of restic's backend wrapper. Permanent ones (missing or existing
-// objects, refused credentials, a cancelled context) are returned at once.
+// network, in the manner of restic's backend wrapper: the failures the store
+// itself calls temporary (its IsTemporary: 5xx, throttling, dropped
+// connections, timeouts) are retried with exponential backoff and jitter.
+// Permanent ones (missing or existing objects, refused credentials, a
+// cancelled context) are returned at once.
 //
 //	s = retry.New(s, retry.Options{
 //		MaxElapsed: 10 * time.Minute,
@@ -14,10 +15,12 @@
 // A download (Get, GetRange) whose connection breaks half way continues from
 // the byte where it stopped, when the store has GetRange.
 //
-// A Put is retried only when its reader is an io.Seeker (an *os.File): the
-// wrapper seeks back to where the first attempt started. A retried Put that
-// finds the object already there with the expected size is a success: the
-// failed attempt was stored after all.
+// A Put is repeated from its upload.Source, which can be read again. A
+// repeated Put that finds the object already there with the expected size is
+// a success: the failed attempt was stored after all.
+//
+// A connection refused before the store ever answered means a wrong endpoint,
+// not a restarting server: it fails at once.
 package retry
 
 import (
@@ -25,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"sync/atomic"
 	"time"
 
@@ -125,7 +129,7 @@ func (s *store) do(ctx context.Context, op string, f func() error) (err error) {
 		if answered(err) {
 			s.reached.Store(true)
 		}
-		if err == nil || ctx.Err() != nil || !Transient(err) {
+		if err == nil || ctx.Err() != nil || !s.temporary(err) {
 			return err
 		}
 		if !s.reached.Load() && isDialError(err) {
@@ -158,27 +162,28 @@ func endSpan(span trace.Span, err error) {
 	span.End()
 }
 
-func (s *store) Put(ctx context.Context, name string, r io.Reader, size int64) error {
-	seeker, ok := r.(io.Seeker)
-	if !ok {
-		return s.inner.Put(ctx, name, r, size)
+func (s *store) IsTemporary(err error) bool { return s.inner.IsTemporary(err) }
+
+// temporary is what do retries: never a missing or taken object or a
+// cancelled context, whatever the store says.
+func (s *store) temporary(err error) bool {
+	switch {
+	case errors.Is(err, upload.ErrNotExist),
+		errors.Is(err, upload.ErrExists),
+		errors.Is(err, context.Canceled):
+		return false
 	}
-	start, err := seeker.Seek(0, io.SeekCurrent)
-	if err != nil {
-		return s.inner.Put(ctx, name, r, size)
-	}
+	return s.inner.IsTemporary(err)
+}
+
+func (s *store) Put(ctx context.Context, name string, src upload.Source) error {
 	first := true
 	return s.do(ctx, "put "+name, func() error {
-		if !first {
-			if _, err := seeker.Seek(start, io.SeekStart); err != nil {
-				return fmt.Errorf("put %s: rewind the source for another attempt: %w", name, err)
-			}
-		}
-		err := s.inner.Put(ctx, name, r, size)
+		err := s.inner.Put(ctx, name, src)
 		if !first && errors.Is(err, upload.ErrExists) {
 			// An earlier attempt may have been stored although its
 			// answer was lost; its size tells.
-			if fi, serr := s.inner.Stat(ctx, name); serr == nil && fi.Size == size {
+			if fi, serr := s.inner.Stat(ctx, name); serr == nil && fi.Size == src.Size() {
 				return nil
 			}
 		}
@@ -259,4 +264,20 @@ func (p presigner) PresignPut(ctx context.Context, name string, expires time.Dur
 		return err
 	})
 	return put, err
+}
+
+// answered reports whether an operation's outcome came from the store.
+func answered(err error) bool {
+	return err == nil || errors.Is(err, upload.ErrNotExist) || errors.Is(err, upload.ErrExists) || errors.Is(err, upload.ErrPermission)
+}
+
+// isDialError reports a connection that could not be made at all: refused,
+// unroutable or a name that does not resolve.
+func isDialError(err error) bool {
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		return true
+	}
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }

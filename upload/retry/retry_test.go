@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,11 +19,10 @@ import (
 	"github.com/dumptool/dump/upload/retry"
 )
 
-// httpErr is an error answer as the AWS SDK reports it.
+// httpErr is an error answer from a server.
 type httpErr int
 
-func (e httpErr) Error() string       { return fmt.Sprintf("server said %d", int(e)) }
-func (e httpErr) HTTPStatusCode() int { return int(e) }
+func (e httpErr) Error() string { return fmt.Sprintf("server said %d", int(e)) }
 
 var (
 	reset   = &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}
@@ -44,6 +42,8 @@ type flaky struct {
 	mu    sync.Mutex
 	errs  map[string][]error
 	calls map[string]int
+
+	temporary func(error) bool
 }
 
 func newFlaky(t *testing.T) *flaky {
@@ -78,20 +78,33 @@ func (f *flaky) count(op string) int {
 	return f.calls[op]
 }
 
-func (f *flaky) Put(ctx context.Context, name string, r io.Reader, size int64) error {
+func (f *flaky) Put(ctx context.Context, name string, src upload.Source) error {
 	err := f.next("put")
 	var lost lostAnswer
 	switch {
 	case errors.As(err, &lost):
-		if perr := f.Store.Put(ctx, name, r, size); perr != nil {
+		if perr := f.Store.Put(ctx, name, src); perr != nil {
 			return perr
 		}
 		return lost.error
 	case err != nil:
-		io.CopyN(io.Discard, r, size/2)
+		io.CopyN(io.Discard, io.NewSectionReader(src, 0, src.Size()), src.Size()/2)
 		return err
 	}
-	return f.Store.Put(ctx, name, r, size)
+	return f.Store.Put(ctx, name, src)
+}
+
+// IsTemporary classifies as an HTTP backend does; temporary, if set, decides
+// instead.
+func (f *flaky) IsTemporary(err error) bool {
+	if f.temporary != nil {
+		return f.temporary(err)
+	}
+	var h httpErr
+	if errors.As(err, &h) {
+		return upload.StatusTemporary(int(h))
+	}
+	return upload.NetworkTemporary(err)
 }
 
 func (f *flaky) Get(ctx context.Context, name string) (io.ReadCloser, error) {
@@ -138,20 +151,6 @@ func wrap(f upload.Store, notices *[]notice) upload.Store {
 	})
 }
 
-func sourceFile(t *testing.T, data []byte) *os.File {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "src")
-	if err := os.WriteFile(p, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	return f
-}
-
 func readAll(t *testing.T, s upload.Store, name string) []byte {
 	t.Helper()
 	rc, err := s.Get(context.Background(), name)
@@ -180,7 +179,7 @@ func TestTransientErrorsAreRetried(t *testing.T) {
 			data := bytes.Repeat([]byte("dump"), 1000)
 
 			f.fail("put", e, e)
-			if err := s.Put(ctx, "u/p", sourceFile(t, data), int64(len(data))); err != nil {
+			if err := s.Put(ctx, "u/p", bytes.NewReader(data)); err != nil {
 				t.Fatalf("Put after two %v: %v", e, err)
 			}
 			f.fail("get", e, e)
@@ -235,12 +234,12 @@ func TestStoreSentinelsPassThrough(t *testing.T) {
 	if _, err := s.Get(ctx, "nope"); !errors.Is(err, upload.ErrNotExist) || f.count("get") != 1 {
 		t.Fatalf("Get of a missing object: %v after %d calls", err, f.count("get"))
 	}
-	if err := s.Put(ctx, "a", sourceFile(t, []byte("one")), 3); err != nil {
+	if err := s.Put(ctx, "a", bytes.NewReader([]byte("one"))); err != nil {
 		t.Fatal(err)
 	}
 	// A different object under a taken name stays refused, even though it has
 	// the same size: only a retry may take an existing object as its own.
-	if err := s.Put(ctx, "a", sourceFile(t, []byte("two")), 3); !errors.Is(err, upload.ErrExists) {
+	if err := s.Put(ctx, "a", bytes.NewReader([]byte("two"))); !errors.Is(err, upload.ErrExists) {
 		t.Fatalf("second Put: %v, want ErrExists", err)
 	}
 	if got := readAll(t, s, "a"); string(got) != "one" {
@@ -248,17 +247,14 @@ func TestStoreSentinelsPassThrough(t *testing.T) {
 	}
 }
 
-func TestPutRewindsTheFile(t *testing.T) {
+// A repeated Put reads its source again from the source's first byte.
+func TestPutIsRepeatedFromItsSource(t *testing.T) {
 	f := newFlaky(t)
 	s := wrap(f, nil)
 	data := bytes.Repeat([]byte("0123456789"), 10000)
-	src := sourceFile(t, data)
-	// The put starts where the caller left the file, and comes back there.
-	if _, err := src.Seek(10, io.SeekStart); err != nil {
-		t.Fatal(err)
-	}
+	src := io.NewSectionReader(bytes.NewReader(data), 10, int64(len(data)-10))
 	f.fail("put", reset, httpErr(502))
-	if err := s.Put(context.Background(), "u/p", src, int64(len(data)-10)); err != nil {
+	if err := s.Put(context.Background(), "u/p", src); err != nil {
 		t.Fatalf("Put: %v", err)
 	}
 	if got := readAll(t, s, "u/p"); !bytes.Equal(got, data[10:]) {
@@ -269,24 +265,11 @@ func TestPutRewindsTheFile(t *testing.T) {
 	}
 }
 
-func TestPutOfAStreamIsNotRetried(t *testing.T) {
-	f := newFlaky(t)
-	s := wrap(f, nil)
-	f.fail("put", reset)
-	r := io.MultiReader(strings.NewReader("not seekable"))
-	if err := s.Put(context.Background(), "u/p", r, 12); !errors.Is(err, reset) {
-		t.Fatalf("Put: %v, want the reset", err)
-	}
-	if n := f.count("put"); n != 1 {
-		t.Fatalf("a stream was put %d times", n)
-	}
-}
-
 func TestPutStoredButAnswerLost(t *testing.T) {
 	f := newFlaky(t)
 	s := wrap(f, nil)
 	f.fail("put", lostAnswer{reset})
-	if err := s.Put(context.Background(), "u/p", sourceFile(t, []byte("payload")), 7); err != nil {
+	if err := s.Put(context.Background(), "u/p", bytes.NewReader([]byte("payload"))); err != nil {
 		t.Fatalf("Put whose first answer was lost: %v", err)
 	}
 	if got := readAll(t, s, "u/p"); string(got) != "payload" {
@@ -371,16 +354,24 @@ func TestInterfacesPreserved(t *testing.T) {
 	}
 }
 
-func TestTransient(t *testing.T) {
-	wrapped := fmt.Errorf("s3://b: put x: %w", fmt.Errorf("op: %w", httpErr(503)))
-	if !retry.Transient(wrapped) {
-		t.Errorf("a wrapped 503 is not transient")
+// The store decides what is temporary; the wrapper never retries a missing
+// or taken object or a cancelled context, whatever the store says.
+func TestTheStoreDecides(t *testing.T) {
+	odd := errors.New("a failure only this store knows to be passing")
+	f := newFlaky(t)
+	f.temporary = func(err error) bool { return true }
+	s := wrap(f, nil)
+	f.fail("stat", odd, odd)
+	if _, err := s.Stat(context.Background(), "x"); !errors.Is(err, upload.ErrNotExist) || f.count("stat") != 3 {
+		t.Fatalf("Stat after two failures the store calls temporary: %v after %d calls", err, f.count("stat"))
 	}
-	if retry.Transient(nil) {
-		t.Errorf("nil is transient")
-	}
-	if retry.Transient(fmt.Errorf("x: %w", context.Canceled)) {
-		t.Errorf("cancellation is transient")
+	for _, e := range []error{fmt.Errorf("x: %w", upload.ErrExists), fmt.Errorf("x: %w", context.Canceled)} {
+		f := newFlaky(t)
+		f.temporary = func(err error) bool { return true }
+		f.fail("list", e, e)
+		if _, err := wrap(f, nil).List(context.Background(), ""); !errors.Is(err, e) || f.count("list") != 1 {
+			t.Fatalf("List: %v after %d calls, want %v at once", err, f.count("list"), e)
+		}
 	}
 }
 
@@ -446,7 +437,7 @@ func TestDownloadResumesAfterBreak(t *testing.T) {
 	for i := range data {
 		data[i] = byte(i * 7)
 	}
-	if err := s.Put(ctx, "u/p", sourceFile(t, data), int64(len(data))); err != nil {
+	if err := s.Put(ctx, "u/p", bytes.NewReader(data)); err != nil {
 		t.Fatal(err)
 	}
 
@@ -476,7 +467,7 @@ func TestDownloadGivesUpWhenStalled(t *testing.T) {
 	f := newFlaky(t)
 	s := wrap(flakyRange{f}, nil)
 	data := bytes.Repeat([]byte("x"), 1000)
-	if err := s.Put(ctx, "u/p", sourceFile(t, data), 1000); err != nil {
+	if err := s.Put(ctx, "u/p", bytes.NewReader(data)); err != nil {
 		t.Fatal(err)
 	}
 	for range 20 {

@@ -17,7 +17,7 @@ func TestRetriesAreSpans(t *testing.T) {
 	f := newFlaky(t)
 	f.fail("put", reset, httpErr(502))
 	data := bytes.Repeat([]byte("x"), 1000)
-	if err := wrap(f, nil).Put(ctx, "u/p", sourceFile(t, data), int64(len(data))); err != nil {
+	if err := wrap(f, nil).Put(ctx, "u/p", bytes.NewReader(data)); err != nil {
 		t.Fatalf("Put: %v", err)
 	}
 	root.End()

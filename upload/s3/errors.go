@@ -15,25 +15,14 @@ import (
 	"github.com/dumptool/dump/upload"
 )
 
-// opError is a failed store operation: a one-line message naming the store, the
-// object and what to do, wrapping the SDK's error (for errors.As) and, where it
-// applies, upload.ErrNotExist or upload.ErrExists (for errors.Is).
-type opError struct {
-	msg  string
-	errs []error
-}
-
-func (e *opError) Error() string   { return e.msg }
-func (e *opError) Unwrap() []error { return e.errs }
-
 func (s *Store) fail(op, name string, err error) error {
 	cause, kind := s.explain(err)
 	if name != "" {
 		op += " " + name
 	}
-	e := &opError{msg: fmt.Sprintf("%s: %s: %s", s, op, cause), errs: []error{err}}
+	e := &upload.Error{Msg: fmt.Sprintf("%s: %s: %s", s, op, cause), Errs: []error{err}}
 	if kind != nil {
-		e.errs = append(e.errs, kind)
+		e.Errs = append(e.Errs, kind)
 	}
 	return e
 }
@@ -58,7 +47,7 @@ func (s *Store) explain(err error) (string, error) {
 		case "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken", "TokenRefreshRequired":
 			return fmt.Sprintf("the server refused the credentials for bucket %q (%s): %s", s.bucket, code, credentialsHint), nil
 		case "AccessDenied", "Forbidden":
-			return fmt.Sprintf("access to bucket %q denied: %s and the bucket's policy", s.bucket, credentialsHint), nil
+			return fmt.Sprintf("access to bucket %q denied: %s and the bucket's policy", s.bucket, credentialsHint), upload.ErrPermission
 		case "PermanentRedirect", "AuthorizationHeaderMalformed", "MovedPermanently":
 			return fmt.Sprintf("bucket %q is in another region: set AWS_REGION to its region", s.bucket), nil
 		default:
@@ -90,4 +79,25 @@ func (s *Store) explain(err error) (string, error) {
 		return fmt.Sprintf("no usable AWS credentials for bucket %q: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE", s.bucket), nil
 	}
 	return err.Error(), nil
+}
+
+// IsTemporary: throttling, server errors and timeouts the server reports,
+// and the network's own failures.
+func (s *Store) IsTemporary(err error) bool {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		switch ae.ErrorCode() {
+		case "SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded",
+			"TooManyRequests", "RequestTimeout", "InternalError", "ServiceUnavailable":
+			return true
+		}
+	}
+	var re interface{ HTTPStatusCode() int }
+	if errors.As(err, &re) && re.HTTPStatusCode() != 0 {
+		return upload.StatusTemporary(re.HTTPStatusCode())
+	}
+	if ae != nil {
+		return false
+	}
+	return upload.NetworkTemporary(err)
 }

@@ -7,24 +7,22 @@ import (
 	"io"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 
 	"github.com/dumptool/dump/upload"
 )
 
-// Put streams size bytes from r into name. Objects up to PartSize go up in one
-// PutObject, larger ones as a multipart upload of PartSize parts, Concurrency
-// at a time: from a file (io.ReaderAt and io.Seeker, e.g. *os.File) by
-// putResumable, which continues an upload an earlier Put left unfinished;
-// from any other reader by the transfer manager, which buffers the parts.
+// Put uploads src into name. Objects up to PartSize go up in one PutObject,
+// larger ones as a multipart upload of PartSize parts, Concurrency at a time,
+// read straight from src (no part buffers) by putResumable, which continues
+// an upload an earlier Put left unfinished.
 //
 // Every write carries If-None-Match: *, so an existing object is never
 // replaced (ErrExists). For multipart the server checks it only on
 // completion, so Put also looks first and refuses a taken name before sending
 // any data. A multipart upload shows nothing under name until it is complete;
-// a failed stream upload is aborted, a failed file upload kept to be resumed.
+// a failed one is kept to be resumed.
 //
 // When the SDK retries a request whose first answer was lost, the server may
 // already hold our object and refuse the retry (412, or NoSuchUpload for a
@@ -35,12 +33,12 @@ import (
 // Unfinished uploads nobody resumes are removed by the next successful Put of
 // the same name (see abortStale) or by the bucket's
 // AbortIncompleteMultipartUpload lifecycle rule.
-func (s *Store) Put(ctx context.Context, name string, r io.Reader, size int64) error {
-	key := s.key(name)
+func (s *Store) Put(ctx context.Context, name string, src upload.Source) error {
+	key, size := s.key(name), src.Size()
 	_, err := s.head(ctx, key)
 	switch {
 	case err == nil:
-		return &opError{msg: fmt.Sprintf("%s: put %s: object already exists", s, name), errs: []error{upload.ErrExists}}
+		return &upload.Error{Msg: fmt.Sprintf("%s: put %s: object already exists", s, name), Errs: []error{upload.ErrExists}}
 	case forbidden(err):
 		// Write-only credentials may not look; and a HEAD answer has no
 		// body to say why it was refused, the upload's answer will.
@@ -49,13 +47,13 @@ func (s *Store) Put(ctx context.Context, name string, r io.Reader, size int64) e
 			return s.fail("put", name, err)
 		}
 	}
-	if f, ok := r.(file); ok && size > PartSize {
-		err = s.putResumable(ctx, key, f, size)
+	if size > PartSize {
+		err = s.putResumable(ctx, key, src)
 	} else {
-		_, err = s.tm.UploadObject(ctx, &transfermanager.UploadObjectInput{
+		_, err = s.client.PutObject(ctx, &s3.PutObjectInput{
 			Bucket:        aws.String(s.bucket),
 			Key:           aws.String(key),
-			Body:          &exactReader{r: r, left: size, size: size},
+			Body:          exactSection(src, 0, size),
 			ContentLength: aws.Int64(size),
 			IfNoneMatch:   aws.String("*"),
 		})
@@ -109,33 +107,23 @@ func (s *Store) abortStale(ctx context.Context, key string) {
 	}
 }
 
-// exactReader fails the upload when r holds fewer or more than size bytes, so
-// a truncated source never completes as a shorter object.
-type exactReader struct {
-	r          io.Reader
-	left, size int64
+// exactSection reads length bytes of src from off, as a body the SDK can
+// rewind (it reads once to sign, once to send). It fails when src ends
+// early, so a truncated source never completes as a shorter object.
+func exactSection(src io.ReaderAt, off, length int64) io.ReadSeeker {
+	return &exactReader{io.NewSectionReader(src, off, length)}
 }
 
+type exactReader struct{ *io.SectionReader }
+
 func (e *exactReader) Read(p []byte) (int, error) {
-	if e.left <= 0 {
-		var one [1]byte
-		if n, _ := e.r.Read(one[:]); n > 0 {
-			return 0, fmt.Errorf("source has more than the %d bytes announced", e.size)
-		}
-		return 0, io.EOF
-	}
-	if int64(len(p)) > e.left {
-		p = p[:e.left]
-	}
-	n, err := e.r.Read(p)
-	e.left -= int64(n)
+	n, err := e.SectionReader.Read(p)
 	if err == io.EOF {
-		if e.left > 0 {
+		if pos, _ := e.Seek(0, io.SeekCurrent); pos < e.Size() {
 			// Not io.ErrUnexpectedEOF: a short local file is no network
 			// error, and retrying will not make it longer.
-			return n, fmt.Errorf("source ended after %d of %d bytes", e.size-e.left, e.size)
+			return n, fmt.Errorf("source ended after %d of %d bytes", pos, e.Size())
 		}
-		err = nil
 	}
 	return n, err
 }

@@ -3,7 +3,6 @@ package s3
 import (
 	"context"
 	"encoding/base64"
-	"fmt"
 	"hash/crc32"
 	"io"
 
@@ -11,33 +10,19 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/dumptool/dump/upload"
 )
 
-// file is a source Put can read at any offset: an *os.File.
-type file interface {
-	io.ReaderAt
-	io.Seeker
-}
-
-// putResumable uploads a large file as a multipart upload that outlives a
+// putResumable uploads a large source as a multipart upload that outlives a
 // failed Put. It is the transfer manager's job done by hand, because the
 // transfer manager can neither continue an existing upload id nor read parts
-// straight from the file: here parts are sections of the file (no part
+// straight from the source: here parts are sections of the source (no part
 // buffers), and a Put that failed (crash, server gone, ^C) leaves its upload
 // in place for the next Put of the same name, which reuses every stored part
-// whose size and checksum match the file and sends only the rest.
-func (s *Store) putResumable(ctx context.Context, key string, f file, size int64) error {
-	base, err := f.Seek(0, io.SeekCurrent)
-	if err != nil {
-		return err
-	}
-	end, err := f.Seek(0, io.SeekEnd)
-	if err != nil {
-		return err
-	}
-	if end-base != size {
-		return fmt.Errorf("source has %d bytes, not the %d announced", end-base, size)
-	}
+// whose size and checksum match the source and sends only the rest.
+func (s *Store) putResumable(ctx context.Context, key string, src upload.Source) error {
+	size := src.Size()
 	partSize := partSizeFor(size)
 	id, have, err := s.findUpload(ctx, key)
 	if err != nil {
@@ -63,9 +48,8 @@ func (s *Store) putResumable(ctx context.Context, key string, f file, size int64
 		num := int32(i + 1)
 		off := int64(i) * partSize
 		length := min(partSize, size-off)
-		section := io.NewSectionReader(f, base+off, length)
 		g.Go(func() error {
-			if p, ok := have[num]; ok && aws.ToInt64(p.Size) == length && sameContent(section, p) {
+			if p, ok := have[num]; ok && aws.ToInt64(p.Size) == length && sameContent(io.NewSectionReader(src, off, length), p) {
 				parts[i] = types.CompletedPart{PartNumber: p.PartNumber, ETag: p.ETag, ChecksumCRC32: p.ChecksumCRC32}
 				return nil
 			}
@@ -74,7 +58,7 @@ func (s *Store) putResumable(ctx context.Context, key string, f file, size int64
 				Key:               aws.String(key),
 				UploadId:          aws.String(id),
 				PartNumber:        aws.Int32(num),
-				Body:              io.NewSectionReader(f, base+off, length),
+				Body:              exactSection(src, off, length),
 				ContentLength:     aws.Int64(length),
 				ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
 			})
@@ -96,10 +80,6 @@ func (s *Store) putResumable(ctx context.Context, key string, f file, size int64
 		IfNoneMatch:     aws.String("*"),
 		MpuObjectSize:   aws.Int64(size),
 	})
-	if err != nil {
-		return err
-	}
-	_, err = f.Seek(base+size, io.SeekStart)
 	return err
 }
 

@@ -74,8 +74,11 @@ func putFrom(ctx context.Context, t *testing.T, s *s3.Store, name, path string) 
 		t.Fatal(err)
 	}
 	defer f.Close()
-	fi, _ := f.Stat()
-	return s.Put(ctx, name, f, fi.Size())
+	src, err := upload.FileSource(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.Put(ctx, name, src)
 }
 
 func checkObject(t *testing.T, s *s3.Store, name string, data []byte) {

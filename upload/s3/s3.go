@@ -4,8 +4,8 @@
 // Open configures itself from the standard AWS environment (credential chain,
 // AWS_REGION, AWS_PROFILE); AWS_ENDPOINT_URL_S3 points it at another server
 // such as MinIO, with path-style addressing. Large objects go up as multipart
-// uploads with concurrent parts and bounded memory, resumed after a failure
-// when they come from a file; every write carries If-None-Match: * so an
+// uploads with concurrent parts read straight from the source, resumed after
+// a failure; every write carries If-None-Match: * so an
 // object, once complete, is never replaced, and a multipart object only
 // appears when it is completed.
 package s3
@@ -13,6 +13,7 @@ package s3
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -25,15 +26,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go/logging"
 )
 
 const (
-	// PartSize and Concurrency bound the memory of an upload from a stream
-	// to about (Concurrency+2) * PartSize: the transfer manager keeps
-	// Concurrency+1 part buffers plus the first part. Uploads from a file
-	// read parts straight from it and need no buffers.
+	// PartSize is the size of a multipart upload's parts, Concurrency how
+	// many go up at once. Parts are read straight from the source: an upload
+	// holds no part buffers.
 	PartSize    = 16 << 20
 	Concurrency = 4
 )
@@ -41,7 +41,6 @@ const (
 // Store keeps objects in one bucket under an optional key prefix.
 type Store struct {
 	client *s3.Client
-	tm     *transfermanager.Client
 	bucket string
 	prefix string // without slashes at either end; "" for the bucket's root
 }
@@ -62,6 +61,11 @@ func Open(ctx context.Context, u *url.URL) (*Store, error) {
 		// Checksums: see checksum.go for why these are the defaults.
 		config.WithRequestChecksumCalculation(requestChecksums),
 		config.WithResponseChecksumValidation(responseChecksums),
+		// The SDK's own notes ("falling back to IMDSv1", ...) are for
+		// --verbose; what the user must know comes back as an error.
+		config.WithLogger(logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
+			slog.Debug("aws: "+fmt.Sprintf(format, v...), "sdk_level", c)
+		})),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("s3://%s: load AWS configuration: %w", u.Host, err)
@@ -84,15 +88,7 @@ func Open(ctx context.Context, u *url.URL) (*Store, error) {
 // New returns a store on an existing client, for callers that configure the
 // client themselves.
 func New(client *s3.Client, bucket, prefix string) *Store {
-	tm := transfermanager.New(client, func(o *transfermanager.Options) {
-		o.PartSizeBytes = PartSize
-		o.MultipartUploadThreshold = PartSize
-		o.Concurrency = Concurrency
-		o.RequestChecksumCalculation = requestChecksums
-		// Abort a failed multipart upload even when ctx was cancelled.
-		o.FailTimeout = 30 * time.Second
-	})
-	return &Store{client: client, tm: tm, bucket: bucket, prefix: strings.Trim(prefix, "/")}
+	return &Store{client: client, bucket: bucket, prefix: strings.Trim(prefix, "/")}
 }
 
 func (s *Store) String() string {

@@ -1,7 +1,8 @@
 // Package storetest is the conformance suite every upload.Store backend must
 // pass: put/get/stat/list, large objects, prefixes, not-found errors and
-// overwrite refusal. A backend's test calls Run with a constructor that
-// returns an empty store.
+// overwrite refusal, failed puts that leave nothing, and the retry contract
+// (a missing object or a taken name is never temporary). A backend's test
+// calls Run with a constructor that returns an empty store.
 package storetest
 
 import (
@@ -11,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,8 +63,12 @@ func Run(t *testing.T, newStore func(t *testing.T) upload.Store, opts Options) {
 
 	t.Run("NotExist", func(t *testing.T) {
 		s := newStore(t)
-		if _, err := s.Get(ctx, "nope/dump.tar.zst.age"); !errors.Is(err, upload.ErrNotExist) {
+		_, err := s.Get(ctx, "nope/dump.tar.zst.age")
+		if !errors.Is(err, upload.ErrNotExist) {
 			t.Fatalf("Get of a missing object: err = %v, want ErrNotExist", err)
+		}
+		if s.IsTemporary(err) {
+			t.Fatalf("a missing object is called temporary: %v", err)
 		}
 		if _, err := s.Stat(ctx, "nope/dump.tar.zst.age"); !errors.Is(err, upload.ErrNotExist) {
 			t.Fatalf("Stat of a missing object: err = %v, want ErrNotExist", err)
@@ -78,9 +82,12 @@ func Run(t *testing.T, newStore func(t *testing.T) upload.Store, opts Options) {
 	t.Run("OverwriteRefused", func(t *testing.T) {
 		s := newStore(t)
 		mustPut(t, s, "u1/key.age", []byte("first"))
-		err := s.Put(ctx, "u1/key.age", strings.NewReader("second!"), 7)
+		err := s.Put(ctx, "u1/key.age", strings.NewReader("second!"))
 		if !errors.Is(err, upload.ErrExists) {
 			t.Fatalf("second Put: err = %v, want ErrExists", err)
+		}
+		if s.IsTemporary(err) {
+			t.Fatalf("a taken name is called temporary: %v", err)
 		}
 		if got := mustGet(t, s, "u1/key.age"); string(got) != "first" {
 			t.Fatalf("object was replaced: %q", got)
@@ -121,10 +128,10 @@ func Run(t *testing.T, newStore func(t *testing.T) upload.Store, opts Options) {
 
 	t.Run("LargeObject", func(t *testing.T) {
 		s := newStore(t)
-		src := rand.New(rand.NewPCG(1, 2))
+		src := randSource(opts.LargeSize)
 		sum := sha256.New()
-		r := io.TeeReader(io.LimitReader(randReader{src}, opts.LargeSize), sum)
-		if err := s.Put(ctx, "big/dump.tar.zst.age", r, opts.LargeSize); err != nil {
+		io.Copy(sum, io.NewSectionReader(src, 0, src.Size()))
+		if err := s.Put(ctx, "big/dump.tar.zst.age", src); err != nil {
 			t.Fatalf("Put %d bytes: %v", opts.LargeSize, err)
 		}
 		want := sum.Sum(nil)
@@ -148,9 +155,8 @@ func Run(t *testing.T, newStore func(t *testing.T) upload.Store, opts Options) {
 
 	t.Run("FailedPutLeavesNothing", func(t *testing.T) {
 		s := newStore(t)
-		r := io.MultiReader(strings.NewReader("partial data"), errReader{})
-		if err := s.Put(ctx, "u2/dump.tar.zst.age", r, 1<<20); err == nil {
-			t.Fatalf("Put from a failing reader succeeded")
+		if err := s.Put(ctx, "u2/dump.tar.zst.age", failingSource(1<<20)); err == nil {
+			t.Fatalf("Put from a failing source succeeded")
 		}
 		if _, err := s.Stat(ctx, "u2/dump.tar.zst.age"); !errors.Is(err, upload.ErrNotExist) {
 			t.Fatalf("a failed Put left an object behind: Stat err = %v", err)
@@ -233,7 +239,7 @@ func checkRange(t *testing.T, rr upload.RangeReader, size int64) {
 
 func mustPut(t *testing.T, s upload.Store, name string, data []byte) {
 	t.Helper()
-	if err := s.Put(context.Background(), name, bytes.NewReader(data), int64(len(data))); err != nil {
+	if err := s.Put(context.Background(), name, bytes.NewReader(data)); err != nil {
 		t.Fatalf("Put %s: %v", name, err)
 	}
 }
@@ -269,15 +275,44 @@ func writeFile(t *testing.T, dir, name, content string) string {
 	return p
 }
 
-type randReader struct{ r *rand.Rand }
+// randSource is size bytes of reproducible noise, readable at any offset.
+type randSource int64
 
-func (r randReader) Read(p []byte) (int, error) {
-	for i := range p {
-		p[i] = byte(r.r.Uint32())
+func (r randSource) Size() int64 { return int64(r) }
+
+func (r randSource) ReadAt(p []byte, off int64) (int, error) {
+	if off >= int64(r) {
+		return 0, io.EOF
 	}
-	return len(p), nil
+	n := len(p)
+	if rest := int64(r) - off; int64(n) > rest {
+		n = int(rest)
+	}
+	for i := range n {
+		o := uint64(off) + uint64(i)
+		p[i] = byte(splitmix(o/8) >> (o % 8 * 8))
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
 }
 
-type errReader struct{}
+// failingSource fails after its first kilobyte, as a disk that went away.
+type failingSource int64
 
-func (errReader) Read([]byte) (int, error) { return 0, errors.New("network went away") }
+func (f failingSource) Size() int64 { return int64(f) }
+
+func (f failingSource) ReadAt(p []byte, off int64) (int, error) {
+	if off+int64(len(p)) <= 1024 {
+		return len(p), nil
+	}
+	return max(0, int(1024-off)), errors.New("the disk went away")
+}
+
+func splitmix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
+}

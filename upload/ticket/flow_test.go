@@ -20,6 +20,8 @@ import (
 	"github.com/dumptool/dump/upload"
 	"github.com/dumptool/dump/upload/gs"
 	"github.com/dumptool/dump/upload/gs/gstest"
+	"github.com/dumptool/dump/upload/retry"
+	"github.com/dumptool/dump/upload/stores"
 	"github.com/dumptool/dump/upload/ticket"
 )
 
@@ -108,7 +110,7 @@ func TestFlowGCS(t *testing.T) {
 		t.Errorf("Get with a ticket: err = %v", err)
 	}
 	// ... and only this dump.
-	if err := store.Put(ctx, "other/info.json", strings.NewReader("{}"), 2); err == nil {
+	if err := store.Put(ctx, "other/info.json", strings.NewReader("{}")); err == nil {
 		t.Errorf("Put of another dump's object succeeded")
 	}
 }
@@ -119,8 +121,9 @@ func TestFlowGCS(t *testing.T) {
 type fakeGCS struct {
 	mu      sync.Mutex
 	objects map[string][]byte
-	// fail, if set, answers a request instead of the bucket: status 0
-	// means drop the connection; ok false lets the request through.
+	// fail, if set, answers a request instead of the bucket (ok false):
+	// status 0 means drop the connection. With ok true the request goes
+	// through; status -1 then drops the connection after storing.
 	fail func(name string) (status int, body string, ok bool)
 	t    *testing.T
 }
@@ -149,8 +152,11 @@ func (f *fakeGCS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	fail := f.fail
 	f.mu.Unlock()
+	dropAfter := false
 	if fail != nil {
-		if status, body, ok := fail(name); !ok {
+		status, body, ok := fail(name)
+		dropAfter = ok && status == -1
+		if !ok {
 			if status == 0 {
 				conn, _, _ := w.(http.Hijacker).Hijack()
 				conn.Close()
@@ -169,6 +175,10 @@ func (f *fakeGCS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.objects[name] = data
+	if dropAfter {
+		conn, _, _ := w.(http.Hijacker).Hijack()
+		conn.Close()
+	}
 }
 
 func (f *fakeGCS) setFail(fn func(name string) (int, string, bool)) {
@@ -190,6 +200,11 @@ func (p presigner) PresignPut(ctx context.Context, name string, expires time.Dur
 
 func fakeTicket(t *testing.T, srv *httptest.Server) upload.Store {
 	t.Helper()
+	return newTicket(t, srv).Store(nil)
+}
+
+func newTicket(t *testing.T, srv *httptest.Server) *ticket.Ticket {
+	t.Helper()
 	s, err := ticket.Create(context.Background(), presigner{srv.URL}, "gs://support", id, time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -198,7 +213,7 @@ func fakeTicket(t *testing.T, srv *httptest.Server) upload.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tk.Store(nil)
+	return tk
 }
 
 // Uploading again with a used ticket says so, and changes nothing.
@@ -246,11 +261,12 @@ func TestResumeAfterPartialUpload(t *testing.T) {
 	}
 }
 
-// 503s and dropped connections are retried (the file is re-read); the data
-// arrives intact.
+// 503s and dropped connections are temporary, retried by the one retry
+// wrapper (stores.Ticket), which reads the file again; the data arrives
+// intact.
 func TestRetries(t *testing.T) {
 	f, srv := newFakeGCS(t)
-	store := fakeTicket(t, srv)
+	store := stores.Ticket(newTicket(t, srv), nil, stores.Options{Retry: retry.Options{InitialInterval: time.Millisecond}})
 	var mu sync.Mutex
 	tries := map[string]int{}
 	f.setFail(func(name string) (int, string, bool) {
@@ -262,6 +278,8 @@ func TestRetries(t *testing.T) {
 			return http.StatusServiceUnavailable, "<Error><Code>ServiceUnavailable</Code></Error>", false
 		case tries[name] == 1 && strings.HasSuffix(name, layout.KeyObject):
 			return 0, "", false // connection dropped
+		case tries[name] == 1 && strings.HasSuffix(name, layout.InfoObject):
+			return -1, "", true // stored, then the connection dropped
 		}
 		return 0, "", true
 	})
@@ -269,26 +287,27 @@ func TestRetries(t *testing.T) {
 	if err := upload.PutDump(context.Background(), store, id, parts, nil); err != nil {
 		t.Fatalf("PutDump through failures: %v", err)
 	}
-	if tries[id+"/dump.tar.zst.age"] != 2 || tries[id+"/key.age"] != 2 {
-		t.Fatalf("tries = %v, want two for the payload and the key", tries)
+	if tries[id+"/dump.tar.zst.age"] != 2 || tries[id+"/key.age"] != 2 || tries[id+"/info.json"] != 2 {
+		t.Fatalf("tries = %v, want two of each", tries)
 	}
 	if !bytes.Equal(f.objects[id+"/dump.tar.zst.age"], payload) || len(f.objects) != 3 {
 		t.Fatal("the dump did not arrive intact")
 	}
 }
 
-// A body that cannot be re-read is sent once: a 503 is reported, not retried.
-func TestNoRetryWithoutSeeker(t *testing.T) {
+// The ticket store makes one attempt per call and says whether it is worth
+// another: it does not retry by itself (the wrapper does, once).
+func TestOneAttemptPerCall(t *testing.T) {
 	f, srv := newFakeGCS(t)
-	store := fakeTicket(t, srv)
+	tk := fakeTicket(t, srv)
 	n := 0
 	f.setFail(func(string) (int, string, bool) {
 		n++
 		return http.StatusServiceUnavailable, "<Error><Code>ServiceUnavailable</Code></Error>", false
 	})
-	err := store.Put(context.Background(), id+"/info.json", io.MultiReader(strings.NewReader("{}")), 2)
-	if err == nil || !strings.Contains(err.Error(), "503") || n != 1 {
-		t.Fatalf("Put = %v after %d requests; want the 503 after one", err, n)
+	err := tk.Put(context.Background(), id+"/info.json", strings.NewReader("{}"))
+	if err == nil || !strings.Contains(err.Error(), "503") || n != 1 || !tk.IsTemporary(err) {
+		t.Fatalf("Put = %v after %d requests; want a temporary 503 after one", err, n)
 	}
 }
 
@@ -299,7 +318,7 @@ func TestServerSaysExpired(t *testing.T) {
 	f.setFail(func(string) (int, string, bool) {
 		return http.StatusBadRequest, "<Error><Code>ExpiredToken</Code><Message>Invalid argument.</Message><Details>Request has expired: 1700000000</Details></Error>", false
 	})
-	err := store.Put(context.Background(), id+"/info.json", strings.NewReader("{}"), 2)
+	err := store.Put(context.Background(), id+"/info.json", strings.NewReader("{}"))
 	if !errors.Is(err, ticket.ErrExpired) || !strings.Contains(err.Error(), "ask support for a new one") {
 		t.Fatalf("Put = %v, want ErrExpired", err)
 	}
@@ -309,7 +328,7 @@ func TestServerSaysExpired(t *testing.T) {
 func TestShortSource(t *testing.T) {
 	f, srv := newFakeGCS(t)
 	store := fakeTicket(t, srv)
-	err := store.Put(context.Background(), id+"/info.json", strings.NewReader("{}"), 10)
+	err := store.Put(context.Background(), id+"/info.json", io.NewSectionReader(strings.NewReader("{}"), 0, 10))
 	if err == nil || !strings.Contains(err.Error(), "read 2 bytes, expected 10") {
 		t.Fatalf("Put of a short source = %v", err)
 	}

@@ -11,20 +11,17 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"sync"
 	"time"
-
-	"github.com/cenkalti/backoff/v4"
 
 	"github.com/dumptool/dump/internal/layout"
 	"github.com/dumptool/dump/upload"
 )
 
-// maxRetries bounds the resends of one object after a 5xx, 429 or a broken
-// connection.
-const maxRetries = 6
-
 // Store returns an upload.Store that can only put the objects of t's dump,
-// with client (http.DefaultClient if nil) and no credentials.
+// with client (http.DefaultClient if nil) and no credentials. It makes one
+// attempt per call and calls 5xx, 429 and broken connections temporary;
+// package retry (through stores.Ticket) repeats them.
 //
 // Stat always reports ErrNotExist, so upload.PutDump just puts every part.
 // Each signed request refuses to replace an object (412), which Put reads
@@ -32,19 +29,24 @@ const maxRetries = 6
 // with this ticket stored it, and re-running the upload of the same sealed
 // files continues with the next part. info.json already there means the dump
 // was completely uploaded and the ticket is used up: ErrExists, "ask support
-// for a new ticket". A ticket cannot read, so it cannot tell that a part
-// left by an earlier attempt came from other sealed files; a new dump needs
-// a new ticket (decrypt's check of the payload's sha256 would catch the mix).
+// for a new ticket", unless this store's last attempt at it ended without
+// an answer (a repeated attempt whose first answer was lost). A ticket cannot read, so it cannot tell that
+// a part left by an earlier attempt came from other sealed files; a new dump
+// needs a new ticket (decrypt's check of the payload's sha256 would catch the
+// mix).
 func (t *Ticket) Store(client *http.Client) upload.Store {
 	if client == nil {
 		client = http.DefaultClient
 	}
-	return &store{t: t, client: client}
+	return &store{t: t, client: client, unknown: map[string]bool{}}
 }
 
 type store struct {
 	t      *Ticket
 	client *http.Client
+
+	mu      sync.Mutex
+	unknown map[string]bool // names whose last attempt ended without an answer
 }
 
 func (s *store) String() string {
@@ -55,7 +57,7 @@ func (s *store) String() string {
 }
 
 func (s *store) Stat(ctx context.Context, name string) (upload.ObjectInfo, error) {
-	return upload.ObjectInfo{}, &ticketError{"stat " + name + ": an upload ticket cannot look into the bucket", upload.ErrNotExist}
+	return upload.ObjectInfo{}, &upload.Error{Msg: "stat " + name + ": an upload ticket cannot look into the bucket", Errs: []error{upload.ErrNotExist}}
 }
 
 func (s *store) Get(ctx context.Context, name string) (io.ReadCloser, error) {
@@ -67,55 +69,32 @@ func (s *store) List(ctx context.Context, prefix string) ([]upload.ObjectInfo, e
 }
 
 func (s *store) uploadOnly(op string) error {
-	return &ticketError{op + ": an upload ticket can only upload; support reads the dump with the bucket's own credentials", ErrUploadOnly}
+	return &upload.Error{Msg: op + ": an upload ticket can only upload; support reads the dump with the bucket's own credentials", Errs: []error{ErrUploadOnly}}
 }
 
-// Put sends the signed request for name with size bytes from r. It resends
-// after a 5xx, 429 or a broken connection only when r is an io.Seeker, since
-// the body must be read again.
-func (s *store) Put(ctx context.Context, name string, r io.Reader, size int64) error {
-	if size < 0 {
-		return fmt.Errorf("upload %s: a ticket needs the size in advance", name)
-	}
+func (s *store) IsTemporary(err error) bool {
+	var re *retryable
+	return errors.As(err, &re)
+}
+
+// Put sends the signed request for name with the bytes of src.
+func (s *store) Put(ctx context.Context, name string, src upload.Source) error {
 	dir, base := path.Split(name)
 	p, ok := s.t.Puts[base]
 	if !ok || dir != s.t.UUID+"/" {
 		return fmt.Errorf("upload %s: this ticket uploads only the dump %s", name, s.t.UUID)
 	}
-	seeker, _ := r.(io.Seeker)
-	var start int64
-	if seeker != nil {
-		var err error
-		if start, err = seeker.Seek(0, io.SeekCurrent); err != nil {
-			seeker = nil // a pipe or the like: no resends
-		}
+	if err := s.t.check(time.Now()); err != nil {
+		return err
 	}
-	var b backoff.BackOff = backoff.NewExponentialBackOff(
-		backoff.WithInitialInterval(500*time.Millisecond),
-		backoff.WithMaxInterval(15*time.Second),
-		backoff.WithMaxElapsedTime(0))
-	b = backoff.WithContext(backoff.WithMaxRetries(b, maxRetries), ctx)
-
-	attempt := 0
-	return backoff.RetryNotify(func() error {
-		attempt++
-		if err := s.t.check(time.Now()); err != nil {
-			return backoff.Permanent(err)
-		}
-		if attempt > 1 {
-			if _, err := seeker.Seek(start, io.SeekStart); err != nil {
-				return backoff.Permanent(fmt.Errorf("upload %s: rewind: %w", name, err))
-			}
-		}
-		err := s.send(ctx, p, name, r, size, attempt > 1)
-		var re *retryable
-		if errors.As(err, &re) && seeker != nil {
-			return err
-		}
-		return backoff.Permanent(err)
-	}, b, func(err error, wait time.Duration) {
-		slog.Warn("upload with ticket: retrying", "object", name, "in", wait.Round(time.Millisecond), "err", err)
-	})
+	s.mu.Lock()
+	resent := s.unknown[name]
+	s.mu.Unlock()
+	err := s.send(ctx, p, name, src, resent)
+	s.mu.Lock()
+	s.unknown[name] = s.IsTemporary(err)
+	s.mu.Unlock()
+	return err
 }
 
 // retryable marks a failure worth resending for.
@@ -125,8 +104,9 @@ func (r *retryable) Unwrap() error { return r.error }
 
 // send makes one attempt. resent says an earlier attempt may have reached the
 // server.
-func (s *store) send(ctx context.Context, p upload.PresignedPut, name string, r io.Reader, size int64, resent bool) error {
-	body := &bodyReader{r: io.LimitReader(r, size), want: size}
+func (s *store) send(ctx context.Context, p upload.PresignedPut, name string, src upload.Source, resent bool) error {
+	size := src.Size()
+	body := &bodyReader{r: upload.NewReader(ctx, src), want: size}
 	req, err := http.NewRequestWithContext(ctx, p.Method, p.URL, body)
 	if err != nil {
 		return fmt.Errorf("upload %s: %w", name, err)
@@ -168,7 +148,7 @@ func (s *store) send(ctx context.Context, p upload.PresignedPut, name string, r 
 		return &retryable{fmt.Errorf("upload %s: %s: %s", name, resp.Status, msg)}
 	case (code == http.StatusBadRequest || code == http.StatusForbidden) && strings.Contains(strings.ToLower(msg), "expired"):
 		// The clocks may disagree with the ticket's own expiry time.
-		return &ticketError{fmt.Sprintf("upload %s: the server says this upload ticket expired (%s); ask support for a new one", name, msg), ErrExpired}
+		return &upload.Error{Msg: fmt.Sprintf("upload %s: the server says this upload ticket expired (%s); ask support for a new one", name, msg), Errs: []error{ErrExpired}}
 	default:
 		return fmt.Errorf("upload %s with the ticket: %s: %s", name, resp.Status, msg)
 	}
@@ -180,7 +160,7 @@ func (s *store) exists(name string, resent bool) error {
 		slog.Info("upload with ticket: already stored by an earlier attempt, continuing", "object", name)
 		return nil
 	}
-	return &ticketError{fmt.Sprintf("this ticket was already used: the dump %s is already uploaded; ask support for a new ticket", s.t.UUID), upload.ErrExists}
+	return &upload.Error{Msg: fmt.Sprintf("this ticket was already used: the dump %s is already uploaded; ask support for a new ticket", s.t.UUID), Errs: []error{upload.ErrExists}}
 }
 
 // readError sums up an error response in one line: S3 and GCS send XML with

@@ -50,7 +50,8 @@ var (
 	// ErrExpired is returned (wrapped) once a ticket's URLs have expired.
 	ErrExpired = errors.New("upload ticket expired")
 	// ErrUploadOnly is returned (wrapped) by a ticket store's Get and List.
-	ErrUploadOnly = errors.New("an upload ticket can only upload")
+	// It is an upload.ErrPermission.
+	ErrUploadOnly = fmt.Errorf("an upload ticket can only upload: %w", upload.ErrPermission)
 )
 
 // names are the objects a ticket can put, under "<uuid>/".
@@ -125,15 +126,15 @@ func encode(w wire) (string, error) {
 func Parse(s string) (*Ticket, error) {
 	s = strings.Join(strings.Fields(s), "")
 	if !strings.HasPrefix(s, scheme) {
-		return nil, &ticketError{"this is not an upload ticket (a ticket starts with " + prefix + ")", ErrNotTicket}
+		return nil, &upload.Error{Msg: "this is not an upload ticket (a ticket starts with " + prefix + ")", Errs: []error{ErrNotTicket}}
 	}
 	if !strings.HasPrefix(s, prefix) {
 		v, _, _ := strings.Cut(strings.TrimPrefix(s, scheme), ".")
-		return nil, &ticketError{fmt.Sprintf("this upload ticket has version %q, which this dump cannot read; use a newer dump", v), ErrNotTicket}
+		return nil, &upload.Error{Msg: fmt.Sprintf("this upload ticket has version %q, which this dump cannot read; use a newer dump", v), Errs: []error{ErrNotTicket}}
 	}
 	t, err := decode(strings.TrimPrefix(s, prefix))
 	if err != nil {
-		return nil, &ticketError{"the upload ticket is damaged (" + err.Error() + "); copy it again in full, or ask support for a new one", ErrCorrupt}
+		return nil, &upload.Error{Msg: "the upload ticket is damaged (" + err.Error() + "); copy it again in full, or ask support for a new one", Errs: []error{ErrCorrupt}}
 	}
 	if err := t.check(time.Now()); err != nil {
 		return nil, err
@@ -191,14 +192,5 @@ func (t *Ticket) check(now time.Time) error {
 	if t.Dest != "" {
 		hint = "dump ticket --to " + t.Dest
 	}
-	return &ticketError{fmt.Sprintf("this upload ticket expired at %s; ask support for a new one (%s)", t.Expires.Local().Format("2006-01-02 15:04 MST"), hint), ErrExpired}
+	return &upload.Error{Msg: fmt.Sprintf("this upload ticket expired at %s; ask support for a new one (%s)", t.Expires.Local().Format("2006-01-02 15:04 MST"), hint), Errs: []error{ErrExpired}}
 }
-
-// ticketError is a one-line message for the user wrapping a sentinel.
-type ticketError struct {
-	msg string
-	err error
-}
-
-func (e *ticketError) Error() string { return e.msg }
-func (e *ticketError) Unwrap() error { return e.err }

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dumptool/dump/internal/fixturetest"
+)
+
+// local rewrites the printed URL to reach the server over loopback (a
+// server on 0.0.0.0 prints that address).
+func local(t *testing.T, printed string) (*url.URL, string) {
+	t.Helper()
+	u, err := url.Parse(printed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(u.Host)
+	u.Host = net.JoinHostPort("127.0.0.1", port)
+	token := u.Query().Get("token")
+	u.RawQuery = ""
+	return u, token
+}
+
+func request(t *testing.T, method, target string, header map[string]string) int {
+	t.Helper()
+	req, err := http.NewRequest(method, target, strings.NewReader("profile=host"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for k, v := range header {
+		if k == "Host" {
+			req.Host = v
+			continue
+		}
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// A serve reachable from other machines needs the token on every request,
+// and no other site can press the button.
+func TestServeRefusesStrangers(t *testing.T) {
+	printed, _ := startDump(t, nil, "serve", "--addr", "0.0.0.0:0", "--token", "s3cret-token-for-test", "--to", "file://"+t.TempDir())
+	u, token := local(t, printed)
+	if token != "s3cret-token-for-test" {
+		t.Fatalf("printed URL %s does not carry the token", printed)
+	}
+	base := u.String()
+	for _, tc := range []struct {
+		name   string
+		method string
+		path   string
+		header map[string]string
+		want   int
+	}{
+		{"page without token", "GET", "", nil, http.StatusUnauthorized},
+		{"events without token", "GET", "events", nil, http.StatusUnauthorized},
+		{"button without token", "POST", "dumps", nil, http.StatusUnauthorized},
+		{"wrong token", "GET", "", map[string]string{"X-Dump-Token": "guess"}, http.StatusUnauthorized},
+		{"foreign origin", "POST", "dumps", map[string]string{"X-Dump-Token": token, "Origin": "http://evil.example"}, http.StatusForbidden},
+		{"cross-site fetch", "POST", "dumps", map[string]string{"X-Dump-Token": token, "Sec-Fetch-Site": "cross-site"}, http.StatusForbidden},
+		{"no path is a file", "GET", "download/..%2f..%2fetc%2fpasswd", map[string]string{"X-Dump-Token": token}, http.StatusNotFound},
+		{"page with token", "GET", "", map[string]string{"X-Dump-Token": token}, http.StatusOK},
+	} {
+		if got := request(t, tc.method, base+tc.path, tc.header); got != tc.want {
+			t.Errorf("%s: HTTP %d, want %d", tc.name, got, tc.want)
+		}
+	}
+
+	// Without --token, a generated one is printed and required.
+	printed, stderr := startDump(t, nil, "serve", "--addr", "0.0.0.0:0", "--to", "file://"+t.TempDir())
+	u, token = local(t, printed)
+	if len(token) < 20 || !strings.Contains(stderr.String(), token) {
+		t.Errorf("no generated token printed (URL %s); stderr:\n%s", printed, stderr.String())
+	}
+	if got := request(t, "GET", u.String(), nil); got != http.StatusUnauthorized {
+		t.Errorf("non-loopback serve without the token: HTTP %d, want 401", got)
+	}
+
+	// On loopback, a page served under another name (DNS rebinding) is refused.
+	printed, _ = startDump(t, nil, "serve", "--addr", "127.0.0.1:0", "--to", "file://"+t.TempDir())
+	u, token = local(t, printed)
+	if got := request(t, "GET", u.String(), map[string]string{"X-Dump-Token": token, "Host": "rebind.example:" + u.Port()}); got != http.StatusForbidden {
+		t.Errorf("loopback serve under a foreign Host: HTTP %d, want 403", got)
+	}
+}
+
+// dump view serves a sealed dump read-only on loopback.
+func TestViewSealedDump(t *testing.T) {
+	identity, recipient := keygen(t)
+	root := fixturetest.Sysroot(t, "k3s-server")
+	r := runDump(t, t.TempDir(), nil, "gather", "--encrypt", "--recipient", recipient, "--sysroot", root, "--profile", "k3s", "--out", t.TempDir())
+	if r.code != 0 {
+		t.Fatalf("gather --encrypt: %s", r)
+	}
+	printed, _ := startDump(t, nil, "view", "--identity", identity, r.lastLine())
+	u, token := local(t, printed)
+	for _, tc := range []struct {
+		method, path string
+		want         int
+	}{
+		{"GET", "", http.StatusOK},
+		{"GET", "manifest.json", http.StatusOK},
+		{"GET", "index.html", http.StatusMovedPermanently},
+		{"GET", "../../../etc/passwd", http.StatusNotFound},
+		{"POST", "manifest.json", http.StatusMethodNotAllowed},
+	} {
+		client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		req, _ := http.NewRequest(tc.method, u.String()+tc.path, nil)
+		req.Header.Set("X-Dump-Token", token)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s /%s: HTTP %d, want %d", tc.method, tc.path, resp.StatusCode, tc.want)
+		}
+	}
+	if got := request(t, "GET", u.String()+"manifest.json", nil); got != http.StatusUnauthorized {
+		t.Errorf("view without the token: HTTP %d, want 401", got)
+	}
+}
+
+func TestViewBadInput(t *testing.T) {
+	dir := t.TempDir()
+	notDump := filepath.Join(dir, "notes.txt")
+	os.WriteFile(notDump, []byte("x"), 0o600)
+	page := t.TempDir()
+	os.WriteFile(filepath.Join(page, "index.html"), []byte("<p>x"), 0o600)
+	for _, args := range [][]string{
+		{"view"},
+		{"view", filepath.Join(dir, "missing")},
+		{"view", notDump},
+		{"view", dir},
+		{"view", "--addr", "0.0.0.0:0", page},
+	} {
+		if r := runDump(t, t.TempDir(), nil, args...); r.code != 2 || r.stdout != "" {
+			t.Errorf("%v: want exit 2 and nothing on stdout: %s", args, r)
+		}
+	}
+}
