@@ -23,7 +23,9 @@ type PackOptions struct {
 	// Prefix is put in front of every member name, e.g. "dump-<uuid>/".
 	// It must be a relative slash-separated path without "." or "..".
 	Prefix string
-	// Level is the zstd level; zero means zstd.SpeedDefault.
+	// Level is the zstd level; zero means zstd.SpeedFastest, which on
+	// dump-like text (logs, journal JSON, YAML) compresses as well as
+	// zstd -3 at one and a half times the speed (see BENCHMARKS.md).
 	Level zstd.EncoderLevel
 	// Concurrency is the number of zstd encoders; zero means GOMAXPROCS,
 	// capped at maxDefaultConcurrency to keep memory bounded.
@@ -40,14 +42,12 @@ type PackStats struct {
 }
 
 // maxDefaultConcurrency bounds the default encoder count: every encoder
-// holds its own window, job input and output, so on a big host GOMAXPROCS
-// would cost memory (about 20 MiB each) for little gain on an I/O-bound dump.
+// costs its frames' buffers (see frameWriter), so on a big host GOMAXPROCS
+// would cost memory for little gain on an I/O-bound dump.
 const maxDefaultConcurrency = 4
 
-// window is the zstd window, 2 MiB as zstd -3 uses: with it, jobs of 8 MiB
-// overlapping by 256 KiB are compressed in parallel (as zstd -T0 does) in
-// 90 MiB at 2 cores, where the default 8 MiB window takes 290 MiB. Smaller
-// windows compress these logs no worse.
+// window is the zstd window, 2 MiB as zstd -3 uses: frames are 4 MiB, so a
+// larger one would find little more.
 const window = 2 << 20
 
 const copyBufSize = 256 << 10
@@ -77,10 +77,12 @@ func Pack(ctx context.Context, w io.Writer, dir string, opts PackOptions) (PackS
 	}
 
 	cw := &countWriter{w: w}
-	zw, err := zstd.NewWriter(cw, encoderOptions(opts)...)
+	enc, n, err := newEncoder(opts)
 	if err != nil {
 		return st, fmt.Errorf("pack %s: zstd: %w", dir, err)
 	}
+	defer enc.Close()
+	zw := newFrameWriter(cw, enc, n)
 	p := &packer{
 		ctx:      ctx,
 		tw:       tar.NewWriter(zw),
@@ -97,7 +99,7 @@ func Pack(ctx context.Context, w io.Writer, dir string, opts PackOptions) (PackS
 	if err == nil {
 		err = p.tw.Close()
 	}
-	// Close also stops the encoder goroutines, so it runs on errors too.
+	// Close also waits for the frames in flight, so it runs on errors too.
 	if cerr := zw.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("zstd: %w", cerr)
 	}
@@ -108,24 +110,24 @@ func Pack(ctx context.Context, w io.Writer, dir string, opts PackOptions) (PackS
 	return st, nil
 }
 
-func encoderOptions(opts PackOptions) []zstd.EOption {
+// newEncoder returns the zstd encoder of opts and its concurrency.
+func newEncoder(opts PackOptions) (*zstd.Encoder, int, error) {
 	level := opts.Level
 	if level == 0 {
-		level = zstd.SpeedDefault
+		level = zstd.SpeedFastest
 	}
 	n := opts.Concurrency
 	if n <= 0 {
 		n = min(runtime.GOMAXPROCS(0), maxDefaultConcurrency)
 	}
-	return []zstd.EOption{
+	enc, err := zstd.NewWriter(nil,
 		zstd.WithEncoderLevel(level),
 		zstd.WithEncoderConcurrency(n),
 		zstd.WithWindowSize(window),
-		zstd.WithConcurrentBlocks(n > 1),
 		// age authenticates every byte already; zstd's checksum would
 		// only cost an extra pass of xxhash.
-		zstd.WithEncoderCRC(false),
-	}
+		zstd.WithEncoderCRC(false))
+	return enc, n, err
 }
 
 // cleanPrefix checks p and returns it with exactly one trailing slash.

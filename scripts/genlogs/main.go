@@ -52,7 +52,9 @@ type gen struct {
 	t time.Time
 }
 
-func newGen() *gen { return &gen{rand.New(rand.NewPCG(1, 2)), time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)} }
+func newGen() *gen {
+	return &gen{rand.New(rand.NewPCG(1, 2)), time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}
+}
 
 // logLine is a journal-style text line.
 func (g *gen) logLine(w *bufio.Writer) (int, error) {
