@@ -36,12 +36,21 @@ type SealOptions struct {
 	ToolVersion string
 	// Pack tunes packing; an empty Prefix defaults to "dump-<uuid>/".
 	Pack PackOptions
+	// Split, if set, writes the payload as numbered parts of at most this
+	// many bytes (dump-<uuid>.tar.zst.age.001, .002, ...), for transports
+	// with a size limit. At least [layout.MinPartSize].
+	Split int64
 }
 
 // Sealed describes the files written by [Seal].
 type Sealed struct {
+	// PayloadPath is the payload, or its first part when split; dump
+	// upload and decrypt --file find the rest from it.
 	PayloadPath, KeyPath, InfoPath string // KeyPath is empty in nometa mode
-	Info                           layout.Info
+	// PayloadParts are every payload file in order: PayloadPath alone, or
+	// all the parts.
+	PayloadParts []string
+	Info         layout.Info
 	// SessionKey ("AGE-SECRET-KEY-1...") opens the payload. It is never
 	// written in plaintext; show it to the user only in nometa mode.
 	SessionKey string
@@ -72,6 +81,11 @@ func Seal(ctx context.Context, dir string, opts SealOptions) (_ *Sealed, err err
 	if err := layout.CheckUUID(id); err != nil {
 		return nil, fmt.Errorf("seal: %w", err)
 	}
+	if opts.Split != 0 {
+		if err := checkSplit(opts.Split); err != nil {
+			return nil, fmt.Errorf("seal: %w", err)
+		}
+	}
 	outDir := opts.OutDir
 	if outDir == "" {
 		outDir = "."
@@ -99,7 +113,7 @@ func Seal(ctx context.Context, dir string, opts SealOptions) (_ *Sealed, err err
 	if opts.IncludeKey {
 		s.KeyPath = files.Key
 	}
-	for _, p := range []string{s.PayloadPath, s.KeyPath, s.InfoPath} {
+	for _, p := range []string{s.PayloadPath, files.Part(1), s.KeyPath, s.InfoPath} {
 		if _, err := os.Lstat(p); p != "" && err == nil {
 			return nil, fmt.Errorf("seal: %w", existsError(p))
 		}
@@ -123,11 +137,20 @@ func Seal(ctx context.Context, dir string, opts SealOptions) (_ *Sealed, err err
 	if popts.Prefix == "" {
 		popts.Prefix = layout.MemberPrefix(id)
 	}
-	pf, err := newTemp(s.PayloadPath)
-	if err != nil {
-		return nil, fmt.Errorf("seal: %w", err)
+	var payload []*tempFile
+	var pw *partWriter
+	var w io.Writer
+	if opts.Split > 0 {
+		pw = &partWriter{base: s.PayloadPath, size: opts.Split, newTemp: newTemp}
+		w = pw
+	} else {
+		pf, err := newTemp(s.PayloadPath)
+		if err != nil {
+			return nil, fmt.Errorf("seal: %w", err)
+		}
+		payload, w = []*tempFile{pf}, pf
 	}
-	stats, size, sum, err := writePayload(ctx, pf, dir, session.Recipient(), popts)
+	stats, size, sum, err := writePayload(ctx, w, dir, session.Recipient(), popts)
 	if err != nil {
 		return nil, fmt.Errorf("seal: %w", err)
 	}
@@ -162,6 +185,12 @@ func Seal(ctx context.Context, dir string, opts SealOptions) (_ *Sealed, err err
 	for _, r := range opts.Recipients {
 		s.Info.Recipients = append(s.Info.Recipients, recipientFingerprint(r))
 	}
+	s.PayloadParts = []string{s.PayloadPath}
+	if pw != nil {
+		s.PayloadParts, payload = pw.finish(), pw.temps
+		s.PayloadPath = s.PayloadParts[0]
+		setParts(&s.Info, pw.parts)
+	}
 	inf, err := newTemp(s.InfoPath)
 	if err != nil {
 		return nil, fmt.Errorf("seal: %w", err)
@@ -174,7 +203,7 @@ func Seal(ctx context.Context, dir string, opts SealOptions) (_ *Sealed, err err
 		return nil, fmt.Errorf("seal: %w", err)
 	}
 	// The info goes last: its presence says the other parts are complete.
-	order := []*tempFile{pf, kf, inf}
+	order := append(payload, kf, inf)
 	for i, t := range order {
 		if t == nil {
 			continue
@@ -192,11 +221,11 @@ func Seal(ctx context.Context, dir string, opts SealOptions) (_ *Sealed, err err
 	return s, nil
 }
 
-// writePayload streams tar | zstd | age into f, hashing and counting the
+// writePayload streams tar | zstd | age into w, hashing and counting the
 // encrypted bytes on the way so the file never has to be read back.
-func writePayload(ctx context.Context, f *tempFile, dir string, to age.Recipient, opts PackOptions) (PackStats, int64, string, error) {
+func writePayload(ctx context.Context, w io.Writer, dir string, to age.Recipient, opts PackOptions) (PackStats, int64, string, error) {
 	h := sha256.New()
-	cw := &countWriter{w: io.MultiWriter(f, h)}
+	cw := &countWriter{w: io.MultiWriter(w, h)}
 	aw, err := age.Encrypt(cw, to)
 	if err != nil {
 		return PackStats{}, 0, "", fmt.Errorf("encrypt payload: %w", err)

@@ -60,20 +60,11 @@ func FromStore(ctx context.Context, s upload.Store, id string, opts Options) (*R
 	if err != nil {
 		return nil, err
 	}
-	name := layout.Object(id, layout.PayloadObject)
-	obj, err := s.Stat(ctx, name)
+	pieces, err := storePieces(ctx, s, id, &info, opts)
 	if err != nil {
 		return nil, fmt.Errorf("decrypt %s: %w", id, err)
 	}
-	if obj.Size != info.PayloadSize {
-		return nil, fmt.Errorf("decrypt %s: %w: %s in %s is %d bytes, %s says %d: the upload was cut or altered; ask the customer to upload it again", id, ErrChecksum, layout.PayloadObject, s, obj.Size, layout.InfoObject, info.PayloadSize)
-	}
-	src, err := openStorePayload(ctx, s, name, info.PayloadSize, opts)
-	if err != nil {
-		return nil, fmt.Errorf("decrypt %s: %w", id, err)
-	}
-	defer src.Close()
-	return unpack(ctx, src, name, id, &info, session, target, opts)
+	return unpack(ctx, pieces, id, &info, session, target, opts)
 }
 
 func openStorePayload(ctx context.Context, s upload.Store, name string, size int64, opts Options) (io.ReadCloser, error) {
@@ -120,19 +111,11 @@ func FromFile(ctx context.Context, payloadPath string, opts Options) (*Result, e
 	if err != nil {
 		return nil, err
 	}
-	f, err := layout.OpenRegular(payloadPath)
+	pieces, err := filePieces(files, filepath.Clean(payloadPath), info)
 	if err != nil {
 		return nil, fmt.Errorf("decrypt %s: %w", id, err)
 	}
-	defer f.Close()
-	if info != nil {
-		if fi, err := f.Stat(); err != nil {
-			return nil, fmt.Errorf("decrypt %s: %w", id, err)
-		} else if fi.Size() != info.PayloadSize {
-			return nil, fmt.Errorf("decrypt %s: %w: %s is %d bytes, its info says %d: the file was cut or altered; copy it again", id, ErrChecksum, payloadPath, fi.Size(), info.PayloadSize)
-		}
-	}
-	return unpack(ctx, f, filepath.Base(payloadPath), id, info, session, target, opts)
+	return unpack(ctx, pieces, id, info, session, target, opts)
 }
 
 // prepare checks the uuid and that the target does not exist yet, before
@@ -154,19 +137,13 @@ func prepare(id string, opts Options) (string, error) {
 
 // unpack streams the payload through the checks, the decryption and the
 // extraction. info is nil when it is unknown (a local file without one).
-func unpack(ctx context.Context, src io.Reader, name, id string, info *layout.Info, session age.Identity, target string, opts Options) (*Result, error) {
+func unpack(ctx context.Context, pieces []piece, id string, info *layout.Info, session age.Identity, target string, opts Options) (*Result, error) {
 	res := &Result{UUID: id, Dir: target}
-	var v *verifyReader
 	if info != nil {
 		res.Info = *info
-		if opts.Wrap != nil {
-			src = opts.Wrap(name, src, info.PayloadSize)
-		}
-		v = newVerifyReader(src, info.PayloadSize, info.PayloadSHA256)
-		src = v
-	} else if opts.Wrap != nil {
-		src = opts.Wrap(name, src, -1)
 	}
+	src := newPiecesReader(pieces, info != nil && info.Split(), opts.Wrap)
+	defer src.Close()
 	pr, err := crypto.OpenPayload(src, session)
 	if err == nil {
 		res.Stats, err = Extract(ctx, pr, target, layout.MemberPrefix(id), opts.Limits)
@@ -181,8 +158,8 @@ func unpack(ctx context.Context, src io.Reader, name, id string, info *layout.In
 	if err != nil {
 		// A download error or a checksum mismatch says more than the
 		// layers it went through.
-		if v != nil && v.err != nil {
-			err = v.err
+		if serr := src.blame(); serr != nil {
+			err = serr
 		}
 		return nil, fmt.Errorf("decrypt %s: %w", id, err)
 	}

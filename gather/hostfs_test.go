@@ -391,3 +391,63 @@ func TestFileCountLimit(t *testing.T) {
 		t.Errorf("copied %d, listed %d left out and counted %d more: want 200 in all", copied, listed, more)
 	}
 }
+
+// mountTmpfs mounts a tmpfs of size at a new directory (root only).
+func mountTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small tmpfs needs root: run the tests as root to check a full disk")
+	}
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size+",mode=0700"); err != nil {
+		t.Skipf("cannot mount a tmpfs here (%v): the full-disk test needs it", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
+	return dir
+}
+
+// A filesystem too small for what the collectors produce still gets a dump:
+// what does not fit is left out and listed, and the reports are written.
+func TestFullDiskStillGivesADump(t *testing.T) {
+	small := mountTmpfs(t, "24m")
+	var cs []Collector
+	for i := range 4 {
+		cs = append(cs, sh(fmt.Sprintf("big%d", i), fmt.Sprintf("system/big%d.txt", i), "head -c 7000000 /dev/zero | tr '\\0' a | fold -w 99"))
+	}
+	withProfiles(t, cs...)
+	opts := testOptions(t)
+	opts.Dir = filepath.Join(small, "dump-test")
+	res, err := Run(context.Background(), opts)
+	if err != nil {
+		t.Fatalf("no dump on a small filesystem: %v", err)
+	}
+	m, err := ReadManifest(res.Dir)
+	if err != nil {
+		t.Fatalf("no manifest: %v", err)
+	}
+	left := 0
+	for _, d := range m.Dropped {
+		if strings.Contains(d.Reason, "free when gathering began") {
+			left++
+		}
+	}
+	if left == 0 || left == 4 {
+		t.Errorf("%d of 4 outputs left out for want of space, want some but not all: %+v", left, m.Dropped)
+	}
+}
+
+// journalctl follows links in the directory it is given: a sysroot journal
+// with symbolic links in it is refused, not read.
+func TestSysrootJournalLinksRefused(t *testing.T) {
+	outside := t.TempDir()
+	put(t, outside, "system.journal", "OUTSIDE journal\n")
+	root := t.TempDir()
+	link(t, filepath.Join(outside, "system.journal"), filepath.Join(root, "var/log/journal/0123456789abcdef0123456789abcdef/system.journal"))
+	withProfiles(t, Collector{Name: "journal", Category: "systemd", Kind: KindJournal, Unit: "teleport.service", Output: "systemd/teleport.service"})
+	opts := testOptions(t)
+	opts.Sysroot = root
+	res := mustRun(t, opts)
+	if r := result(t, res, "journal"); r.Status != StatusFailed || !strings.Contains(r.Error, "symbolic link") {
+		t.Errorf("journal with a link out of the sysroot: %s %q", r.Status, r.Error)
+	}
+}

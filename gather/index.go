@@ -323,7 +323,7 @@ type treeRow struct {
 	About string
 }
 
-// folderAbout says what the folders of DESIGN.md's tree hold.
+// folderAbout says what the folders of the tree in docs/design.md hold.
 var folderAbout = map[string]string{
 	"system":  "the OS view: os-release, uname, uptime, ps, df, mounts, sysctl, dmesg, network, firewall, time sync",
 	"nodes":   "per node: product configs (teleport.yaml, k3s config), role.<name> markers, diag endpoint output",

@@ -107,7 +107,7 @@ func (copyKind) run(ctx context.Context, s *runState, c Collector, res *Collecto
 	// copy copies one regular file, or lists it as left out once the tree is full.
 	copy := func(name, dest string) {
 		if s.treeFull() {
-			s.leaveOut(Dropped{Path: dest, Collector: c.Name, Action: "left out", Reason: errFileLimit.Error()})
+			s.drop(Dropped{Path: dest, Collector: c.Name, Action: "left out", Reason: errFileLimit.Error()})
 			return
 		}
 		if err := s.copyFile(c, res, h, name, dest, limit); err != nil && !errors.Is(err, errFileLimit) {
@@ -176,9 +176,10 @@ func storedName(name string) string {
 	return name
 }
 
-// maxGunzip bounds what is decompressed of one gzip file: the redactor reads
-// all of it, and a small file can expand a thousandfold.
-var maxGunzip int64 = 1 << 30
+// gunzipFactor bounds what is decompressed of one gzip file, as a multiple
+// of the file cap: the redactor reads all of it to keep the tail, and a small
+// file can expand a thousandfold.
+const gunzipFactor = 16
 
 // copyFile copies one file of h into the tree through the redactor. Files
 // that are nothing but secrets are not copied at all; files older than
@@ -223,7 +224,7 @@ func (s *runState) copyFile(c Collector, res *CollectorResult, h *hostFS, name, 
 			return nil
 		}
 		defer gz.Close()
-		br := bufio.NewReaderSize(&capReader{r: gz, n: maxGunzip, hit: &cut}, 4096)
+		br := bufio.NewReaderSize(&capReader{r: gz, n: gunzipFactor * limit, hit: &cut}, 4096)
 		head, _ = br.Peek(4096)
 		if binary(head) {
 			return nil

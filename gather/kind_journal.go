@@ -129,8 +129,8 @@ func journalDir(root string) (string, error) {
 	return "", nil
 }
 
-// hasJournals reports whether dir holds journal files; symbolic links in it
-// are an error.
+// hasJournals reports whether dir holds journal files. A symbolic link in
+// dir or in the directories below it (journalctl reads those too) is an error.
 func hasJournals(h *hostFS, dir string) (bool, error) {
 	entries, err := h.ReadDir(dir)
 	if err != nil {
@@ -138,10 +138,18 @@ func hasJournals(h *hostFS, dir string) (bool, error) {
 	}
 	found := false
 	for _, e := range entries {
-		if e.Type()&fs.ModeSymlink != 0 {
-			return false, fmt.Errorf("/%s/%s is a symbolic link: the journal under the sysroot is not read, journalctl would follow it", dir, e.Name())
-		}
-		if e.Type().IsRegular() && (strings.HasSuffix(e.Name(), ".journal") || strings.HasSuffix(e.Name(), ".journal~")) {
+		p := path.Join(dir, e.Name())
+		switch {
+		case e.Type()&fs.ModeSymlink != 0:
+			return false, fmt.Errorf("/%s is a symbolic link: the journal under the sysroot is not read, journalctl would follow it", p)
+		case e.IsDir():
+			subs, _ := h.ReadDir(p)
+			for _, s := range subs {
+				if s.Type()&fs.ModeSymlink != 0 {
+					return false, fmt.Errorf("/%s/%s is a symbolic link: the journal under the sysroot is not read, journalctl would follow it", p, s.Name())
+				}
+			}
+		case e.Type().IsRegular() && (strings.HasSuffix(e.Name(), ".journal") || strings.HasSuffix(e.Name(), ".journal~")):
 			found = true
 		}
 	}

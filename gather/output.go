@@ -5,12 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"math"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
+	"syscall"
+
 	"github.com/dumptool/dump/gather/redact"
+	"github.com/dumptool/dump/internal/human"
 	"github.com/dumptool/dump/internal/layout"
 )
 
@@ -33,7 +39,9 @@ func (s *runState) stream(rel string, rd io.Reader, limit int64) (*tailBuffer, e
 	return tb, err
 }
 
-// errBudget means the run already wrote far more than --max-size.
+// errBudget means the run already wrote far more than --max-size: the hard
+// stop during collection (a directory of pod logs can be huge); the budget
+// pass after collection then trims by priority down to --max-size itself.
 var errBudget = errors.New("not written: the dump exceeded twice --max-size during collection")
 
 // maxEntries is how many files and directories collectors may put in the
@@ -74,16 +82,32 @@ func (s *runState) treeFull() bool {
 	return s.entries >= maxEntries
 }
 
-// maxDroppedListed bounds the files listed one by one as left out by the
-// file-count limit; the rest are counted in one line.
+// maxDroppedListed bounds the files listed one by one as dropped during
+// collection for one reason; the rest are counted in one line per reason.
 const maxDroppedListed = 100
 
-func (s *runState) leaveOut(d Dropped) {
+// drop records a file not written during collection.
+func (s *runState) drop(d Dropped) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.leftOut++; s.leftOut <= maxDroppedListed {
+	if s.dropCount[d.Reason]++; s.dropCount[d.Reason] <= maxDroppedListed {
 		s.dropped = append(s.dropped, d)
 	}
+}
+
+// unlistedDrops are the lines counting the files drop did not list.
+func (s *runState) unlistedDrops() []Dropped {
+	var ds []Dropped
+	for _, reason := range slices.Sorted(maps.Keys(s.dropCount)) {
+		if more := s.dropCount[reason] - maxDroppedListed; more > 0 {
+			action := "deleted"
+			if reason == errFileLimit.Error() {
+				action = "left out"
+			}
+			ds = append(ds, Dropped{Path: "(not listed)", Action: action, Reason: fmt.Sprintf("%d more files: %s", more, reason)})
+		}
+	}
+	return ds
 }
 
 // writeOutput writes a kept buffer to rel in the tree (0600, parents 0700) and
@@ -94,14 +118,16 @@ func (s *runState) writeOutput(res *CollectorResult, rel string, tb *tailBuffer,
 	}
 	res.Redactions.Add(tb.counts)
 	size := int64(len(tb.buf))
-	if s.written.Load()+size > s.hardLimit() {
-		s.mu.Lock()
-		s.dropped = append(s.dropped, Dropped{Path: rel, Collector: res.Name, Bytes: size, Action: "deleted", Reason: errBudget.Error()})
-		s.mu.Unlock()
+	if s.written.Load()+size > s.opts.MaxSize*2 {
+		s.drop(Dropped{Path: rel, Collector: res.Name, Bytes: size, Action: "deleted", Reason: errBudget.Error()})
 		return errBudget
 	}
+	if s.written.Load()+size > s.space {
+		s.drop(Dropped{Path: rel, Collector: res.Name, Bytes: size, Action: "deleted", Reason: s.errSpace.Error()})
+		return s.errSpace
+	}
 	if !s.addEntry(rel) {
-		s.leaveOut(Dropped{Path: rel, Collector: res.Name, Bytes: size, Action: "left out", Reason: errFileLimit.Error()})
+		s.drop(Dropped{Path: rel, Collector: res.Name, Bytes: size, Action: "left out", Reason: errFileLimit.Error()})
 		return errFileLimit
 	}
 	p := filepath.Join(s.dir, filepath.FromSlash(rel))
@@ -248,4 +274,57 @@ func (t *tailBuffer) Bytes() []byte {
 	var all bytes.Buffer
 	t.WriteTo(&all)
 	return all.Bytes()
+}
+
+// reportRoom is the free space kept for manifest.json, report.txt, index.html
+// and trace.json: a dump is always written, even on a filesystem that fills.
+const reportRoom = 16 << 20
+
+// collectorSpace is how much the collectors may write into dir: its free
+// space less reportRoom, and what to say when that is too little.
+func collectorSpace(dir string) (int64, string) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return math.MaxInt64, "" // no answer: the writes will tell
+	}
+	free := int64(st.Bavail) * st.Bsize
+	return max(0, free-reportRoom), fmt.Sprintf("%s had %s free when gathering began (%s kept for the reports)", dir, human.Bytes(free), human.Bytes(reportRoom))
+}
+
+// minWorkSpace is the free space under which WorkDir prefers another place.
+const minWorkSpace = 64 << 20
+
+// WorkDir makes a private (0700) directory to gather into: in TMPDIR, or,
+// when TMPDIR is nearly full or unusable, in fallback, the directory the dump
+// goes to in the end. note says why it is not in TMPDIR. Only when neither
+// has room even for the reports is it an error, which says where space is
+// needed. The run then fits what it gathers into the space there is.
+func WorkDir(fallback string) (dir, note string, err error) {
+	tmp := os.TempDir()
+	free := func(d string) int64 { s, _ := collectorSpace(d); return s + reportRoom }
+	var tmpErr error
+	if free(tmp) >= minWorkSpace {
+		if dir, tmpErr = os.MkdirTemp(tmp, "dump-gather-"); tmpErr == nil {
+			return dir, "", nil
+		}
+	}
+	if err := os.MkdirAll(fallback, 0o700); err != nil {
+		return "", "", fmt.Errorf("make a working directory: TMPDIR (%s) has less than %s free, and %w", tmp, human.Bytes(minWorkSpace), err)
+	}
+	if tmpErr == nil && free(fallback) <= free(tmp) {
+		if free(tmp) <= reportRoom {
+			return "", "", fmt.Errorf("no space to gather: TMPDIR (%s) and %s have %s and %s free; free some space, or set TMPDIR or --out to a filesystem with at least %s free",
+				tmp, fallback, human.Bytes(free(tmp)), human.Bytes(free(fallback)), human.Bytes(minWorkSpace))
+		}
+		dir, err = os.MkdirTemp(tmp, "dump-gather-") // small, but the most there is
+		return dir, "", err
+	}
+	if dir, err = os.MkdirTemp(fallback, ".dump-gather-"); err != nil {
+		return "", "", fmt.Errorf("make a working directory in %s: %w", fallback, err)
+	}
+	why := fmt.Sprintf("has less than %s free", human.Bytes(minWorkSpace))
+	if tmpErr != nil {
+		why = tmpErr.Error()
+	}
+	return dir, fmt.Sprintf("TMPDIR (%s) %s: gathering in %s instead", tmp, why, fallback), nil
 }

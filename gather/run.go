@@ -46,19 +46,16 @@ type runState struct {
 
 	written atomic.Int64 // bytes written so far, for the hard stop during collection
 
-	mu      sync.Mutex
-	dropped []Dropped
-	census  *CensusInfo
-	entries int             // files and directories in the tree, against maxEntries
-	files   map[string]bool // written, by path in the tree
-	dirs    map[string]bool // made, by path in the tree
-	leftOut int             // files refused by maxEntries
+	mu        sync.Mutex
+	dropped   []Dropped
+	census    *CensusInfo
+	entries   int             // files and directories in the tree, against maxEntries
+	files     map[string]bool // written, by path in the tree
+	dirs      map[string]bool // made, by path in the tree
+	dropCount map[string]int  // files dropped during collection, by reason
+	space     int64           // bytes the collectors may write: the free space, less room for the reports
+	errSpace  error           // why a file did not fit in space
 }
-
-// hardLimit stops writing when a run goes far beyond --max-size (a directory
-// of pod logs can be huge); the budget pass after collection then trims by
-// priority down to --max-size itself.
-func (s *runState) hardLimit() int64 { return 2 * s.opts.MaxSize }
 
 // task is one collector of the plan with its result.
 type task struct {
@@ -235,7 +232,12 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 
 	s := &runState{opts: opts, env: plan.Env, dir: opts.Dir, red: opts.Redactor,
 		childEnv: childEnv(opts.Sysroot), since: created.Add(-opts.Since),
-		files: map[string]bool{}, dirs: map[string]bool{}}
+		files: map[string]bool{}, dirs: map[string]bool{}, dropCount: map[string]int{}}
+	space, why := collectorSpace(opts.Dir)
+	s.space, s.errSpace = space, errors.New("not written: "+why)
+	if space < opts.MaxSize {
+		opts.Progress.Notef("little space for the dump: %s; what does not fit is left out", why)
+	}
 	tasks := plan.tasks()
 	end = tr.stage("collect")
 	s.collect(runCtx, tasks, tr)
@@ -246,10 +248,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 
 	end = tr.stage("budget")
-	if more := s.leftOut - maxDroppedListed; more > 0 {
-		s.dropped = append(s.dropped, Dropped{Path: "(not listed)", Action: "left out",
-			Reason: fmt.Sprintf("%d more files: %v", more, errFileLimit)})
-	}
+	s.dropped = append(s.dropped, s.unlistedDrops()...)
 	dropped := append(s.dropped, enforceBudget(opts.Dir, tasks, opts.MaxSize)...)
 	end()
 	for _, d := range dropped {

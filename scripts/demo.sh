@@ -4,7 +4,9 @@
 # upload, then open the dump again as support would.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-start=$(date +%s.%N)
+# make demo starts the clock before it builds bin/dump.
+start=${DEMO_START:-$(date +%s%N)}
+[ -x bin/dump ] || make --no-print-directory build
 rm -rf demo
 mkdir -p demo
 
@@ -32,11 +34,11 @@ payload=$(find demo/bucket -name dump.tar.zst.age)
 files=$(find "$dir" -type f | wc -l)
 content=$(du -sb "$dir" | cut -f1)
 info=$(find demo/bucket -name info.json)
-end=$(date +%s.%N)
+elapsed_ms=$((($(date +%s%N) - start) / 1000000))
 {
   echo
   echo "dump $uuid: $files files, $content bytes gathered; sealed payload $(stat -c %s "$payload") bytes"
   echo "$(grep -o '"payload_sha256": *"[0-9a-f]*"' "$info")"
-  printf 'make demo took %.1f s\n' "$(echo "$end - $start" | bc)"
+  printf 'make demo took %d.%d s (builds, gather, seal, upload, decrypt)\n' $((elapsed_ms / 1000)) $((elapsed_ms % 1000 / 100))
 } >&2
 echo "$dir/index.html"

@@ -11,7 +11,12 @@ if [ -n "$unformatted" ]; then
 fi
 go vet ./...
 
-echo "== MinIO (built once into the cache, then reused)"
+echo "== test servers"
+cache=${DUMP_CACHE:-$HOME/.cache/dump}
+if [ ! -x "$cache/minio/bin/minio" ]; then
+  echo "first run: building the test servers (MinIO) from the Go module proxy into $cache;"
+  echo "this takes several minutes, once; later runs reuse them"
+fi
 scripts/minio.sh build
 
 echo "== go test"

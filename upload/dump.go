@@ -17,8 +17,11 @@ import (
 // Parts are the local files of one sealed dump. KeyPath is empty for nometa dumps.
 type Parts struct {
 	PayloadPath string
-	KeyPath     string
-	InfoPath    string
+	// PayloadParts, when set, are the parts of a split payload in order,
+	// stored as dump.tar.zst.age.001, ...; PayloadPath is then not used.
+	PayloadParts []string
+	KeyPath      string
+	InfoPath     string
 }
 
 // Wrap lets a caller observe or throttle the bytes of each object as the
@@ -38,11 +41,15 @@ func FileSource(f *os.File) (Source, error) {
 // key, then info.json last. An object that is already stored with the same size
 // is taken as done by an earlier attempt, so re-running after a failure resumes.
 func PutDump(ctx context.Context, s Store, uuid string, p Parts, wrap Wrap) error {
-	order := []struct{ name, path string }{
-		{layout.PayloadObject, p.PayloadPath},
-		{layout.KeyObject, p.KeyPath},
-		{layout.InfoObject, p.InfoPath},
+	type object struct{ name, path string }
+	order := []object{{layout.PayloadObject, p.PayloadPath}}
+	if len(p.PayloadParts) > 0 {
+		order = order[:0]
+		for i, part := range p.PayloadParts {
+			order = append(order, object{layout.PayloadObject + layout.PartSuffix(i+1), part})
+		}
 	}
+	order = append(order, object{layout.KeyObject, p.KeyPath}, object{layout.InfoObject, p.InfoPath})
 	for _, o := range order {
 		if o.path == "" {
 			continue
@@ -146,13 +153,13 @@ func ListDumps(ctx context.Context, s Store) ([]DumpRef, error) {
 			ref = &DumpRef{UUID: id}
 			byID[id] = ref
 		}
-		switch base {
-		case layout.InfoObject:
+		switch {
+		case base == layout.InfoObject:
 			ref.Complete = true
-		case layout.KeyObject:
+		case base == layout.KeyObject:
 			ref.KeyIncluded = true
-		case layout.PayloadObject:
-			ref.PayloadSize = o.Size
+		case layout.IsPayloadObject(base):
+			ref.PayloadSize += o.Size // a split payload is the sum of its parts
 		default:
 			continue
 		}

@@ -2,6 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -113,5 +116,27 @@ func TestAnalyzeBadInput(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(notDump); len(entries) != 0 {
 		t.Errorf("analyze wrote into a directory that is not a dump: %v", entries)
+	}
+}
+
+// The teleport fixture is healthy: its dump raises no finding (a false
+// alarm costs support as much time as a missed problem).
+func TestHealthyFixtureDumpHasNoFindings(t *testing.T) {
+	diag := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, `{"status":"ok"}`)
+	}))
+	defer diag.Close()
+	root := fixturetest.Sysroot(t, "teleport-node")
+	r := runDump(t, t.TempDir(), nil, "gather", "--sysroot", root, "--profile", "teleport",
+		"--diag-addr", strings.TrimPrefix(diag.URL, "http://"), "--out", t.TempDir())
+	if r.code != 0 {
+		t.Fatalf("gather: %s", r)
+	}
+	f := readFindings(t, filepath.Join(untar(t, r.lastLine()), "findings.json"))
+	if len(f.Rules) < 15 {
+		t.Errorf("only %d rules ran", len(f.Rules))
+	}
+	for _, x := range f.Findings {
+		t.Errorf("false alarm on a healthy node: %s: %s", x.Rule, x.Title)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,6 +29,9 @@ type destination struct {
 func openDestination(c *cli.Context, u *ui) (*destination, error) {
 	o := storeOptions(u, c.Duration("upload-timeout"))
 	if t := c.String("ticket"); t != "" {
+		if c.String("split") != "" {
+			return nil, usageErrorf("--split cannot go through --ticket: a ticket signs one payload object; upload whole, or ask support for a destination")
+		}
 		tk, err := ticket.Parse(t)
 		if err != nil {
 			return nil, usageErrorf("%v", err)
@@ -105,7 +109,7 @@ func uploadParts(c *cli.Context, u *ui, dest *destination, id string, parts uplo
 
 // removeParts deletes the local sealed files once the store has every object.
 func removeParts(u *ui, sealed *crypto.Sealed) {
-	for _, p := range []string{sealed.PayloadPath, sealed.KeyPath, sealed.InfoPath} {
+	for _, p := range slices.Concat(sealed.PayloadParts, []string{sealed.KeyPath, sealed.InfoPath}) {
 		if p == "" {
 			continue
 		}

@@ -13,7 +13,7 @@ import (
 )
 
 // Both fixture sysroots, with real journal files written for them, gather
-// with --profile auto into the full tree of DESIGN.md, complete (exit 0).
+// with --profile auto into the full tree of docs/design.md, complete (exit 0).
 func TestFixtureTreesComplete(t *testing.T) {
 	diag := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {

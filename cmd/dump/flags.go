@@ -13,7 +13,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/urfave/cli/v2"
 
+	"github.com/dumptool/dump/decrypt"
 	"github.com/dumptool/dump/gather"
+	"github.com/dumptool/dump/internal/human"
+	"github.com/dumptool/dump/internal/layout"
 	"github.com/dumptool/dump/upload/stores"
 )
 
@@ -243,11 +246,33 @@ func recipientFlags() []cli.Flag {
 
 func uploadFlags() []cli.Flag {
 	return []cli.Flag{
+		splitFlag(),
 		stringFlag("to", "destination: "+stores.Forms(), defaultDestination),
 		boolFlag("create", "make a missing file:// destination, parent directories included"),
 		stringFlag("ticket", "upload with a ticket from support instead of credentials", ""),
 		durationFlag("upload-timeout", "deadline for the whole upload, retries included", 2*time.Hour),
 	}
+}
+
+// splitFlag asks for the sealed payload in numbered parts of at most SIZE.
+func splitFlag() cli.Flag {
+	return &cli.StringFlag{Name: "split", Usage: "write the sealed payload as numbered parts of at most SIZE each (e.g. 25MiB), for mail or ticket portals with a size limit", EnvVars: env("split"),
+		Action: func(c *cli.Context, _ string) error {
+			_, err := splitSize(c)
+			return err
+		}}
+}
+
+// splitSize is --split in bytes, 0 when not set.
+func splitSize(c *cli.Context) (int64, error) {
+	if c.String("split") == "" {
+		return 0, nil
+	}
+	n, err := sizeFlag(c, "split")
+	if err == nil && n < layout.MinPartSize {
+		err = usageErrorf("--split %s: parts must be at least %s, e.g. --split 25MiB", c.String("split"), human.Bytes(layout.MinPartSize))
+	}
+	return n, err
 }
 
 // storeTimeoutFlag bounds the retries of each request of list and decrypt.
@@ -263,6 +288,15 @@ func gatherUploadFlags() []cli.Flag {
 		stringFlag("out", "where the sealed files are written (and kept if the upload fails)", defaultOutbox()),
 		&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "answer yes to the prompts", EnvVars: env("yes")},
 	)
+}
+
+// maxBytesFlag and maxFilesFlag bound an extraction (decrypt, view).
+func maxBytesFlag() cli.Flag {
+	return sizeOption("max-bytes", "refuse to extract more than this", decrypt.DefaultMaxBytes)
+}
+
+func maxFilesFlag() cli.Flag {
+	return countFlag("max-files", "refuse to extract more files than this", decrypt.DefaultMaxFiles)
 }
 
 func identityFlags() []cli.Flag {

@@ -21,6 +21,7 @@ func gatherCommand() *cli.Command {
 		stringFlag("out", "directory for the dump file", "."),
 		boolFlag("encrypt", "also seal the dump for the support recipients"),
 		boolFlag("dry-run", "print what would run, per profile, and stop"),
+		splitFlag(),
 	)
 	return &cli.Command{
 		Name:  "gather",
@@ -38,6 +39,9 @@ func gatherCommand() *cli.Command {
 					return err
 				}
 				return plan.WriteDryRun(u.out)
+			}
+			if c.String("split") != "" && !c.Bool("encrypt") {
+				return usageErrorf("--split cuts the sealed payload into parts: add --encrypt")
 			}
 			var rs recipientsOf
 			if c.Bool("encrypt") {
@@ -139,9 +143,12 @@ func runGather(c *cli.Context, u *ui) (*gathered, error) {
 	if err != nil {
 		return nil, err
 	}
-	work, err := os.MkdirTemp("", "dump-gather-")
+	work, note, err := gather.WorkDir(c.String("out"))
 	if err != nil {
-		return nil, fmt.Errorf("make a working directory: %w (set TMPDIR to a writable place)", err)
+		return nil, err
+	}
+	if note != "" {
+		u.notef("%s", note)
 	}
 	g := &gathered{uuid: id, work: work, tree: filepath.Join(work, layout.DirName(id))}
 	opts, err := gatherOptions(c, g.tree)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/dumptool/dump/crypto"
 	"github.com/dumptool/dump/internal/human"
-	"github.com/dumptool/dump/upload"
 )
 
 // showSummary is what the user sees before deciding to upload.
@@ -82,7 +81,7 @@ func gatherUploadAction(mode uploadMode) cli.ActionFunc {
 		if err != nil {
 			return fmt.Errorf("%w (nothing was uploaded)", err)
 		}
-		parts := upload.Parts{PayloadPath: sealed.PayloadPath, KeyPath: sealed.KeyPath, InfoPath: sealed.InfoPath}
+		parts := sealedUpload(sealed)
 
 		if mode == modeConfirm && !c.Bool("yes") {
 			showSummary(u, g, sealed, dest, rs)

@@ -1,6 +1,6 @@
 // Command dump gathers a support dump from a host or cluster, redacts secrets,
 // seals it for the vendor's support team and uploads it under a uuid; support
-// runs `dump decrypt <uuid>` to get the tree back. See DESIGN.md for the
+// runs `dump decrypt <uuid>` to get the tree back. See docs/design.md for the
 // contract this command implements (stdout/stderr, exit codes).
 package main
 

@@ -3,15 +3,23 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/dumptool/dump/crypto"
 	"github.com/dumptool/dump/internal/human"
+	"github.com/dumptool/dump/internal/layout"
+	"github.com/dumptool/dump/upload"
 )
 
-// seal packs and encrypts tree into out as the three parts of DESIGN.md.
+// seal packs and encrypts tree into out as the three parts of docs/design.md.
 func seal(c *cli.Context, u *ui, tree, id, out string, rs recipientsOf, includeKey bool) (*crypto.Sealed, error) {
+	split, err := splitSize(c)
+	if err != nil {
+		return nil, err
+	}
 	u.notef("sealing for %d recipient(s)", len(rs.list))
 	sealed, err := crypto.Seal(c.Context, tree, crypto.SealOptions{
 		UUID:        id,
@@ -19,12 +27,25 @@ func seal(c *cli.Context, u *ui, tree, id, out string, rs recipientsOf, includeK
 		IncludeKey:  includeKey,
 		OutDir:      out,
 		ToolVersion: version,
+		Split:       split,
 	})
 	if err != nil {
 		return nil, err // crypto's errors say "seal: ..."
 	}
 	u.notef("sealed %d files, %s -> %s", sealed.Info.Files, human.Bytes(sealed.Info.ContentBytes), human.Bytes(sealed.Info.PayloadSize))
+	if sealed.Info.Split() {
+		u.notef("in %d parts of at most %s: %s ... (stock tools read them with cat %s.* | age -d ...)", sealed.Info.Parts, human.Bytes(split), filepath.Base(sealed.PayloadPath), filepath.Base(strings.TrimSuffix(sealed.PayloadPath, layout.PartSuffix(1))))
+	}
 	return sealed, nil
+}
+
+// sealedUpload is what an upload of a freshly sealed dump puts.
+func sealedUpload(s *crypto.Sealed) upload.Parts {
+	p := upload.Parts{PayloadPath: s.PayloadPath, KeyPath: s.KeyPath, InfoPath: s.InfoPath}
+	if s.Info.Split() {
+		p.PayloadParts = s.PayloadParts
+	}
+	return p
 }
 
 func sealCommand() *cli.Command {
@@ -33,6 +54,7 @@ func sealCommand() *cli.Command {
 		stringFlag("out", "directory for the sealed files", "."),
 		uuidFlag(),
 		niceFlag(),
+		splitFlag(),
 	)
 	return &cli.Command{
 		Name:      "seal",

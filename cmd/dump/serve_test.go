@@ -154,3 +154,19 @@ func TestViewBadInput(t *testing.T) {
 		}
 	}
 }
+
+// One dump at a time: a second press while one runs is refused.
+func TestServeRunsOneDumpAtATime(t *testing.T) {
+	_, recipient := keygen(t)
+	root := fixturetest.Sysroot(t, "k3s-server")
+	printed, _ := startDump(t, nil, "serve", "--addr", "127.0.0.1:0", "--recipient", recipient,
+		"--sysroot", root, "--profile", "k3s", "--out", t.TempDir(), "--to", "")
+	u, token := local(t, printed)
+	h := map[string]string{"X-Dump-Token": token}
+	if got := request(t, "POST", u.String()+"dumps", h); got != http.StatusAccepted {
+		t.Fatalf("first press: HTTP %d, want 202", got)
+	}
+	if got := request(t, "POST", u.String()+"dumps", h); got != http.StatusConflict {
+		t.Errorf("second press while the first runs: HTTP %d, want 409", got)
+	}
+}

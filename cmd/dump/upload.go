@@ -8,6 +8,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/dumptool/dump/crypto"
+	"github.com/dumptool/dump/internal/human"
 	"github.com/dumptool/dump/internal/layout"
 	"github.com/dumptool/dump/upload"
 )
@@ -34,6 +36,15 @@ func uploadCommand() *cli.Command {
 			if dest.ticket != nil && dest.ticket.UUID != info.UUID {
 				return usageErrorf("this ticket is for dump %s, not %s: ask support for a ticket for this dump, or upload with --to", dest.ticket.UUID, info.UUID)
 			}
+			if split, _ := splitSize(c); split > 0 {
+				u.notef("splitting the payload into parts of at most %s", human.Bytes(split))
+				if _, _, err := crypto.Split(c.Context, c.Args().First(), split); err != nil {
+					return err
+				}
+				if parts, _, err = sealedParts(c.Args().First()); err != nil {
+					return err
+				}
+			}
 			if parts.KeyPath == "" {
 				u.notef("no key file next to the dump: uploading without its key (support will need the key=... line you were shown)")
 			}
@@ -56,5 +67,9 @@ func sealedParts(payload string) (upload.Parts, layout.Info, error) {
 	if err != nil {
 		return upload.Parts{}, info, err
 	}
-	return upload.Parts{PayloadPath: files.Payload, KeyPath: files.Key, InfoPath: files.Info}, info, nil
+	parts := upload.Parts{PayloadPath: files.Payload, KeyPath: files.Key, InfoPath: files.Info}
+	if info.Split() {
+		parts.PayloadParts = files.Payloads(&info)
+	}
+	return parts, info, nil
 }

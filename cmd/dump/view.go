@@ -10,7 +10,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/dumptool/dump/decrypt"
-	"github.com/dumptool/dump/internal/human"
 )
 
 func viewCommand() *cli.Command {
@@ -20,8 +19,7 @@ func viewCommand() *cli.Command {
 		ArgsUsage: "DIR|FILE.tar.zst.age",
 		Flags: append(append(outputFlags(), identityFlags()...),
 			stringFlag("addr", "loopback address to serve on", "127.0.0.1:0"),
-			stringFlag("max-bytes", "refuse to extract more than this", human.Bytes(decrypt.DefaultMaxBytes)),
-			&cli.IntFlag{Name: "max-files", Usage: "refuse to extract more files than this", Value: decrypt.DefaultMaxFiles, EnvVars: env("max-files")},
+			maxBytesFlag(), maxFilesFlag(),
 		),
 		Action: func(c *cli.Context) error {
 			u := newUI(c)

@@ -252,6 +252,16 @@ func (t *tree) lines(path string, fn func(n int, line string) bool) {
 	}
 }
 
+// size is the size of a file of the tree, and whether it is there.
+func (t *tree) size(path string) (int64, bool) {
+	for _, f := range t.files {
+		if f.path == path {
+			return f.size, true
+		}
+	}
+	return 0, false
+}
+
 func (t *tree) read(path string, limit int64) ([]byte, bool) {
 	for _, f := range t.files {
 		if f.path == path && f.size > limit {

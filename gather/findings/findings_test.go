@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 )
 
@@ -43,6 +44,7 @@ func TestPlantedProblemsRaiseTheirFindings(t *testing.T) {
 			{"host.disk_full", "97% /var"},
 			{"host.disk_full", "93% /data"},
 			{"host.oom_kill", "invoked oom-killer"},
+			{"host.memory_pressure", "page allocation failure"},
 			{"host.readonly_remount", "/dev/sdb1 on /var type ext4 (ro"},
 			{"host.readonly_remount", "Remounting filesystem read-only"},
 			{"host.kernel_errors", "EXT4-fs error"},
@@ -59,7 +61,7 @@ func TestPlantedProblemsRaiseTheirFindings(t *testing.T) {
 			{"teleport.readyz", "degraded state"},
 			{"teleport.auth_unreachable", "Failed to connect to the auth server"},
 			{"teleport.join_failed", "join token expired"},
-			{"teleport.versions", "Teleport v15.4.22"},
+			{"teleport.versions", "Teleport v16.4.2"},
 			{"teleport.ca_rotation", "phase: update_clients"},
 		}},
 		{"kube-trouble", Options{}, []planted{
@@ -149,6 +151,33 @@ func TestHealthyFixtureRaisesNothing(t *testing.T) {
 	for i := 1; i < len(ids); i++ {
 		if ids[i] == ids[i-1] {
 			t.Errorf("rule id %s used twice", ids[i])
+		}
+	}
+}
+
+// Teleport supports agents one major version behind auth, never ahead.
+func TestTeleportVersionSkew(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		auth, node string
+		want       bool
+	}{
+		{"same major", "v16.4.2", "v16.1.0", false},
+		{"agent one behind", "v16.4.2", "v15.4.22", false},
+		{"agent two behind", "v16.4.2", "v14.3.3", true},
+		{"agent ahead of auth", "v15.4.22", "v16.4.2", true},
+	} {
+		tree := fstest.MapFS{
+			"nodes/a/role.auth":            {Data: nil},
+			"nodes/a/teleport_version.txt": {Data: []byte("Teleport " + tc.auth + " git:x go1.22\n")},
+			"nodes/b/teleport_version.txt": {Data: []byte("Teleport " + tc.node + " git:x go1.22\n")},
+		}
+		rep, err := Analyze(context.Background(), tree, Options{Now: fixtureNow})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(rep.Findings) == 1 && rep.Findings[0].Rule == "teleport.versions"; got != tc.want {
+			t.Errorf("%s (auth %s, agent %s): finding %v, want %v: %+v", tc.name, tc.auth, tc.node, got, tc.want, rep.Findings)
 		}
 	}
 }

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
-	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -60,17 +60,30 @@ func checkTeleportReadyz(t *tree) []Finding {
 	return out
 }
 
-var teleportVersionRe = regexp.MustCompile(`\bv?(\d+)\.(\d+)\.(\d+)`)
+var (
+	teleportVersionRe = regexp.MustCompile(`\bv?(\d+)\.(\d+)\.(\d+)`)
+	authServiceRe     = regexp.MustCompile(`\bAuth\b`)
+)
+
+// teleportVersion is one node's version, from where the dump saw it.
+type teleportVersion struct {
+	major int
+	auth  bool // the node runs the auth service
+	ev    Evidence
+}
 
 // checkTeleportVersions compares the major versions of the nodes in a
-// cluster dump: each node's teleport_version.txt and the version column of
-// tctl inventory ls.
+// cluster dump (each node's teleport_version.txt, and tctl inventory ls).
+// Teleport supports agents one major version behind the auth service, never
+// ahead of it: a wider spread, or an agent ahead of auth, is reported.
 func checkTeleportVersions(t *tree) []Finding {
-	byMajor := map[string][]Evidence{}
+	var vs []teleportVersion
 	for _, f := range t.glob("**/teleport_version.txt") {
+		_, isAuth := t.size(strings.TrimSuffix(f.path, "teleport_version.txt") + "role.auth")
 		t.lines(f.path, func(n int, line string) bool {
 			if m := teleportVersionRe.FindStringSubmatch(line); m != nil && strings.Contains(line, "Teleport") {
-				byMajor[m[1]] = append(byMajor[m[1]], Evidence{File: f.path, Line: n, Text: quote(line)})
+				major, _ := strconv.Atoi(m[1])
+				vs = append(vs, teleportVersion{major, isAuth, Evidence{File: f.path, Line: n, Text: quote(line)}})
 				return false
 			}
 			return true
@@ -82,29 +95,43 @@ func checkTeleportVersions(t *tree) []Finding {
 				return true // header and rule
 			}
 			if m := teleportVersionRe.FindStringSubmatch(line); m != nil {
-				byMajor[m[1]] = append(byMajor[m[1]], Evidence{File: f.path, Line: n, Text: quote(line)})
+				major, _ := strconv.Atoi(m[1])
+				isAuth := authServiceRe.MatchString(line)
+				vs = append(vs, teleportVersion{major, isAuth, Evidence{File: f.path, Line: n, Text: quote(line)}})
 			}
 			return true
 		})
 	}
-	if len(byMajor) < 2 {
+	if len(vs) < 2 {
 		return nil
 	}
-	var majors []string
-	var ev []Evidence
-	for m := range byMajor {
-		majors = append(majors, "v"+m)
+	lo, hi, authLo := vs[0], vs[0], -1
+	for _, v := range vs {
+		if v.major < lo.major {
+			lo = v
+		}
+		if v.major > hi.major {
+			hi = v
+		}
+		if v.auth && (authLo < 0 || v.major < authLo) {
+			authLo = v.major
+		}
 	}
-	sort.Strings(majors)
-	for _, m := range majors {
-		ev = append(ev, byMajor[m[1:]][0])
+	var why string
+	switch {
+	case hi.major-lo.major >= 2:
+		why = fmt.Sprintf("v%d and v%d are %d major versions apart; Teleport supports agents at most one major version behind the auth service.", hi.major, lo.major, hi.major-lo.major)
+	case authLo >= 0 && hi.major > authLo && !hi.auth:
+		why = fmt.Sprintf("an agent runs v%d, ahead of the auth service's v%d; agents must never be newer than auth.", hi.major, authLo)
+	default:
+		return nil
 	}
 	return []Finding{{
 		Severity:    Warning,
-		Title:       "Teleport nodes run different major versions: " + strings.Join(majors, ", "),
-		Explanation: "Teleport supports agents at most one major version behind the auth server and never ahead of it; mixed majors break joins and features.",
+		Title:       fmt.Sprintf("Teleport nodes run unsupported major versions: v%d and v%d", hi.major, lo.major),
+		Explanation: why + " Mixed majors break joins and features.",
 		Action:      "Upgrade auth first, then proxies, then agents, one major version at a time.",
-		Evidence:    ev,
+		Evidence:    []Evidence{hi.ev, lo.ev},
 	}}
 }
 

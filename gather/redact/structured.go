@@ -9,6 +9,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/dumptool/dump/gather/redact/yamlfast"
 	"gopkg.in/yaml.v3"
 )
 
@@ -378,6 +379,36 @@ func (r *Redactor) redactYAML(buf []byte, c Counts) (out []byte, ok bool) {
 	}
 	return r.redactYAMLTree(buf, c)
 }
+
+// patchYAML redacts YAML on the fast path, which patches changed values into
+// the original text; ok is false when a document does not parse.
+func (r *Redactor) patchYAML(buf []byte, c Counts) (out []byte, ok bool) {
+	out, changes, ok := yamlfast.Patch(buf, yamlRules{r})
+	for _, lc := range changes {
+		c.Add(lc)
+	}
+	return out, ok
+}
+
+// yamlRules are the structure-aware rules as the YAML fast path applies them.
+type yamlRules struct{ r *Redactor }
+
+func (y yamlRules) Rewrite(root *yaml.Node) (Counts, bool) {
+	lc := Counts{}
+	(&walker{r: y.r, c: lc}).walk(root)
+	return lc, lc.Total() > 0
+}
+
+func (y yamlRules) Slow(doc []byte) (rep []byte, c Counts, ok bool) {
+	lc := Counts{}
+	out, ok := y.r.redactYAMLTree(doc, lc)
+	if !ok || lc.Total() == 0 {
+		return nil, nil, ok
+	}
+	return out, lc, true
+}
+
+func (y yamlRules) Maybe(b []byte) bool { return triggers(b)&structTriggers != 0 }
 
 // redactYAMLTree decodes the whole stream with yaml.v3, walks it and encodes
 // it again if anything changed.

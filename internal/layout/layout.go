@@ -61,6 +61,9 @@ const (
 // Object is the full name of one of a dump's objects in a bucket.
 func Object(id, name string) string { return id + "/" + name }
 
+// MinPartSize is the smallest part --split accepts.
+const MinPartSize = 1 << 20
+
 // MaxParts bounds --split: part numbers have three digits, so that
 // `cat dump-<uuid>.tar.zst.age.*` puts them in order.
 const MaxParts = 999
@@ -68,6 +71,13 @@ const MaxParts = 999
 // PartSuffix is appended to the payload name (local or in a bucket) for
 // part n (1-based) of a split payload: ".001".
 func PartSuffix(n int) string { return fmt.Sprintf(".%03d", n) }
+
+// IsPayloadObject reports whether an object name within a dump is its
+// payload or a part of it: dump.tar.zst.age or dump.tar.zst.age.001.
+func IsPayloadObject(name string) bool {
+	rest, ok := strings.CutPrefix(name, PayloadObject)
+	return ok && (rest == "" || rest[0] == '.' && isPartNumber(rest[1:]))
+}
 
 // Local names the files of one sealed dump in a directory.
 type Local struct {

@@ -1,4 +1,4 @@
-package redact
+package yamlfast
 
 import (
 	"bytes"
@@ -27,7 +27,7 @@ type scalarAt struct {
 	indent int    // literal blocks: content indentation
 }
 
-type fastYAML struct {
+type parser struct {
 	src     []byte
 	pos     int // start of the line to read next
 	depth   int
@@ -39,7 +39,7 @@ type fastYAML struct {
 }
 
 // str interns mapping keys, which repeat in every item of a List.
-func (p *fastYAML) str(b []byte) string {
+func (p *parser) str(b []byte) string {
 	if len(b) > 24 {
 		return string(b)
 	}
@@ -61,7 +61,7 @@ const maxFastDepth = 200
 
 // parse parses one document (no "---" lines). root is nil for an
 // empty document. The nodes live in p's slabs until the next parse.
-func (p *fastYAML) parse(src []byte) (root *yaml.Node, scalars []scalarAt, err error) {
+func (p *parser) parse(src []byte) (root *yaml.Node, scalars []scalarAt, err error) {
 	if !fastChars(src) {
 		return nil, nil, errUnsupported
 	}
@@ -91,7 +91,7 @@ func (p *fastYAML) parse(src []byte) (root *yaml.Node, scalars []scalarAt, err e
 }
 
 // newNode allocates from a slab: a List has millions of nodes.
-func (p *fastYAML) newNode(n yaml.Node) *yaml.Node {
+func (p *parser) newNode(n yaml.Node) *yaml.Node {
 	if len(p.nodes) == cap(p.nodes) {
 		p.nodes = make([]yaml.Node, 0, 1024)
 	}
@@ -100,7 +100,7 @@ func (p *fastYAML) newNode(n yaml.Node) *yaml.Node {
 }
 
 // children moves the nodes pushed on the stack since mark into a slab-backed Content.
-func (p *fastYAML) children(mark int) []*yaml.Node {
+func (p *parser) children(mark int) []*yaml.Node {
 	k := p.stack[mark:]
 	if len(p.kids)+len(k) > cap(p.kids) {
 		p.kids = make([]*yaml.Node, 0, max(4096, len(k)))
@@ -156,9 +156,9 @@ func yamlPrintable(r rune) bool {
 	return r <= 0x10ffff
 }
 
-func (p *fastYAML) fail() { panic(errUnsupported) }
+func (p *parser) fail() { panic(errUnsupported) }
 
-func (p *fastYAML) lineEnd(i int) int {
+func (p *parser) lineEnd(i int) int {
 	if j := bytes.IndexByte(p.src[i:], '\n'); j >= 0 {
 		return i + j
 	}
@@ -166,7 +166,7 @@ func (p *fastYAML) lineEnd(i int) int {
 }
 
 // nextLine moves past the line holding offset i.
-func (p *fastYAML) nextLine(i int) {
+func (p *parser) nextLine(i int) {
 	e := p.lineEnd(i)
 	if e < len(p.src) {
 		e++
@@ -174,7 +174,7 @@ func (p *fastYAML) nextLine(i int) {
 	p.pos = e
 }
 
-func (p *fastYAML) spaces(i int) int {
+func (p *parser) spaces(i int) int {
 	for i < len(p.src) && p.src[i] == ' ' {
 		i++
 	}
@@ -182,7 +182,7 @@ func (p *fastYAML) spaces(i int) int {
 }
 
 // nextContent skips blank lines and returns the next content line's start and indent.
-func (p *fastYAML) nextContent() (ls, ind int, ok bool) {
+func (p *parser) nextContent() (ls, ind int, ok bool) {
 	for p.pos < len(p.src) {
 		ls = p.pos
 		i := p.spaces(ls)
@@ -203,7 +203,7 @@ func (p *fastYAML) nextContent() (ls, ind int, ok bool) {
 }
 
 // endOfLine requires nothing but spaces from i to the end of the line and moves past it.
-func (p *fastYAML) endOfLine(i int) {
+func (p *parser) endOfLine(i int) {
 	i = p.spaces(i)
 	if i < len(p.src) && p.src[i] != '\n' {
 		p.fail()
@@ -211,13 +211,13 @@ func (p *fastYAML) endOfLine(i int) {
 	p.nextLine(i)
 }
 
-func (p *fastYAML) blankAt(i int) bool { return i >= len(p.src) || p.src[i] == ' ' || p.src[i] == '\n' }
+func (p *parser) blankAt(i int) bool { return i >= len(p.src) || p.src[i] == ' ' || p.src[i] == '\n' }
 
 // node parses the node whose first character is at offset at on the line
 // starting at p.pos, inside a block collection indented parent. compact allows
 // a mapping or sequence to start mid-line (after "- " or at line start);
 // mapValue allows a sequence at the parent's indentation on the next lines.
-func (p *fastYAML) node(at, parent int, compact, mapValue bool) *yaml.Node {
+func (p *parser) node(at, parent int, compact, mapValue bool) *yaml.Node {
 	p.depth++
 	if p.depth > maxFastDepth {
 		p.fail()
@@ -349,7 +349,7 @@ func plainTag(v string) string {
 }
 
 // seq parses a block sequence whose dashes are in column col; p.pos is at the first entry's line.
-func (p *fastYAML) seq(col int) *yaml.Node {
+func (p *parser) seq(col int) *yaml.Node {
 	n := p.newNode(yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"})
 	mark := len(p.stack)
 	for {
@@ -371,7 +371,7 @@ func (p *fastYAML) seq(col int) *yaml.Node {
 }
 
 // mapping parses a block mapping in column col whose first key starts at offset at.
-func (p *fastYAML) mapping(col, at int) *yaml.Node {
+func (p *parser) mapping(col, at int) *yaml.Node {
 	n := p.newNode(yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"})
 	mark := len(p.stack)
 	for {
@@ -423,7 +423,7 @@ func (p *fastYAML) mapping(col, at int) *yaml.Node {
 }
 
 // literal parses a literal block scalar ("|" or "|-") whose header is at at.
-func (p *fastYAML) literal(at, parent int) *yaml.Node {
+func (p *parser) literal(at, parent int) *yaml.Node {
 	strip := false
 	i := at + 1
 	if i < len(p.src) && p.src[i] == '-' {
@@ -481,7 +481,7 @@ func (p *fastYAML) literal(at, parent int) *yaml.Node {
 
 // quoted parses a single- or double-quoted scalar at at, possibly over
 // several lines, and returns it with the offset after the closing quote.
-func (p *fastYAML) quoted(at, parent int) (*yaml.Node, int) {
+func (p *parser) quoted(at, parent int) (*yaml.Node, int) {
 	q := p.src[at]
 	var b []byte
 	keep := 0 // length of b without trailing raw spaces
@@ -534,7 +534,7 @@ func (p *fastYAML) quoted(at, parent int) (*yaml.Node, int) {
 
 // fold handles the line break at i inside a quoted scalar: a single break
 // becomes a space (nothing after an escaped break), each empty line a newline.
-func (p *fastYAML) fold(i, parent int, b *[]byte, escaped bool) int {
+func (p *parser) fold(i, parent int, b *[]byte, escaped bool) int {
 	empty := 0
 	for {
 		ls := i + 1
@@ -591,7 +591,7 @@ func yamlEscape(s []byte) (n int, r rune) {
 
 // flowParser parses a flow collection that ends on its first line.
 type flowParser struct {
-	p *fastYAML
+	p *parser
 	i int
 }
 
