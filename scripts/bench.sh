@@ -84,6 +84,7 @@ for mib in "${sizes[@]}"; do
 	go run ./scripts/genlogs "$tree" "$mib"
 	tar -c -C "$work" "tree-$mib" >/dev/null # warm the page cache
 	n=$rounds
+	((mib < 1024)) || n=$(((rounds + 1) / 2))
 	((mib < 4096)) || n=1
 	for ((r = 0; r < n; r++)); do
 		mkdir -p "$work/ours" "$work/x"
@@ -138,11 +139,11 @@ rm -rf "$smalldir" "$work/small-out" "$work/small.age"
 
 # --- a gentle guest ----------------------------------------------------------------
 section "A gentle guest: a CPU-bound neighbour while a dump seals"
-# neighbour: $(nproc) openssl sha256 loops for 10 s; prints their total ops.
+# neighbour: $(nproc) openssl sha256 loops for 5 s; prints their total ops.
 neighbour() {
 	local i pids=()
 	for ((i = 0; i < $(nproc); i++)); do
-		openssl speed -seconds 10 -bytes 16384 sha256 2>&1 | grep -o "[0-9]* sha256's" | cut -d' ' -f1 >"$work/nb.$i" &
+		openssl speed -seconds 5 -bytes 16384 sha256 2>&1 | grep -o "[0-9]* sha256's" | cut -d' ' -f1 >"$work/nb.$i" &
 		pids+=($!)
 	done
 	wait "${pids[@]}"
@@ -151,7 +152,15 @@ neighbour() {
 # with NICE: the neighbour's ops while dump seals the tree over and over.
 with() {
 	mkdir -p "$work/nb-out"
-	(while :; do "$dump" seal --quiet --nice="$1" "$neighbour_tree" --recipient "$recipient" --out "$work/nb-out" >/dev/null; rm -f "$work"/nb-out/*; done) &
+	(
+		trap 'kill "$seal" 2>/dev/null; wait; exit' TERM
+		while :; do
+			"$dump" seal --quiet --nice="$1" "$neighbour_tree" --recipient "$recipient" --out "$work/nb-out" >/dev/null &
+			seal=$!
+			wait "$seal"
+			rm -f "$work"/nb-out/*
+		done
+	) &
 	local loop=$!
 	sleep 1
 	neighbour
@@ -159,32 +168,41 @@ with() {
 	wait "$loop" 2>/dev/null || true
 	rm -rf "$work/nb-out"
 }
-alone=$(neighbour) gentle=$(with true) rude=$(with false) alone2=$(neighbour)
-base=$(((alone + alone2) / 2))
+# Rounds interleave the three cases, so a change in the machine's other
+# load hits them alike.
+alone=0 gentle=0 rude=0
+for ((r = 0; r < 3; r++)); do
+	alone=$((alone + $(neighbour))) gentle=$((gentle + $(with true))) rude=$((rude + $(with false)))
+done
+pct() { awk -v a="$1" -v b="$alone" 'BEGIN { printf "%.1f", 100 * a / b }'; }
 {
-	echo "$(nproc) \`openssl speed -seconds 10 sha256\` processes at normal priority, alone and while \`dump seal\` of the"
-	echo "$(du -sm "$neighbour_tree" | cut -f1) MiB tree runs in a loop (alone measured before and after, averaged):"
+	echo "$(nproc) \`openssl speed sha256\` processes at normal priority for 5 s, alone and while \`dump seal\` of the"
+	echo "$(du -sm "$neighbour_tree" | cut -f1) MiB tree runs in a loop; three rounds of the three cases, interleaved, summed:"
 	echo '```'
-	echo "neighbour alone:                     $base ops"
-	echo "with dump seal (default, --nice):    $gentle ops = $(awk -v a="$gentle" -v b="$base" 'BEGIN { printf "%.1f", 100 * a / b }')% of alone"
-	echo "with dump seal --nice=false:         $rude ops = $(awk -v a="$rude" -v b="$base" 'BEGIN { printf "%.1f", 100 * a / b }')% of alone"
+	echo "neighbour alone:                     $alone ops"
+	echo "with dump seal (default, --nice):    $gentle ops = $(pct "$gentle")% of alone"
+	echo "with dump seal --nice=false:         $rude ops = $(pct "$rude")% of alone"
 	echo '```'
 } >>"$work/md"
 rm -rf "$neighbour_tree"
 
 # --- where the time goes -----------------------------------------------------------------
 section "Profiles: where seal and open spend their time"
-echo 'CPU profile of packing and of opening 256 MiB of log text (top functions, cumulative):' >>"$work/md"
+echo 'CPU profiles (top functions by own time) and, for packing, the block profile (where the stages wait), of 256 MiB of log text; the tree and payload set-up is left out:' >>"$work/md"
 go test -c -o "$work/crypto.test" ./crypto
-for b in 'BenchmarkPack/default/conc2$' 'BenchmarkOpen/OpenPayload$'; do
-	(cd "$work" && ./crypto.test -test.run '^$' -test.bench "$b" -test.benchtime 1x -test.cpuprofile cpu.out >/dev/null)
+profile() {
+	local bench=$1 kind=$2 ignore=$3
+	(cd "$work" && ./crypto.test -test.run '^$' -test.bench "$bench" -test.benchtime 1x "-test.${kind}profile" prof.out >/dev/null)
 	{
 		echo '```'
-		echo "\$ go test ./crypto -run '^\$' -bench '$b' -benchtime 1x -cpuprofile cpu.out; go tool pprof -top cpu.out"
-		go tool pprof -top -cum -nodecount 14 "$work/crypto.test" "$work/cpu.out" 2>/dev/null | sed -n '/flat%/,$p'
+		echo "\$ go test ./crypto -run '^\$' -bench '$bench' -benchtime 1x -${kind}profile prof.out; go tool pprof -top -ignore '$ignore' prof.out"
+		go tool pprof -top -nodecount 12 -ignore "$ignore" "$work/crypto.test" "$work/prof.out" 2>/dev/null | sed -n '/flat%/,$p'
 		echo '```'
 	} >>"$work/md"
-done
+}
+profile 'BenchmarkPack/fastest/conc2$' cpu 'logTree'
+profile 'BenchmarkPack/fastest/conc2$' block 'logTree'
+profile 'BenchmarkOpen/OpenPayload$' cpu 'logTree|frameWriter|crypto.Pack'
 
 # --- the other benchmarks ------------------------------------------------------------------
 section "Gather: 40 collectors that each take 1 s"
