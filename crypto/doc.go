@@ -21,6 +21,11 @@
 //     size and SHA-256, recipient fingerprints, whether the key was included.
 //     It holds nothing secret.
 //
+// With [SealOptions.Split] (or [Split] on a dump sealed whole) the payload is
+// numbered parts, dump-<uuid>.tar.zst.age.001, .002, ..., each at most the
+// given size, and the info lists each part's size and SHA-256. The parts
+// joined are the payload: cat dump-<uuid>.tar.zst.age.* | age -d ...
+//
 // Both encrypted files are standard age v1 files, so stock tools open a dump
 // without this program:
 //

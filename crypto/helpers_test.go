@@ -263,3 +263,18 @@ func runEnv(dir string, env []string, name string, args ...string) ([]byte, erro
 	cmd.Env = append(os.Environ(), env...)
 	return cmd.CombinedOutput()
 }
+
+// openKeyFile opens a sealed key file with a support identity.
+func openKeyFile(t *testing.T, path string, id age.Identity) *age.X25519Identity {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	session, err := OpenKey(f, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return session
+}

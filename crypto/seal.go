@@ -36,6 +36,10 @@ type SealOptions struct {
 	ToolVersion string
 	// Pack tunes packing; an empty Prefix defaults to "dump-<uuid>/".
 	Pack PackOptions
+	// Tee, if set, also receives the payload's bytes as they are written,
+	// for an upload made while sealing. Its Write must not fail: an upload
+	// that fails stops reading, it does not stop the seal.
+	Tee io.Writer
 	// Split, if set, writes the payload as numbered parts of at most this
 	// many bytes (dump-<uuid>.tar.zst.age.001, .002, ...), for transports
 	// with a size limit. At least [layout.MinPartSize].
@@ -149,6 +153,9 @@ func Seal(ctx context.Context, dir string, opts SealOptions) (_ *Sealed, err err
 			return nil, fmt.Errorf("seal: %w", err)
 		}
 		payload, w = []*tempFile{pf}, pf
+	}
+	if opts.Tee != nil {
+		w = io.MultiWriter(w, opts.Tee)
 	}
 	stats, size, sum, err := writePayload(ctx, w, dir, session.Recipient(), popts)
 	if err != nil {

@@ -68,15 +68,7 @@ func TestSealRoundTrip(t *testing.T) {
 		t.Errorf("output dir holds %v, want the three sealed files only", names)
 	}
 
-	kf, err := os.Open(s.KeyPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kf.Close()
-	session, err := OpenKey(kf, id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	session := openKeyFile(t, s.KeyPath, id)
 	if session.String() != s.SessionKey {
 		t.Error("key file does not hold the session key")
 	}

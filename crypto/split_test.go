@@ -70,16 +70,7 @@ func TestSealSplit(t *testing.T) {
 		t.Fatal(err)
 	}
 	payload := checkParts(t, s.PayloadParts, info, layout.MinPartSize)
-	kf, err := os.Open(s.KeyPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kf.Close()
-	session, err := OpenKey(kf, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := openAll(t, bytes.NewReader(payload), session)
+	a, err := openAll(t, bytes.NewReader(payload), openKeyFile(t, s.KeyPath, id))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -70,7 +70,7 @@ const maxSkipSample = 20
 // thousands of nested directories would each cost a walk of the whole path,
 // and stay far above what a dump holds (and what Linux allows in one path).
 const (
-	maxDepth   = 256
+	maxDepth   = 128
 	maxPathLen = 4096
 )
 
@@ -93,7 +93,7 @@ const copyBufSize = 256 << 10
 // name can leave the tree. Absolute names, names with a ".." element, names
 // outside stripPrefix, symlinks, hardlinks (a dump has none, so none is ever
 // made, not even as a copy), devices and fifos are skipped with a warning and
-// counted in Stats. Names deeper than 256 directories or longer than 4096
+// counted in Stats. Names deeper than 128 directories or longer than 4096
 // bytes are skipped too. Exceeding limits is an error, not a truncation, and
 // so is an archive without a single file ([ErrEmpty]).
 //
@@ -122,7 +122,7 @@ func Extract(ctx context.Context, r io.Reader, target string, stripPrefix string
 	x.root, err = os.OpenRoot(partial)
 	if err == nil {
 		err = x.run(ctx, r)
-		x.closeDir()
+		x.closeDirs(0)
 		if cerr := x.root.Close(); err == nil {
 			err = cerr
 		}
@@ -167,11 +167,11 @@ type extractor struct {
 	st      Stats
 	buf     []byte
 
-	// The directory of the last file written, kept open: files of one
-	// directory come one after another, and each then costs one open
-	// instead of a walk of its whole path.
-	dirName string
-	dir     *os.Root
+	// The directories down to the last one used, kept open: members come
+	// grouped by directory, so each costs an open or two instead of a walk
+	// of its whole path. openDirs[i] is the directory openNames[:i+1].
+	openNames []string
+	openDirs  []*os.Root
 }
 
 func (x *extractor) run(ctx context.Context, r io.Reader) error {
@@ -299,7 +299,7 @@ func (x *extractor) write(tr *tar.Reader, hdr *tar.Header, rel string) (reason s
 	}
 	switch hdr.Typeflag {
 	case tar.TypeDir:
-		if err := x.root.MkdirAll(rel, 0o700); err != nil {
+		if _, err := x.openDir(rel); err != nil {
 			return "", err
 		}
 		x.st.Dirs++
@@ -354,32 +354,46 @@ func (x *extractor) writeFile(tr *tar.Reader, hdr *tar.Header, rel string) (reas
 	return "", nil
 }
 
-// openDir makes the directory name ("." for the top) and returns it open,
-// reusing the one of the previous file when it is the same.
+// openDir makes the directory name ("." for the top) and returns it open.
+// Only the components below what it shares with the last directory opened
+// are made and opened.
 func (x *extractor) openDir(name string) (*os.Root, error) {
-	if name == "." {
-		return x.root, nil
+	var elems []string
+	if name != "." {
+		elems = strings.Split(name, "/")
 	}
-	if x.dir != nil && name == x.dirName {
-		return x.dir, nil
+	keep := 0
+	for keep < len(x.openNames) && keep < len(elems) && x.openNames[keep] == elems[keep] {
+		keep++
 	}
-	x.closeDir()
-	if err := x.root.MkdirAll(name, 0o700); err != nil {
-		return nil, err
+	x.closeDirs(keep)
+	for _, elem := range elems[keep:] {
+		parent := x.top()
+		if err := parent.Mkdir(elem, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			return nil, err
+		}
+		dir, err := parent.OpenRoot(elem)
+		if err != nil {
+			return nil, err
+		}
+		x.openNames, x.openDirs = append(x.openNames, elem), append(x.openDirs, dir)
 	}
-	dir, err := x.root.OpenRoot(name)
-	if err != nil {
-		return nil, err
-	}
-	x.dir, x.dirName = dir, name
-	return dir, nil
+	return x.top(), nil
 }
 
-func (x *extractor) closeDir() {
-	if x.dir != nil {
-		x.dir.Close()
-		x.dir, x.dirName = nil, ""
+func (x *extractor) top() *os.Root {
+	if len(x.openDirs) == 0 {
+		return x.root
 	}
+	return x.openDirs[len(x.openDirs)-1]
+}
+
+// closeDirs closes the open directories below the first keep.
+func (x *extractor) closeDirs(keep int) {
+	for _, d := range x.openDirs[keep:] {
+		d.Close()
+	}
+	x.openNames, x.openDirs = x.openNames[:keep], x.openDirs[:keep]
 }
 
 // skip counts a member not extracted and describes the first few.

@@ -14,7 +14,7 @@ import (
 )
 
 // Kind names how a collector gets its data: "run", "copy", "journal",
-// "http", "census" or "kube_logs". Each kind lives in one file, kind_<name>.go:
+// "http", "census", "kube_logs", "kube_get", "kube_secrets" or "kube_health". Each kind lives in one file, kind_<name>.go:
 // its constant, the helper profiles use to make one, and its kind value.
 type Kind string
 
@@ -32,12 +32,15 @@ type kind interface {
 
 // kinds is every kind a collector can have.
 var kinds = map[Kind]kind{
-	KindRun:      runKind{},
-	KindCopy:     copyKind{},
-	KindJournal:  journalKind{},
-	KindHTTP:     httpKind{},
-	KindCensus:   censusKind{},
-	KindKubeLogs: kubeLogsKind{},
+	KindRun:         runKind{},
+	KindCopy:        copyKind{},
+	KindJournal:     journalKind{},
+	KindHTTP:        httpKind{},
+	KindCensus:      censusKind{},
+	KindKubeLogs:    kubeLogsKind{},
+	KindKubeGet:     kubeGetKind{},
+	KindKubeSecrets: kubeSecretsKind{},
+	KindKubeHealth:  kubeHealthKind{},
 }
 
 // kindNames lists the kinds for messages: "census, copy, ... or run".
@@ -60,7 +63,8 @@ type Collector struct {
 	Paths     []string `yaml:"paths,omitempty" json:"paths,omitempty"`         // see KindCopy
 	Unit      string   `yaml:"unit,omitempty" json:"unit,omitempty"`           // see KindJournal
 	URL       string   `yaml:"url,omitempty" json:"url,omitempty"`             // see KindHTTP
-	Namespace string   `yaml:"namespace,omitempty" json:"namespace,omitempty"` // see KindKubeLogs
+	Namespace string   `yaml:"namespace,omitempty" json:"namespace,omitempty"` // see KindKubeLogs, KindKubeGet, KindKubeSecrets
+	Resources []string `yaml:"resources,omitempty" json:"resources,omitempty"` // see KindKubeGet
 	// Output is the path in the dump tree, relative, slash-separated. "{host}"
 	// expands to the host id. For run/http it is a file (stderr goes to the same
 	// name with its extension replaced by ".error"); for copy, journal and
@@ -106,6 +110,8 @@ type Env struct {
 	Since         time.Duration
 	DiagAddr      string // Teleport diag endpoint (host:port) from --diag-addr or teleport.yaml
 	NoCloudDetect bool
+	KubeTarget    KubeTarget   // kubectl's --kubeconfig, --context, --namespace, --all-namespaces
+	Kube          *KubeCluster // the API server as probed by the plan when the kube profile runs
 }
 
 // Detection says that a profile applies to this host, and why.

@@ -3,7 +3,6 @@ package gather
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -12,9 +11,6 @@ import (
 
 // binDirs are where installers put binaries, searched under a sysroot.
 var binDirs = []string{"/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin", "/opt/bin"}
-
-// kubeProbeTimeout bounds `kubectl config current-context`.
-const kubeProbeTimeout = 2 * time.Second
 
 // Detect says which built-in profiles apply to the host under env.Sysroot,
 // each with what was found. "host" always applies. On the live host ("/")
@@ -32,7 +28,7 @@ func Detect(ctx context.Context, env Env) []Detection {
 	if r := detectProduct(root, "k3s", "/etc/rancher/k3s"); r != "" {
 		ds = append(ds, Detection{Profile: "k3s", Reason: r})
 	}
-	if r := detectKube(ctx); r != "" {
+	if r := detectKube(ctx, env.KubeTarget); r != "" {
 		ds = append(ds, Detection{Profile: "kube", Reason: r})
 	}
 	return ds
@@ -65,21 +61,27 @@ func findBinary(root, binary string) string {
 	return ""
 }
 
-// detectKube reports a usable kubectl context: KUBECONFIG set, running in a
-// pod, or `kubectl config current-context` answering within 2 s.
-func detectKube(ctx context.Context) string {
-	if v := os.Getenv("KUBECONFIG"); v != "" {
-		return "KUBECONFIG is set"
-	}
-	if os.Getenv("KUBERNETES_SERVICE_HOST") != "" {
-		return "running in a Kubernetes pod (KUBERNETES_SERVICE_HOST is set)"
-	}
-	out, err := probe(ctx, kubeProbeTimeout, "kubectl", "config", "current-context")
-	name := strings.TrimSpace(string(out))
-	if err != nil || name == "" {
+// kubeDetectTimeout bounds the /readyz call of detection: a cluster that
+// does not answer this fast is not gathered unless asked for.
+const kubeDetectTimeout = 3 * time.Second
+
+// detectKube reports a kubeconfig (or the pod's service account) that exists
+// and whose context answers /readyz quickly.
+func detectKube(ctx context.Context, t KubeTarget) string {
+	path, ok := kubeconfigPath(t)
+	if !ok {
 		return ""
 	}
-	return fmt.Sprintf("kubectl has a current context (%s)", name)
+	out, _, err := kubectlRun(ctx, kubeDetectTimeout, append(t.kubectl(), "get", "--raw", "/readyz")...)
+	if err != nil || strings.TrimSpace(out) != "ok" {
+		return ""
+	}
+	name := t.Context
+	if name == "" {
+		cur, _, _ := kubectlRun(ctx, kubeDetectTimeout, append(t.kubectl(), "config", "current-context")...)
+		name = strings.TrimSpace(cur)
+	}
+	return fmt.Sprintf("kubeconfig %s: context %q answers /readyz", path, name)
 }
 
 func isLiveRoot(root string) bool {

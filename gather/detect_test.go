@@ -20,6 +20,7 @@ func detected(ds []Detection) map[string]string {
 func noKubeEnv(t *testing.T) {
 	t.Setenv("KUBECONFIG", "")
 	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	t.Setenv("HOME", t.TempDir()) // no ~/.kube/config
 }
 
 func TestDetectFixtures(t *testing.T) {
@@ -72,20 +73,32 @@ func TestDetectLiveHostUsesPath(t *testing.T) {
 	}
 }
 
+// kube is detected only for a kubeconfig that exists and whose context
+// answers /readyz; the reason names both.
 func TestDetectKube(t *testing.T) {
 	noKubeEnv(t)
 	root := t.TempDir()
-	fixturetest.UseFakeTools(t)
-	if r := detected(Detect(context.Background(), Env{Sysroot: root}))["kube"]; !strings.Contains(r, "current context (default)") {
-		t.Errorf("kubectl with a context: reason %q", r)
-	}
-	fakeKubectl(t, `echo "error: current-context is not set" >&2; exit 1`)
+	fixturetest.UseFakeTools(t) // answers /readyz with ok
 	if r, ok := detected(Detect(context.Background(), Env{Sysroot: root}))["kube"]; ok {
-		t.Errorf("kubectl without a context detected: %q", r)
+		t.Errorf("no kubeconfig anywhere, detected: %q", r)
 	}
 	t.Setenv("KUBECONFIG", "/nonexistent/config")
-	if r := detected(Detect(context.Background(), Env{Sysroot: root}))["kube"]; r != "KUBECONFIG is set" {
+	if r, ok := detected(Detect(context.Background(), Env{Sysroot: root}))["kube"]; ok {
+		t.Errorf("KUBECONFIG naming a missing file, detected: %q", r)
+	}
+	cfg := kubeconfigFile(t)
+	t.Setenv("KUBECONFIG", cfg)
+	if r := detected(Detect(context.Background(), Env{Sysroot: root}))["kube"]; r != "kubeconfig "+cfg+`: context "default" answers /readyz` {
 		t.Errorf("KUBECONFIG: reason %q", r)
+	}
+	flag := kubeconfigFile(t)
+	env := Env{Sysroot: root, KubeTarget: KubeTarget{Kubeconfig: flag, Context: "prod"}}
+	if r := detected(Detect(context.Background(), env))["kube"]; r != "kubeconfig "+flag+`: context "prod" answers /readyz` {
+		t.Errorf("--kubeconfig --context: reason %q", r)
+	}
+	fakeKubectl(t, `echo "The connection to the server 10.0.0.1:6443 was refused" >&2; exit 1`)
+	if r, ok := detected(Detect(context.Background(), Env{Sysroot: root}))["kube"]; ok {
+		t.Errorf("a context that does not answer, detected: %q", r)
 	}
 }
 
@@ -93,11 +106,19 @@ func TestDetectKube(t *testing.T) {
 // credential of the user's reaches it.
 func TestDetectKubeChildGetsNoSecrets(t *testing.T) {
 	noKubeEnv(t)
+	t.Setenv("KUBECONFIG", kubeconfigFile(t))
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "-leaked")
-	fakeKubectl(t, `echo "default${AWS_SECRET_ACCESS_KEY:-}"`)
-	if r := detected(Detect(context.Background(), Env{Sysroot: t.TempDir()}))["kube"]; r != "kubectl has a current context (default)" {
-		t.Errorf("reason %q", r)
+	fakeKubectl(t, `echo "ok${AWS_SECRET_ACCESS_KEY:-}"`)
+	if r, ok := detected(Detect(context.Background(), Env{Sysroot: t.TempDir()}))["kube"]; !ok {
+		t.Errorf("not detected: the child saw our environment (reason %q)", r)
 	}
+}
+
+// kubeconfigFile makes a kubeconfig for a fake kubectl, which ignores it.
+func kubeconfigFile(t *testing.T) string {
+	dir := t.TempDir()
+	writeFile(t, dir, "config", "apiVersion: v1\nkind: Config\n")
+	return dir + "/config"
 }
 
 // fakeKubectl puts first in PATH a kubectl running the shell script body.

@@ -18,12 +18,13 @@ const (
 	FailPermissionDenied FailureKind = "permission_denied"
 	FailTimeout          FailureKind = "timeout"
 	FailAPIUnreachable   FailureKind = "api_unreachable"
+	FailKubeForbidden    FailureKind = "kube_forbidden"
 	FailCommandFailed    FailureKind = "command_failed"
 	FailOther            FailureKind = "other"
 )
 
 // failureKinds is the order in which reports list them.
-var failureKinds = []FailureKind{FailNotRoot, FailBinaryMissing, FailPermissionDenied, FailTimeout, FailAPIUnreachable, FailCommandFailed, FailOther}
+var failureKinds = []FailureKind{FailNotRoot, FailBinaryMissing, FailPermissionDenied, FailTimeout, FailAPIUnreachable, FailKubeForbidden, FailCommandFailed, FailOther}
 
 // failureHints are one-line "what to do" texts for each kind.
 var failureHints = map[FailureKind]string{
@@ -32,6 +33,7 @@ var failureHints = map[FailureKind]string{
 	FailPermissionDenied: "run as root, or grant read access (kube RBAC, file modes)",
 	FailTimeout:          "raise --collector-timeout / --timeout, or check why the command hangs",
 	FailAPIUnreachable:   "check that the service is running and reachable (kubeconfig, --diag-addr, firewall)",
+	FailKubeForbidden:    "the Kubernetes user may not list these types; each .error names the verb, the resource and the kubectl auth can-i command to check",
 	FailCommandFailed:    "the command exited non-zero; read its .error file",
 	FailOther:            "read the collector's .error file and the manifest",
 }

@@ -105,7 +105,8 @@ func TestSysrootSymlinksStayInside(t *testing.T) {
 		}, []Collector{copyOf("walk", "k3s/pods", "/var/log/pods"), copyOf("walk2", "k3s/logs", "/logs")}},
 		{"/proc and teleport.yaml log.output", func(root string) {
 			link(t, "/proc", filepath.Join(root, "proc"))
-			put(t, root, "etc/teleport.yaml", "teleport:\n  log:\n    output: /proc/self/environ\n")
+			link(t, "/proc/self/environ", filepath.Join(root, "var/log/teleport.log"))
+			put(t, root, "etc/teleport.yaml", "teleport:\n  log:\n    output: /var/log/teleport.log\n")
 		}, nil},
 	}
 	for _, tc := range cases {
@@ -144,8 +145,17 @@ func TestSysrootSymlinksStayInside(t *testing.T) {
 		})
 	}
 
-	// Links that stay inside resolve as on the host the root came from.
+	// A log.output under /proc is not a log: dump's own environment is there.
 	root := t.TempDir()
+	put(t, root, "etc/teleport.yaml", "teleport:\n  log:\n    output: /proc/self/environ\n")
+	for _, c := range teleportProfile(Env{Sysroot: root}).Collectors {
+		if strings.Contains(strings.Join(c.Paths, " "), "/proc") {
+			t.Errorf("collector %s copies %v", c.Name, c.Paths)
+		}
+	}
+
+	// Links that stay inside resolve as on the host the root came from.
+	root = t.TempDir()
 	put(t, root, "usr/lib/os-release", "ID=inside\n")
 	link(t, "../usr/lib/os-release", filepath.Join(root, "etc/os-release"))
 	link(t, "/usr/lib", filepath.Join(root, "lib"))

@@ -63,11 +63,16 @@ func (copyKind) run(ctx context.Context, s *runState, c Collector, res *Collecto
 	limit := s.fileCap(c)
 	var problems []string
 	var problemKind FailureKind
+	more := 0 // problems not listed
 	problem := func(kind FailureKind, msg string) {
 		if problemKind == "" || kind != FailOther {
 			problemKind = kind
 		}
-		problems = append(problems, msg)
+		if len(problems) < maxProblemsListed {
+			problems = append(problems, msg)
+		} else {
+			more++
+		}
 	}
 	h, err := openHostFS(s.env.Sysroot)
 	if err != nil {
@@ -134,7 +139,7 @@ func (copyKind) run(ctx context.Context, s *runState, c Collector, res *Collecto
 			continue
 		}
 		if !fi.IsDir() {
-			res.Skipped = append(res.Skipped, SkippedFile{Path: host, Reason: "not a regular file"})
+			res.skipFile(host, "not a regular file")
 			continue
 		}
 		base := path.Base(m)
@@ -161,9 +166,28 @@ func (copyKind) run(ctx context.Context, s *runState, c Collector, res *Collecto
 			res.fail(FailTimeout, "")
 		}
 	}
+	if more > 0 {
+		problems = append(problems, fmt.Sprintf("and %d more", more))
+	}
+	if res.skippedMore > 0 {
+		res.Skipped = append(res.Skipped, SkippedFile{Path: "(not listed)", Reason: fmt.Sprintf("%d more files left out for the reasons above", res.skippedMore)})
+	}
 	if len(problems) > 0 {
 		s.writeError(res, errorPath(c.Output), strings.Join(problems, "\n"))
 		res.fail(problemKind, problems[0])
+	}
+}
+
+// maxProblemsListed bounds the problems a copy lists in its .error file: a
+// directory of unreadable files says it in the first ones.
+const maxProblemsListed = 100
+
+// skipFile lists a file left out, the first maxProblemsListed by name.
+func (r *CollectorResult) skipFile(host, reason string) {
+	if len(r.Skipped) < maxProblemsListed {
+		r.Skipped = append(r.Skipped, SkippedFile{Path: host, Reason: reason})
+	} else {
+		r.skippedMore++
 	}
 }
 
@@ -192,7 +216,7 @@ func (s *runState) copyFile(c Collector, res *CollectorResult, h *hostFS, name, 
 	f, fi, err := h.openFile(name)
 	if err != nil {
 		if errors.Is(err, errNotRegular) {
-			res.Skipped = append(res.Skipped, SkippedFile{Path: host, Reason: "not a regular file"})
+			res.skipFile(host, "not a regular file")
 			return nil
 		}
 		return pathErr(host, err)
@@ -213,14 +237,14 @@ func (s *runState) copyFile(c Collector, res *CollectorResult, h *hostFS, name, 
 		if !isBinary(sample) {
 			return false
 		}
-		res.Skipped = append(res.Skipped, SkippedFile{Path: host, Reason: "binary: the redactor cannot read it"})
+		res.skipFile(host, "binary: the redactor cannot read it")
 		return true
 	}
 	switch format := compression(head); {
 	case format == "gzip":
 		gz, err := gzip.NewReader(io.NewSectionReader(f, 0, size))
 		if err != nil {
-			res.Skipped = append(res.Skipped, SkippedFile{Path: host, Reason: "gzip file that cannot be read: " + err.Error()})
+			res.skipFile(host, "gzip file that cannot be read: "+err.Error())
 			return nil
 		}
 		defer gz.Close()
@@ -231,7 +255,7 @@ func (s *runState) copyFile(c Collector, res *CollectorResult, h *hostFS, name, 
 		}
 		src = br
 	case format != "":
-		res.Skipped = append(res.Skipped, SkippedFile{Path: host, Reason: format + " compressed: the redactor cannot read it"})
+		res.skipFile(host, format+" compressed: the redactor cannot read it")
 		return nil
 	case size == 0:
 		br := bufio.NewReaderSize(io.LimitReader(f, maxProcFile), 4096) // /proc and /sys files report 0 and are small
@@ -251,7 +275,7 @@ func (s *runState) copyFile(c Collector, res *CollectorResult, h *hostFS, name, 
 		src = io.NewSectionReader(f, offset, size-offset) // a growing log stops where it was when we looked
 	}
 	if skip, reason := redact.SecretFile(host, head); skip {
-		res.Skipped = append(res.Skipped, SkippedFile{Path: host, Reason: reason})
+		res.skipFile(host, reason)
 		return nil
 	}
 	tb, err := s.stream(dest, src, limit)

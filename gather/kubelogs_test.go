@@ -26,14 +26,15 @@ func useFakeKubectl(t *testing.T) {
 }
 
 // The fake cluster has 4 pods in 3 namespaces; web-5d8f7c9b6-abcde has an
-// init container and 2 containers, one of which cannot give logs.
+// init container and 2 containers, one of which (web) never started.
 const (
 	kubeLogCoreDNS  = "kubectl_logs_kube-system_coredns-7b98449c4-x2kqp_coredns.log"
 	kubeLogHelm     = "kubectl_logs_kube-system_helm-install-traefik-crd-5xk2p_helm.log"
 	kubeLogExporter = "kubectl_logs_monitoring_node-exporter-q7w4z_node-exporter.log"
 	kubeLogMigrate  = "kubectl_logs_default_web-5d8f7c9b6-abcde_migrate.log"
 	kubeLogShipper  = "kubectl_logs_default_web-5d8f7c9b6-abcde_log-shipper.log"
-	kubeLogWebError = "kubectl_logs_default_web-5d8f7c9b6-abcde_web.error"
+	kubeLogWeb      = "kubectl_logs_default_web-5d8f7c9b6-abcde_web.log"
+	kubeWebDescribe = "kubectl_describe_pod_default_web-5d8f7c9b6-abcde.txt"
 )
 
 func TestKubeLogsOneFilePerContainer(t *testing.T) {
@@ -42,21 +43,23 @@ func TestKubeLogsOneFilePerContainer(t *testing.T) {
 	res := mustRun(t, testOptions(t))
 
 	r := result(t, res, "kube-logs")
-	if r.Status != StatusOK {
-		t.Fatalf("status %s (%s): one container failing must not fail the collector", r.Status, r.Error)
+	if r.Status != StatusOK || r.Error != "" {
+		t.Fatalf("status %s (%s)", r.Status, r.Error)
 	}
-	if !strings.Contains(r.Error, "1 of 6 containers failed") || !strings.Contains(r.Error, "default/web-5d8f7c9b6-abcde/web: exit status 1") {
-		t.Errorf("error %q does not name the failed container", r.Error)
+	// web never started: no file, a note with the reason.
+	if !slices.Contains(r.Notes, "default/web-5d8f7c9b6-abcde/web: no logs, the container never started: Pending, ImagePullBackOff, Back-off pulling image") {
+		t.Errorf("notes %q do not say why web has no logs", r.Notes)
 	}
-	want := []string{kubeLogCoreDNS, kubeLogHelm, kubeLogExporter, kubeLogMigrate, kubeLogShipper, kubeLogWebError}
-	for i := range want {
-		want[i] = "kube/" + want[i]
+	logs := []string{kubeLogCoreDNS, kubeLogHelm, kubeLogExporter, kubeLogMigrate, kubeLogShipper}
+	for i := range logs {
+		logs[i] = "kube/" + logs[i]
 	}
+	want := append([]string{"kube/events.txt", "kube/" + kubeWebDescribe}, logs...)
 	if got := slices.Sorted(slices.Values(r.Outputs)); !slices.Equal(got, slices.Sorted(slices.Values(want))) {
 		t.Errorf("outputs\n got  %q\n want %q", got, want)
 	}
 	stamped := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z \S`)
-	for _, rel := range want {
+	for _, rel := range logs {
 		fi, err := os.Stat(filepath.Join(res.Dir, rel))
 		if err != nil {
 			t.Errorf("%s: %v", rel, err)
@@ -64,9 +67,6 @@ func TestKubeLogsOneFilePerContainer(t *testing.T) {
 		}
 		if fi.Mode().Perm() != 0o600 {
 			t.Errorf("%s: mode %v", rel, fi.Mode().Perm())
-		}
-		if strings.HasSuffix(rel, ".error") {
-			continue
 		}
 		body := readOut(t, res, rel)
 		lines := strings.Split(strings.TrimSuffix(body, "\n"), "\n")
@@ -79,11 +79,13 @@ func TestKubeLogsOneFilePerContainer(t *testing.T) {
 			}
 		}
 	}
-	if e := readOut(t, res, "kube/"+kubeLogWebError); !strings.Contains(e, `container "web" in pod "web-5d8f7c9b6-abcde" is waiting to start`) {
-		t.Errorf("web .error = %q", e)
+	for _, f := range []string{kubeLogWeb, "kubectl_logs_default_web-5d8f7c9b6-abcde_web.error"} {
+		if _, err := os.Stat(filepath.Join(res.Dir, "kube", f)); err == nil {
+			t.Errorf("%s written for a container that never started", f)
+		}
 	}
-	if _, err := os.Stat(filepath.Join(res.Dir, "kube/kubectl_logs_default_web-5d8f7c9b6-abcde_web.log")); err == nil {
-		t.Error("an empty .log written for the container whose logs failed")
+	if ev := readOut(t, res, "kube/events.txt"); !strings.Contains(ev, "2026-01-01T09:05:00.000000Z  default    Warning  Failed  pod/web-5d8f7c9b6-abcde") {
+		t.Errorf("events.txt:\n%s", ev)
 	}
 	if m := readOut(t, res, "kube/"+kubeLogMigrate); strings.Contains(m, "DUMPTESTSECRET") || !strings.Contains(m, "12 migrations applied") {
 		t.Errorf("migrate log not redacted or lost:\n%s", m)
@@ -94,7 +96,7 @@ func TestKubeLogsOneFilePerContainer(t *testing.T) {
 
 	// One namespace: only its pods.
 	d := result(t, res, "default-logs")
-	wantNS := []string{"ns/default/" + kubeLogMigrate, "ns/default/" + kubeLogShipper, "ns/default/" + kubeLogWebError}
+	wantNS := []string{"ns/default/events.txt", "ns/default/" + kubeWebDescribe, "ns/default/" + kubeLogMigrate, "ns/default/" + kubeLogShipper}
 	if got := slices.Sorted(slices.Values(d.Outputs)); d.Status != StatusOK || !slices.Equal(got, slices.Sorted(slices.Values(wantNS))) {
 		t.Errorf("namespace default: status %s outputs %q, want %q", d.Status, got, wantNS)
 	}
@@ -108,8 +110,8 @@ func TestKubeLogsOneFilePerContainer(t *testing.T) {
 			t.Errorf("manifest outputs %q, want %q", c.Outputs, r.Outputs)
 		}
 	}
-	if !slices.ContainsFunc(m.Warnings, func(w string) bool { return strings.HasPrefix(w, "kube-logs is incomplete: ") }) {
-		t.Errorf("no warning about the failed container: %q", m.Warnings)
+	if rep := m.Report(); !strings.Contains(rep, "- kube-logs: default/web-5d8f7c9b6-abcde/web: no logs, the container never started: Pending, ImagePullBackOff") {
+		t.Errorf("report.txt does not say why web has no logs:\n%s", rep)
 	}
 }
 
@@ -122,17 +124,19 @@ func TestKubeLogsCapsContainersNewestFirst(t *testing.T) {
 	res := mustRun(t, testOptions(t))
 
 	r := result(t, res, "kube-logs")
-	if r.Status != StatusOK || !strings.Contains(r.Error, "2 of 6 containers left out (at most 4, newest pods first)") {
+	if r.Status != StatusOK || !strings.Contains(r.Error, "1 of 5 containers left out (at most 4, newest pods first)") {
 		t.Errorf("status %s error %q", r.Status, r.Error)
 	}
-	// web (newest, 3 containers) and node-exporter are in; the two oldest kube-system pods are not.
-	want := []string{"kube/" + kubeLogMigrate, "kube/" + kubeLogShipper, "kube/" + kubeLogWebError, "kube/" + kubeLogExporter}
+	// web (newest, 2 containers that ran), node-exporter and coredns are in; the oldest kube-system pod is not.
+	want := []string{"kube/events.txt", "kube/" + kubeWebDescribe, "kube/" + kubeLogMigrate, "kube/" + kubeLogShipper, "kube/" + kubeLogExporter, "kube/" + kubeLogCoreDNS}
 	if got := slices.Sorted(slices.Values(r.Outputs)); !slices.Equal(got, slices.Sorted(slices.Values(want))) {
 		t.Errorf("outputs %q, want %q", got, want)
 	}
 }
 
-func TestKubeLogsFailsWhenEveryContainerFails(t *testing.T) {
+// One container whose logs cannot be read makes the dump incomplete (exit 3),
+// and the refusal says which permission to ask for.
+func TestKubeLogsFailWhenAContainerFails(t *testing.T) {
 	useFakeKubectl(t)
 	// Lists pods like kubectl, but the kubelet refuses every log request.
 	wrapper := filepath.Join(t.TempDir(), "kubectl-wrapper")
@@ -147,11 +151,15 @@ func TestKubeLogsFailsWhenEveryContainerFails(t *testing.T) {
 	res := mustRun(t, testOptions(t))
 
 	r := result(t, res, "kube-logs")
-	if r.Status != StatusFailed || r.FailureKind != FailPermissionDenied || !strings.Contains(r.Error, "the logs of all 1 containers failed") {
+	if r.Status != StatusFailed || r.FailureKind != FailKubeForbidden || !strings.Contains(r.Error, "1 of 2 calls failed: monitoring/node-exporter-q7w4z/node-exporter") {
 		t.Errorf("status %s kind %s error %q", r.Status, r.FailureKind, r.Error)
 	}
-	if !slices.Equal(r.Outputs, []string{"kube/kubectl_logs_monitoring_node-exporter-q7w4z_node-exporter.error"}) {
+	errFile := "kube/kubectl_logs_monitoring_node-exporter-q7w4z_node-exporter.error"
+	if !slices.Equal(r.Outputs, []string{"kube/events.txt", errFile}) {
 		t.Errorf("outputs %q", r.Outputs)
+	}
+	if e := readOut(t, res, errFile); !strings.Contains(e, "auth can-i get pods/log -n monitoring") || strings.Contains(e, "root") {
+		t.Errorf(".error without the RBAC hint:\n%s", e)
 	}
 }
 

@@ -49,10 +49,13 @@ type CollectorResult struct {
 	FailureKind FailureKind   `json:"failure_kind,omitempty"`
 	Skipped     []SkippedFile `json:"skipped,omitempty"`          // copy: files deliberately not copied
 	OlderFiles  int           `json:"older_than_since,omitempty"` // copy: files left out by --since
+	Notes       []string      `json:"notes,omitempty"`            // facts that are not failures, e.g. a container that never started and why
 	Priority    int           `json:"priority"`
 
 	pgid      int          // the command's process group, for tests
 	abandoned *atomic.Bool // set when the run stopped waiting for this collector
+
+	skippedMore int // files left out but not listed in Skipped
 }
 
 // Failed reports whether the collector failed or timed out.
@@ -112,6 +115,7 @@ type Manifest struct {
 	Profiles     []string          `json:"profiles"`
 	Detections   []Detection       `json:"detections"`
 	Census       *CensusInfo       `json:"census,omitempty"`
+	Kube         *KubeCluster      `json:"kube,omitempty"` // the API server's health and the namespaces gathered, and why
 	Settings     Settings          `json:"settings"`
 	Warnings     []string          `json:"warnings"`
 	Collectors   []CollectorResult `json:"collectors"`

@@ -40,6 +40,7 @@ type Options struct {
 	Concurrency      int           // collectors running at once; default 8
 	NoCloudDetect    bool          // census: do not ask cloud metadata endpoints
 	DiagAddr         string        // Teleport diag endpoint; default from teleport.yaml
+	Kube             KubeTarget    // kubectl's cluster and namespaces for the kube profile
 	Redactor         *redact.Redactor
 	Progress         Progress // nil = silent
 }

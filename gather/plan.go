@@ -21,6 +21,7 @@ var (
 	hostIDOf        = HostID
 	censusFunc      = Census
 	diagAddrOf      = DiagAddrFromConfig
+	kubeProbe       = probeKube
 )
 
 // Builtin returns the built-in profiles, in the order they are shown:
@@ -35,7 +36,7 @@ func Builtin(env Env) []Profile {
 	if env.DiagAddr == "" {
 		env.DiagAddr = DiagAddrFromConfig(env.Sysroot)
 	}
-	ps := []Profile{hostProfile(), k3sProfile(), teleportProfile(env), kubeProfile()}
+	ps := []Profile{hostProfile(), k3sProfile(), teleportProfile(env), kubeProfile(env)}
 	if env.HostID != "" {
 		for i := range ps {
 			for j := range ps[i].Collectors {
@@ -86,7 +87,7 @@ func NewPlan(ctx context.Context, opts Options) (*Plan, error) {
 	if diag == "" {
 		diag = diagAddrOf(opts.Sysroot)
 	}
-	env := Env{Sysroot: opts.Sysroot, HostID: id, HostIDSource: src, Since: opts.Since, DiagAddr: diag, NoCloudDetect: opts.NoCloudDetect}
+	env := Env{Sysroot: opts.Sysroot, HostID: id, HostIDSource: src, Since: opts.Since, DiagAddr: diag, NoCloudDetect: opts.NoCloudDetect, KubeTarget: opts.Kube}
 	p := &Plan{Env: env, Requested: opts.Profiles, opts: opts}
 
 	builtin := map[string]Profile{}
@@ -111,7 +112,21 @@ func NewPlan(ctx context.Context, opts Options) (*Plan, error) {
 		}
 	}
 
-	taken := map[string]string{} // output -> collector
+	if slices.Contains(want, "kube") && builtin["kube"].Name != "" {
+		// The kube profile's collectors depend on what the API server says.
+		env.Kube = kubeProbe(ctx, env.KubeTarget, want)
+		p.Env = env
+		for _, pr := range builtinProfiles(env) {
+			if pr.Name != "kube" && env.Kube.Unreachable == "" {
+				// The kube profile reads the pods itself (k3s's reads kube-system).
+				pr.Collectors = slices.DeleteFunc(slices.Clone(pr.Collectors), func(c Collector) bool { return c.Kind == KindKubeLogs })
+			}
+			builtin[pr.Name] = pr
+		}
+	}
+
+	// kind and output -> collector (the kube kinds share directories)
+	taken := map[string]string{}
 	add := func(pr Profile, fromSpec bool) error {
 		out := Profile{Name: pr.Name, Description: pr.Description}
 		for _, c := range pr.Collectors {
@@ -123,11 +138,11 @@ func NewPlan(ctx context.Context, opts Options) (*Plan, error) {
 				slog.Warn("collector left out", "profile", pr.Name, "err", err)
 				continue
 			}
-			if other, dup := taken[c.Output]; dup {
+			if other, dup := taken[string(c.Kind)+" "+c.Output]; dup {
 				slog.Debug("collector left out: output already taken", "collector", c.Name, "by", other)
 				continue
 			}
-			taken[c.Output] = c.Name
+			taken[string(c.Kind)+" "+c.Output] = c.Name
 			out.Collectors = append(out.Collectors, c)
 		}
 		if len(out.Collectors) > 0 {

@@ -11,32 +11,38 @@ import (
 // collectors run: in its own process group, killed as a group at the
 // deadline, without our environment. It returns the first MiB of stdout.
 func probe(ctx context.Context, timeout time.Duration, argv ...string) ([]byte, error) {
+	out, _, err := probeBoth(ctx, timeout, argv...)
+	return out, err
+}
+
+// probeBoth is probe that also returns the first MiB of stderr, and stdout
+// also when the command failed.
+func probeBoth(ctx context.Context, timeout time.Duration, argv ...string) (stdout, stderr []byte, err error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	env := childEnv("/")
 	bin, err := lookPath(argv[0], envPath(env))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var out []byte
-	p, err := runProcess(ctx, bin, argv, env,
-		func(r io.Reader) error {
-			b, err := io.ReadAll(io.LimitReader(r, 1<<20))
-			out = b
+	keep := func(b *[]byte) func(io.Reader) error {
+		return func(r io.Reader) error {
+			var err error
+			*b, err = io.ReadAll(io.LimitReader(r, 1<<20))
 			io.Copy(io.Discard, r)
 			return err
-		},
-		func(r io.Reader) error { _, err := io.Copy(io.Discard, r); return err },
-	)
+		}
+	}
+	p, err := runProcess(ctx, bin, argv, env, keep(&stdout), keep(&stderr))
 	switch {
 	case err != nil:
-		return nil, err
+		return stdout, stderr, err
 	case p.err != nil:
-		return nil, p.err
+		return stdout, stderr, p.err
 	case p.timedOut:
-		return nil, fmt.Errorf("%s: timed out after %s", argv[0], timeout)
+		return stdout, stderr, fmt.Errorf("%s: timed out after %s", argv[0], timeout)
 	case p.exitCode != 0:
-		return nil, fmt.Errorf("%s: exit status %d", argv[0], p.exitCode)
+		return stdout, stderr, fmt.Errorf("%s: exit status %d", argv[0], p.exitCode)
 	}
-	return out, nil
+	return stdout, stderr, nil
 }

@@ -98,9 +98,9 @@ func TestBuiltinCollectorsAreValid(t *testing.T) {
 					if c.Output != "census.json" {
 						t.Errorf("%s: census output %q", where, c.Output)
 					}
-				case KindKubeLogs:
-					if c.Output != "kube" || (c.Namespace != "" && !kubeName.MatchString(c.Namespace)) {
-						t.Errorf("%s: kube_logs output %q namespace %q", where, c.Output, c.Namespace)
+				case KindKubeLogs, KindKubeGet, KindKubeSecrets, KindKubeHealth:
+					if (c.Output != "kube" && !strings.HasPrefix(c.Output, "kube/")) || (c.Namespace != "" && !kubeName.MatchString(c.Namespace)) {
+						t.Errorf("%s: %s output %q namespace %q", where, c.Kind, c.Output, c.Namespace)
 					}
 				default:
 					t.Errorf("%s: unknown kind %q", where, c.Kind)
@@ -280,50 +280,40 @@ func TestKubeAndK3sCommandsAgainstFakeTools(t *testing.T) {
 	}
 }
 
-// Pod logs come from one kube_logs collector per profile: the kube profile's
-// reads all namespaces, k3s's kube-system through `k3s kubectl`. With both
-// profiles selected the plan keeps the first and so fetches each log once.
-func TestKubeAndK3sShareOneLogsCollector(t *testing.T) {
-	logs := map[string]Collector{}
-	for name, p := range builtinByName(t, Env{Sysroot: fixturetest.Testdata(t) + "/fixtures/k3s-server"}) {
-		for _, c := range p.Collectors {
-			if c.Kind == KindKubeLogs {
-				if _, dup := logs[name]; dup {
-					t.Errorf("%s: two kube_logs collectors", name)
-				}
-				logs[name] = c
-			}
-			if c.Kind == KindRun && slices.Contains(c.Command, "logs") {
-				t.Errorf("%s: pod logs by a run collector: %q", name, c.Command)
-			}
-		}
-	}
-	kube, k3s := logs["kube"], logs["k3s"]
-	if kube.Namespace != "" || len(kube.Command) != 0 || k3s.Namespace != "kube-system" || !slices.Equal(k3s.Command, []string{"k3s", "kubectl"}) {
-		t.Errorf("kube: %+v\nk3s: %+v", kube, k3s)
-	}
-	if kube.Name != k3s.Name || kube.Output != k3s.Output {
-		t.Errorf("kube_logs collectors differ in name or output: %s %s, %s %s", kube.Name, kube.Output, k3s.Name, k3s.Output)
-	}
-
+// Pod logs are read once: k3s's kube_logs (kube-system through `k3s
+// kubectl`) gives way to the kube profile's when that reaches the cluster.
+func TestKubeProfileReplacesK3sLogs(t *testing.T) {
 	withProfiles(t)
 	builtinProfiles = Builtin
-	opts := testOptions(t)
-	opts.Profiles = []string{"k3s", "kube"}
-	p, err := NewPlan(context.Background(), opts)
-	if err != nil {
-		t.Fatal(err)
+	old := kubeProbe
+	t.Cleanup(func() { kubeProbe = old })
+	kubeProbe = func(_ context.Context, t KubeTarget, _ []string) *KubeCluster {
+		return &KubeCluster{Target: t, Ready: true, Namespaces: []string{"kube-system", "teleport"}, Namespaced: []string{"pods", "secrets"}}
 	}
-	n := 0
-	for _, pr := range p.Profiles {
-		for _, c := range pr.Collectors {
-			if c.Kind == KindKubeLogs {
-				n++
+	for _, tc := range []struct {
+		profiles []string
+		want     []string // outputs of the kube_logs collectors
+	}{
+		{[]string{"k3s"}, []string{"kube"}},
+		{[]string{"k3s", "kube"}, []string{"kube/kube-system", "kube/teleport"}},
+	} {
+		opts := testOptions(t)
+		opts.Profiles = tc.profiles
+		p, err := NewPlan(context.Background(), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, pr := range p.Profiles {
+			for _, c := range pr.Collectors {
+				if c.Kind == KindKubeLogs {
+					got = append(got, c.Output)
+				}
 			}
 		}
-	}
-	if n != 1 {
-		t.Errorf("%d kube_logs collectors planned for k3s+kube, want 1", n)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%v: kube_logs outputs %q, want %q", tc.profiles, got, tc.want)
+		}
 	}
 }
 

@@ -18,6 +18,9 @@ func (r *Result) Summary() string { return r.Manifest.summary() }
 func (m *Manifest) summary() string {
 	t := m.Totals
 	var b strings.Builder
+	if k := m.Kube.Summary(); k != "" {
+		b.WriteString(k + "\n")
+	}
 	fmt.Fprintf(&b, "%d collectors in %s: %d ok, %d failed, %d timed out, %d skipped; %s in %d files; %d redactions\n",
 		t.Collectors, (time.Duration(m.DurationMS) * time.Millisecond).Round(100*time.Millisecond),
 		t.OK, t.Failed, t.TimedOut, t.Skipped, human.Bytes(t.Bytes), t.Files, t.Redactions.Total())
@@ -91,6 +94,9 @@ func (m *Manifest) Report() string {
 	for _, d := range m.Detections {
 		fmt.Fprintf(&b, "           %s: %s\n", d.Profile, d.Reason)
 	}
+	if k := m.Kube; k != nil && k.Unreachable == "" {
+		fmt.Fprintf(&b, "kube:      context %s at %s; namespaces %s (%s)\n", k.Context, k.Server, k.namespaceList(), k.NamespacesWhy)
+	}
 	fmt.Fprintf(&b, "settings:  --since %s, --timeout %s, --collector-timeout %s, --max-file-size %s, --max-size %s\n",
 		m.Settings.Since, m.Settings.Timeout, m.Settings.CollectorTimeout, human.Bytes(m.Settings.MaxFileSize), human.Bytes(m.Settings.MaxSize))
 
@@ -126,6 +132,16 @@ func (m *Manifest) Report() string {
 		for _, d := range m.Dropped {
 			fmt.Fprintf(&b, "- %s (%s, %s %s): %s\n", d.Path, d.Collector, d.Action, human.Bytes(d.Bytes), d.Reason)
 		}
+	}
+	var notes []string
+	for _, c := range m.Collectors {
+		for _, n := range c.Notes {
+			notes = append(notes, fmt.Sprintf("- %s: %s", c.Name, n))
+		}
+	}
+	if len(notes) > 0 {
+		section("NOTES")
+		b.WriteString(strings.Join(notes, "\n") + "\n")
 	}
 	var skipped []string
 	for _, c := range m.Collectors {

@@ -216,6 +216,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	for _, d := range plan.Detected {
 		opts.Progress.Notef("detected: %s (%s)", d.Profile, d.Reason)
 	}
+	if k := plan.Env.Kube; k != nil {
+		opts.Progress.Notef("%s", k.Note())
+	}
 	if a := configDiagAddr(opts.Sysroot); opts.DiagAddr == "" && a != "" && plan.Env.DiagAddr == "" {
 		opts.Progress.Notef("the sysroot's teleport.yaml names diag_addr %s, not a loopback address: not asked (give --diag-addr to ask it)", a)
 	}
@@ -267,7 +270,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	m := &Manifest{
 		Schema: ManifestSchema, ToolVersion: opts.ToolVersion, UUID: opts.UUID, Created: created,
 		HostID: plan.Env.HostID, HostIDSource: plan.Env.HostIDSource, Sysroot: opts.Sysroot,
-		Requested: opts.Profiles, Detections: plan.Detected, Census: s.census,
+		Requested: opts.Profiles, Detections: plan.Detected, Census: s.census, Kube: plan.Env.Kube,
 		Settings: Settings{
 			Since: opts.Since.String(), Timeout: opts.Timeout.String(), CollectorTimeout: opts.CollectorTimeout.String(),
 			MaxFileSize: opts.MaxFileSize, MaxSize: opts.MaxSize, Concurrency: opts.Concurrency,
@@ -338,6 +341,9 @@ func (r *Result) writeMeta(ctx context.Context, tr *tracer, red *redact.Redactor
 
 func warnings(m *Manifest) []string {
 	var w []string
+	if k := m.Kube.Summary(); k != "" {
+		w = append(w, k)
+	}
 	if !m.Settings.Root && m.Sysroot == "/" {
 		w = append(w, fmt.Sprintf("dump did not run as root: data that needs root is missing (%s)", FailNotRoot.DocLink()))
 	}

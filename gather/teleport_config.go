@@ -151,11 +151,22 @@ func (c *teleportConfig) logFile() string {
 	if c == nil {
 		return ""
 	}
-	out := strings.TrimSpace(c.Teleport.Log.Output)
-	if !path.IsAbs(out) {
+	out := path.Clean(strings.TrimSpace(c.Teleport.Log.Output))
+	if !path.IsAbs(out) || !isLogPath(out) {
 		return ""
 	}
-	return path.Clean(out)
+	return out
+}
+
+// isLogPath reports whether p can be a log file: not under /proc, /sys or
+// /dev, where a config could point dump at its own environment or a device.
+func isLogPath(p string) bool {
+	for _, d := range []string{"/proc", "/sys", "/dev"} {
+		if p == d || strings.HasPrefix(p, d+"/") {
+			return false
+		}
+	}
+	return true
 }
 
 // diagURL builds the URL of a diag endpoint path from a diag_addr such as

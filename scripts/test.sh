@@ -13,11 +13,12 @@ go vet ./...
 
 echo "== test servers"
 cache=${DUMP_CACHE:-$HOME/.cache/dump}
-if [ ! -x "$cache/minio/bin/minio" ]; then
-  echo "first run: building the test servers (MinIO) from the Go module proxy into $cache;"
-  echo "this takes several minutes, once; later runs reuse them"
+if [ ! -x "$cache/minio/bin/minio" ] || [ ! -x "$cache/kube/bin/kube-apiserver" ]; then
+  echo "first run: building the test servers (MinIO, etcd, kube-apiserver) from the Go module proxy into $cache;"
+  echo "this takes several minutes (kube-apiserver about 15 on 2 cores), once; later runs reuse them"
 fi
 scripts/minio.sh build
+scripts/kube.sh build
 
 echo "== go test"
 go test -count=1 -timeout 15m ./...

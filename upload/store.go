@@ -100,6 +100,31 @@ type Presigner interface {
 	PresignPut(ctx context.Context, name string, expires time.Duration) (PresignedPut, error)
 }
 
+// Streamer is implemented by stores that can store an object whose size is
+// known only when its source ends: a payload uploaded while it is sealed. It
+// is one attempt, never retried (a stream cannot be read again). A failed
+// PutStream leaves nothing visible under name; a store may keep what it
+// stored (S3 keeps the multipart upload's parts) for a later Put of the same
+// bytes to continue from. When r fails, the store keeps nothing.
+type Streamer interface {
+	PutStream(ctx context.Context, name string, r io.Reader) error
+}
+
+// StreamerOf returns the Streamer of s, looking under wrappers (package
+// retry) that have an Unwrap method; nil if the store cannot stream.
+func StreamerOf(s Store) Streamer {
+	for {
+		if st, ok := s.(Streamer); ok {
+			return st
+		}
+		w, ok := s.(interface{ Unwrap() Store })
+		if !ok {
+			return nil
+		}
+		s = w.Unwrap()
+	}
+}
+
 // NewReader reads src from its first byte to its last, as a stream that
 // stops with ctx's error once ctx ends.
 func NewReader(ctx context.Context, src Source) io.Reader {

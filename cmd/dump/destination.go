@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/dumptool/dump/crypto"
 	"github.com/dumptool/dump/internal/human"
+	"github.com/dumptool/dump/internal/layout"
 	"github.com/dumptool/dump/upload"
 	"github.com/dumptool/dump/upload/retry"
 	"github.com/dumptool/dump/upload/stores"
@@ -84,6 +86,68 @@ func openStoreFlag(c *cli.Context, u *ui, raw, flag string) (upload.Store, error
 		return nil, usageErrorf("%v", err)
 	}
 	return s, nil
+}
+
+// payloadStream uploads the payload while it is sealed, when the store can
+// take a stream (file, s3, gs; not a ticket, whose signed request needs the
+// size first). The upload that follows the seal then finds the payload
+// stored, or, if the stream failed, sends it from the sealed file (S3
+// continues the stream's multipart upload).
+type payloadStream struct {
+	u    *ui
+	pw   *io.PipeWriter
+	done chan error
+	// failed is set once the upload stopped reading: the seal's writes
+	// then go to the sealed file alone.
+	failed bool
+}
+
+func streamPayload(c *cli.Context, u *ui, dest *destination, id string) *payloadStream {
+	st := upload.StreamerOf(dest.store)
+	if st == nil {
+		return nil
+	}
+	pr, pw := io.Pipe()
+	p := &payloadStream{u: u, pw: pw, done: make(chan error, 1)}
+	u.notef("uploading to %s while sealing", destName(dest))
+	go func() {
+		ctx, cancel := context.WithTimeout(c.Context, c.Duration("upload-timeout"))
+		defer cancel()
+		err := st.PutStream(ctx, layout.Object(id, layout.PayloadObject), pr)
+		pr.CloseWithError(errors.New("upload stopped"))
+		p.done <- err
+	}()
+	return p
+}
+
+// tee is what the seal writes the payload to besides its file.
+func (p *payloadStream) tee() io.Writer {
+	if p == nil {
+		return nil
+	}
+	return p
+}
+
+// Write never fails: a failed upload must not stop the seal.
+func (p *payloadStream) Write(b []byte) (int, error) {
+	if !p.failed {
+		if _, err := p.pw.Write(b); err != nil {
+			p.failed = true
+		}
+	}
+	return len(b), nil
+}
+
+// finish ends the stream with the seal's outcome (a failed seal uploads
+// nothing) and waits for the upload.
+func (p *payloadStream) finish(sealErr error) {
+	if p == nil {
+		return
+	}
+	p.pw.CloseWithError(sealErr)
+	if err := <-p.done; err != nil && sealErr == nil {
+		p.u.notef("uploading while sealing stopped (%v); uploading from the sealed file", err)
+	}
 }
 
 func destName(d *destination) string {

@@ -45,7 +45,7 @@ func TestFixtureTreesComplete(t *testing.T) {
 			"census.json", "index.html", "k3s/version.txt", "k3s/check-config.txt", "k3s/containerd.log", "k3s/logs/k3s.log",
 			"nodes/{host}/k3s/config.yaml", "nodes/{host}/k3s/registries.yaml", "nodes/{host}/k3s/k3s.yaml",
 			"systemd/{host}/k3s.service/log.txt", "systemd/{host}/k3s.service/log.json",
-			"kube/kubectl_logs_kube-system_coredns-7b98449c4-x2kqp_coredns.log", "kube/kubectl_get_pods.yaml",
+			"kube/kubectl_logs_kube-system_coredns-7b98449c4-x2kqp_coredns.log", "kube/k3s_kubectl_get_pods_wide.txt",
 		}, nil},
 	}
 	for _, tc := range cases {

@@ -125,10 +125,11 @@ func shortDuration(d time.Duration) string {
 	return s
 }
 
+// sizeFlag reads a size flag in bytes.
 func sizeFlag(c *cli.Context, name string) (int64, error) {
 	n, err := parseSize(c.String(name))
 	if err != nil {
-		return 0, usageErrorf("--%s: %v", name, err)
+		return 0, usageErrorf("--%s %v, e.g. --%s 25MiB", name, err, name)
 	}
 	return n, nil
 }
@@ -219,6 +220,10 @@ func collectFlags() []cli.Flag {
 		stringFlag("diag-addr", "Teleport diagnostic endpoint host:port (default: from teleport.yaml)", ""),
 		boolFlag("no-cloud-detect", "do not probe cloud metadata endpoints"),
 		uuidFlag(),
+		stringFlag("kubeconfig", "kubectl's kubeconfig for the kube profile (default: $KUBECONFIG, ~/.kube/config)", ""),
+		stringFlag("context", "kubectl's context for the kube profile (default: the current context)", ""),
+		&cli.StringSliceFlag{Name: "namespace", Aliases: []string{"n"}, Usage: "kube: gather these namespaces (repeatable; default: all when allowed, else the context's and the products')", EnvVars: env("namespace")},
+		&cli.BoolFlag{Name: "all-namespaces", Aliases: []string{"A"}, Usage: "kube: gather every namespace at once", EnvVars: env("all-namespaces")},
 		niceFlag(),
 		stringFlag("obfuscation-map", "write the original-to-replacement map here (0600, never put in the dump)", ""),
 	}, redactFlags()...)

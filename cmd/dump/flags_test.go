@@ -59,6 +59,7 @@ func TestLimitsRefused(t *testing.T) {
 		{nil, []string{"gather", "--concurrency", "0"}, "e.g. --concurrency 8"},
 		{nil, []string{"gather", "--concurrency", "many"}, "e.g. --concurrency 8"},
 		{nil, []string{"gather-upload", "--to", bucket, "--upload-timeout", "0"}, "e.g. --upload-timeout 2h"},
+		{nil, []string{"gather-upload", "--to", bucket, "--split", "lots"}, "e.g. --split 25MiB"},
 		{nil, []string{"list", "--from", bucket, "--store-timeout", "-5m"}, "e.g. --store-timeout 10m"},
 		{nil, []string{"decrypt", "--from", bucket, "--max-files", "0", "x"}, "e.g. --max-files 200000"},
 		{nil, []string{"decrypt", "--from", bucket, "--max-bytes", "0", "x"}, "e.g. --max-bytes 16GiB"},

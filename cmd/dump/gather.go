@@ -61,7 +61,7 @@ func gatherCommand() *cli.Command {
 			}
 			var path string
 			if c.Bool("encrypt") {
-				sealed, err := seal(c, u, g.tree, g.uuid, out, rs, true)
+				sealed, err := seal(c, u, g.tree, g.uuid, out, rs, true, nil)
 				if err != nil {
 					return err
 				}
@@ -115,11 +115,16 @@ func gatherOptions(c *cli.Context, dir string) (gather.Options, error) {
 			return gather.Options{}, usageErrorf("--spec: %v", err)
 		}
 	}
+	kube, err := kubeTarget(c)
+	if err != nil {
+		return gather.Options{}, err
+	}
 	r, err := newRedactor(c)
 	if err != nil {
 		return gather.Options{}, err
 	}
 	return gather.Options{
+		Kube:             kube,
 		Dir:              dir,
 		ToolVersion:      version,
 		Sysroot:          c.String("sysroot"),
@@ -135,6 +140,21 @@ func gatherOptions(c *cli.Context, dir string) (gather.Options, error) {
 		DiagAddr:         c.String("diag-addr"),
 		Redactor:         r,
 	}, nil
+}
+
+// kubeTarget reads kubectl's own flags.
+func kubeTarget(c *cli.Context) (gather.KubeTarget, error) {
+	t := gather.KubeTarget{Kubeconfig: c.String("kubeconfig"), Context: c.String("context"),
+		Namespaces: c.StringSlice("namespace"), AllNamespaces: c.Bool("all-namespaces")}
+	if t.AllNamespaces && len(t.Namespaces) > 0 {
+		return t, usageErrorf("--namespace and --all-namespaces exclude each other: give one")
+	}
+	for _, ns := range t.Namespaces {
+		if !gather.IsKubeName(ns) {
+			return t, usageErrorf("--namespace %q is not a Kubernetes namespace name (lowercase letters, digits, '-')", ns)
+		}
+	}
+	return t, nil
 }
 
 // runGather gathers into a private temporary tree and prints the summary.

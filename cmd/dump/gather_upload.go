@@ -77,7 +77,15 @@ func gatherUploadAction(mode uploadMode) cli.ActionFunc {
 			return err
 		}
 		defer g.cleanup()
-		sealed, err := seal(c, u, g.tree, g.uuid, out, rs, mode != modeNoMeta)
+		// Without a question to ask first, the payload goes up while it is
+		// sealed (as one object: not when --split cuts it in parts); the
+		// sealed files are written all the same.
+		var stream *payloadStream
+		if (mode != modeConfirm || c.Bool("yes")) && c.String("split") == "" {
+			stream = streamPayload(c, u, dest, g.uuid)
+		}
+		sealed, err := seal(c, u, g.tree, g.uuid, out, rs, mode != modeNoMeta, stream.tee())
+		stream.finish(err)
 		if err != nil {
 			return fmt.Errorf("%w (nothing was uploaded)", err)
 		}

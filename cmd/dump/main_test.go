@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/dumptool/dump/internal/kubetest"
 )
 
 // The tests drive the real binary, as a user or a script would.
@@ -27,6 +29,7 @@ func TestMain(m *testing.M) {
 		panic("building dump: " + err.Error())
 	}
 	code := m.Run()
+	kubetest.StopShared()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,8 +15,9 @@ import (
 	"github.com/dumptool/dump/upload"
 )
 
-// seal packs and encrypts tree into out as the three parts of docs/design.md.
-func seal(c *cli.Context, u *ui, tree, id, out string, rs recipientsOf, includeKey bool) (*crypto.Sealed, error) {
+// seal packs and encrypts tree into out as the three parts of docs/design.md;
+// tee, if not nil, also receives the payload as it is written.
+func seal(c *cli.Context, u *ui, tree, id, out string, rs recipientsOf, includeKey bool, tee io.Writer) (*crypto.Sealed, error) {
 	split, err := splitSize(c)
 	if err != nil {
 		return nil, err
@@ -27,6 +29,7 @@ func seal(c *cli.Context, u *ui, tree, id, out string, rs recipientsOf, includeK
 		IncludeKey:  includeKey,
 		OutDir:      out,
 		ToolVersion: version,
+		Tee:         tee,
 		Split:       split,
 	})
 	if err != nil {
@@ -81,7 +84,7 @@ func sealCommand() *cli.Command {
 			if err := os.MkdirAll(c.String("out"), 0o700); err != nil {
 				return fmt.Errorf("--out: %w", err)
 			}
-			sealed, err := seal(c, u, dir, id, c.String("out"), rs, true)
+			sealed, err := seal(c, u, dir, id, c.String("out"), rs, true, nil)
 			if err != nil {
 				return err
 			}

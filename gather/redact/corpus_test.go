@@ -2,8 +2,11 @@ package redact
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/base64"
+	"io"
 	"io/fs"
 	"net/url"
 	"os"
@@ -81,6 +84,15 @@ func readTree(t testing.TB, dir string) map[string]string {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if bytes.HasPrefix(b, gzipMagic) { // rotated logs: what matters is inside
+			zr, err := gzip.NewReader(bytes.NewReader(b))
+			if err != nil {
+				t.Fatalf("%s: %v", p, err)
+			}
+			if b, err = io.ReadAll(zr); err != nil {
+				t.Fatalf("%s: %v", p, err)
+			}
 		}
 		rel, _ := filepath.Rel(dir, p)
 		files[rel] = string(b)

@@ -9,10 +9,20 @@
 // key is random per dump unless the user keeps one with LoadOrCreateKey.
 //
 // Usage: make one Redactor per dump with New, pass every collector's output
-// through Stream (safe for concurrent use), run Scan over the finished tree
-// before sealing, and report Totals. YAML and JSON are redacted by structure
-// (keys, Kubernetes Secrets, kubeconfigs, Teleport resources); everything else
-// line by line with cheap byte prefilters before any regular expression.
+// through Stream (StreamGzip for gzip files; safe for concurrent use), name
+// output files with FileName when a source name may hold a secret, run Scan
+// over the finished tree before sealing, and report Totals and
+// ObfuscationNotes. YAML and JSON are redacted by structure (keys,
+// Kubernetes Secrets and ConfigMaps, kubeconfigs, Teleport resources; the
+// YAML fast path is package yamlfast); everything else line by line with
+// cheap byte prefilters before any regular expression.
+//
+// A secret is redacted where it stands. Scan also replaces, in every file's
+// contents, the values replaced anywhere in the run, but only distinctive
+// ones (long, mixing letters and digits): a short or plain-word value such
+// as a Secret's "username: teleport" is also a namespace, a file name and a
+// path, which must stay intact. Names are never rewritten by that rule; a
+// name holding a key or token shape is renamed to its FileName by Scan.
 package redact
 
 import (

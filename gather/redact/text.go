@@ -692,10 +692,32 @@ var passwordCommands = map[string]struct {
 	"vault": {login: true},
 }
 
+// runsPasswordCommand reports whether one of passwordCommands appears in l
+// as a command word: after a blank or '/' and before a blank.
+func runsPasswordCommand(l []byte) bool {
+	for name := range passwordCommands {
+		for off := 0; ; {
+			i := bytes.Index(l[off:], []byte(name))
+			if i < 0 {
+				break
+			}
+			s, e := off+i, off+i+len(name)
+			off = e
+			if (s == 0 || l[s-1] == ' ' || l[s-1] == '\t' || l[s-1] == '/') && e < len(l) && (l[e] == ' ' || l[e] == '\t') {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // commandLine redacts passwords given as arguments to the programs in
 // passwordCommands (ps output, shell history, unit files). Long options
 // (--password X, --user=u:X) are left to keyValues and this for curl.
 func (r *Redactor) commandLine(l []byte, c Counts) []byte {
+	if !runsPasswordCommand(l) {
+		return l // "docker.io/rancher/..." in a log line: no need to split it
+	}
 	type field struct{ s, e int }
 	var fs []field
 	for i := 0; i < len(l); {

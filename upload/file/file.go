@@ -90,6 +90,17 @@ func (s *Store) path(name string) (string, error) {
 }
 
 func (s *Store) Put(ctx context.Context, name string, src upload.Source) error {
+	return s.put(ctx, name, upload.NewReader(ctx, src), src.Size())
+}
+
+// PutStream stores r, of a size known only at its end, under name.
+func (s *Store) PutStream(ctx context.Context, name string, r io.Reader) error {
+	return s.put(ctx, name, upload.ContextReader(ctx, r), -1)
+}
+
+// put copies r to a temporary file and links it into place; size is checked
+// unless it is -1.
+func (s *Store) put(ctx context.Context, name string, r io.Reader, size int64) error {
 	dst, err := s.path(name)
 	if err != nil {
 		return err
@@ -105,9 +116,9 @@ func (s *Store) Put(ctx context.Context, name string, src upload.Source) error {
 		return fmt.Errorf("put %s: %w", name, err)
 	}
 	defer os.Remove(tmp.Name())
-	n, err := io.Copy(tmp, upload.NewReader(ctx, src))
-	if err == nil && n != src.Size() {
-		err = fmt.Errorf("read %d bytes, expected %d", n, src.Size())
+	n, err := io.Copy(tmp, r)
+	if err == nil && size >= 0 && n != size {
+		err = fmt.Errorf("read %d bytes, expected %d", n, size)
 	}
 	if err == nil {
 		err = tmp.Sync()
@@ -223,3 +234,5 @@ func notExist(err error) error {
 	}
 	return err
 }
+
+var _ upload.Streamer = (*Store)(nil)

@@ -33,7 +33,18 @@ const minChunk = 256 << 10
 // then meets the precondition. upload.PutDump then finds the object with the
 // expected size and takes it as done.
 func (s *Store) Put(ctx context.Context, name string, src upload.Source) error {
-	size := src.Size()
+	return s.put(ctx, name, upload.NewReader(ctx, src), src.Size())
+}
+
+var _ upload.Streamer = (*Store)(nil)
+
+// PutStream uploads r, of a size known only at its end, as Put does.
+func (s *Store) PutStream(ctx context.Context, name string, r io.Reader) error {
+	return s.put(ctx, name, upload.ContextReader(ctx, r), -1)
+}
+
+// put uploads r; size is checked unless it is -1.
+func (s *Store) put(ctx context.Context, name string, r io.Reader, size int64) error {
 	key, err := s.key(name)
 	if err != nil {
 		return err
@@ -56,8 +67,8 @@ func (s *Store) Put(ctx context.Context, name string, src upload.Source) error {
 	w.ProgressFunc = func(int64) { failures.Store(0) }
 
 	crc := crc32.New(castagnoli)
-	n, err := io.Copy(io.MultiWriter(w, crc), upload.NewReader(ctx, src))
-	if err == nil && n != size {
+	n, err := io.Copy(io.MultiWriter(w, crc), r)
+	if err == nil && size >= 0 && n != size {
 		err = fmt.Errorf("read %d bytes, expected %d", n, size)
 	}
 	if err != nil {
@@ -89,7 +100,7 @@ func (s *Store) chunkSize(size int64) int {
 	}
 	// One byte more than the object lets the writer see the end of the data
 	// in the first chunk and send it in a single request.
-	if need := (size + 1 + minChunk - 1) / minChunk * minChunk; need < int64(c) {
+	if need := (size + 1 + minChunk - 1) / minChunk * minChunk; size >= 0 && need < int64(c) {
 		c = int(need)
 	}
 	return c

@@ -102,6 +102,9 @@ type store struct {
 
 func (s *store) String() string { return s.inner.String() }
 
+// Unwrap returns the store that is retried.
+func (s *store) Unwrap() upload.Store { return s.inner }
+
 // do runs f until it succeeds, fails permanently or time runs out. The
 // operation is a span of the run's trace, with a child span per retry.
 func (s *store) do(ctx context.Context, op string, f func() error) (err error) {

@@ -35,18 +35,10 @@ import (
 // AbortIncompleteMultipartUpload lifecycle rule.
 func (s *Store) Put(ctx context.Context, name string, src upload.Source) error {
 	key, size := s.key(name), src.Size()
-	_, err := s.head(ctx, key)
-	switch {
-	case err == nil:
-		return &upload.Error{Msg: fmt.Sprintf("%s: put %s: object already exists", s, name), Errs: []error{upload.ErrExists}}
-	case forbidden(err):
-		// Write-only credentials may not look; and a HEAD answer has no
-		// body to say why it was refused, the upload's answer will.
-	default:
-		if _, kind := s.explain(err); kind != upload.ErrNotExist {
-			return s.fail("put", name, err)
-		}
+	if err := s.absent(ctx, name, key); err != nil {
+		return err
 	}
+	var err error
 	if size > PartSize {
 		err = s.putResumable(ctx, key, src)
 	} else {
@@ -68,6 +60,23 @@ func (s *Store) Put(ctx context.Context, name string, src upload.Source) error {
 	}
 	if size > PartSize {
 		s.abortStale(ctx, key)
+	}
+	return nil
+}
+
+// absent looks before an upload: ErrExists if key is taken. Write-only
+// credentials may not look; and a HEAD answer has no body to say why it was
+// refused, so a refused look is left for the upload's answer to explain.
+func (s *Store) absent(ctx context.Context, name, key string) error {
+	_, err := s.head(ctx, key)
+	switch {
+	case err == nil:
+		return &upload.Error{Msg: fmt.Sprintf("%s: put %s: object already exists", s, name), Errs: []error{upload.ErrExists}}
+	case forbidden(err):
+		return nil
+	}
+	if _, kind := s.explain(err); kind != upload.ErrNotExist {
+		return s.fail("put", name, err)
 	}
 	return nil
 }

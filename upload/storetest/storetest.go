@@ -166,6 +166,32 @@ func Run(t *testing.T, newStore func(t *testing.T) upload.Store, opts Options) {
 		}
 	})
 
+	t.Run("Stream", func(t *testing.T) {
+		s := newStore(t)
+		st, ok := s.(upload.Streamer)
+		if !ok {
+			t.Skipf("%T cannot stream", s)
+		}
+		src := randSource(opts.LargeSize/2 + 17)
+		if err := st.PutStream(ctx, "s/dump.tar.zst.age", io.NewSectionReader(src, 0, src.Size())); err != nil {
+			t.Fatalf("PutStream: %v", err)
+		}
+		want, _ := io.ReadAll(io.NewSectionReader(src, 0, src.Size()))
+		if got := mustGet(t, s, "s/dump.tar.zst.age"); !bytes.Equal(got, want) {
+			t.Fatalf("read back %d bytes that differ from the %d streamed", len(got), len(want))
+		}
+		if err := st.PutStream(ctx, "s/dump.tar.zst.age", strings.NewReader("again")); !errors.Is(err, upload.ErrExists) {
+			t.Fatalf("PutStream of a taken name: %v, want ErrExists", err)
+		}
+		// A stream that fails (the seal failed) leaves nothing.
+		if err := st.PutStream(ctx, "t/dump.tar.zst.age", io.NewSectionReader(failingSource(1<<20), 0, 1<<20)); err == nil {
+			t.Fatalf("PutStream from a failing source succeeded")
+		}
+		if _, err := s.Stat(ctx, "t/dump.tar.zst.age"); !errors.Is(err, upload.ErrNotExist) {
+			t.Fatalf("a failed PutStream left an object: %v", err)
+		}
+	})
+
 	t.Run("PutDumpAndList", func(t *testing.T) {
 		s := newStore(t)
 		dir := t.TempDir()
