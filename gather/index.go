@@ -104,9 +104,8 @@ func writeIndex(out, root string, m *Manifest) error {
 	sort.Strings(data.Categories)
 	data.Timeline = newTimeline(f)
 	data.Trace, data.TraceTotal = waterfall(filepath.Join(out, "trace.json"))
-	var token string
-	data.Tree, token = treeRows(root)
-	data.Commands = exampleCommands(m, token)
+	data.Tree = treeRows(root)
+	data.Commands = exampleCommands(m, redactionTokenIn(root, m))
 
 	var b bytes.Buffer
 	if err := indexPage.Execute(&b, data); err != nil {
@@ -333,16 +332,15 @@ var folderAbout = map[string]string{
 	"k3s":     "k3s: version, check-config, containerd.log, k3s logs, pod log files, crictl",
 }
 
-// maxTreeRows bounds the folder list; deeper folders are summed into theirs.
+// maxTreeRows bounds the folder list; the files of folders past it count in
+// their parents.
 const maxTreeRows = 200
 
 var redactionToken = regexp.MustCompile(`\[redacted:[a-z0-9_.-]+:[0-9a-zA-Z]+(?::len=\d+)?\]`)
 
-// treeRows lists the folders of the tree (two levels, more while few) and
-// finds one redaction token for the example commands.
-func treeRows(root string) ([]treeRow, string) {
+// treeRows lists the folders of the tree with their file counts and sizes.
+func treeRows(root string) []treeRow {
 	rows := map[string]*treeRow{}
-	token := ""
 	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return nil
@@ -368,11 +366,6 @@ func treeRows(root string) ([]treeRow, string) {
 				r.Bytes += info.Size()
 			}
 		}
-		if token == "" && info.Size() < 4<<20 {
-			if b, err := os.ReadFile(p); err == nil {
-				token = redactionToken.FindString(string(b))
-			}
-		}
 		return nil
 	})
 	out := make([]treeRow, 0, len(rows))
@@ -380,7 +373,25 @@ func treeRows(root string) ([]treeRow, string) {
 		out = append(out, *r)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-	return out, token
+	return out
+}
+
+// redactionTokenIn finds a redaction token for the grep example, reading
+// only the outputs of a collector that redacted something.
+func redactionTokenIn(root string, m *Manifest) string {
+	for _, c := range m.Collectors {
+		if c.Redactions.Total() == 0 {
+			continue
+		}
+		for _, o := range c.Outputs {
+			if b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(o))); err == nil {
+				if tok := redactionToken.FindString(string(b)); tok != "" {
+					return tok
+				}
+			}
+		}
+	}
+	return ""
 }
 
 // exampleCommands are commands for digging in, on real files of this dump.

@@ -35,6 +35,9 @@ func (kubeGetKind) validate(c *Collector) (string, error) {
 
 func (kubeGetKind) describe(c Collector, _ Env) string {
 	_, where := kubeScope(c.Namespace)
+	if c.Namespace == "" {
+		where = "(cluster-scoped types once, namespaced ones in all namespaces)"
+	}
 	return fmt.Sprintf("%s get <type> -o yaml %s, %d at a time, for %d types: %s",
 		human.Command(kubectlArgv(c)), where, kubeListParallel, len(c.Resources), firstFew(c.Resources))
 }
@@ -102,11 +105,17 @@ func (s *runState) kubeCall(ctx context.Context, c Collector, parent *CollectorR
 func (s *runState) kubeCallTo(ctx context.Context, c Collector, parent *CollectorResult, argv []string, errRel, access, namespace string, consume func(io.Reader) error) CollectorResult {
 	sub := CollectorResult{Name: c.Name, Redactions: redact.Counts{}, Status: StatusOK, abandoned: parent.abandoned}
 	k := s.env.Kube
+	release, err := k.acquire(ctx)
+	if err != nil {
+		sub.fail(FailTimeout, "not started: the collector's deadline passed")
+		return sub
+	}
+	defer release()
 	if k.tripped(false) {
 		sub.fail(FailAPIUnreachable, "not tried: "+k.sickReason())
 		return sub
 	}
-	timeout := k.callTimeout()
+	timeout := k.callTimeout(s.opts.CollectorTimeout)
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	argv = append(slices.Clone(argv), fmt.Sprintf("--request-timeout=%ds", int(timeout.Seconds())))

@@ -65,15 +65,18 @@ type KubeCluster struct {
 	// control plane, the rest are not tried.
 	mu       sync.Mutex
 	timeouts int
+
+	slotsOnce sync.Once
+	slots     chan struct{}
 }
 
 // Timeouts of the plan's probes and of each kube call once the plan is made.
 var (
-	kubeProbeTimeout = 5 * time.Second  // /readyz, /livez, can-i, api-resources
-	kubeCallTimeout  = 45 * time.Second // each list, describe or logs call on a healthy cluster
-	kubeSickTimeout  = 5 * time.Second  // the same on a control plane whose checks fail
-	kubeSickGiveUp   = 2                // timed-out calls after which a sick cluster is not asked more
-	kubeListParallel = 4                // list calls of one collector at once
+	kubeProbeTimeout = 5 * time.Second // /readyz, /livez, can-i, api-resources
+	kubeSickTimeout  = 5 * time.Second // each call on a control plane whose checks fail (else --collector-timeout)
+	kubeSickGiveUp   = 2               // timed-out calls after which a sick cluster is not asked more
+	kubeListParallel = 4               // list calls of one collector at once
+	kubeCallsAtOnce  = 6               // kube calls of the whole run at once: kubectl is heavy, the API server shared
 )
 
 // productNamespaces are where the products dump knows live, added to the
@@ -84,12 +87,27 @@ var productNamespaces = map[string][]string{
 	"kube":     {"teleport"}, // a Teleport install on Kubernetes is the common case
 }
 
-// callTimeout is the deadline of one kube call under this cluster's health.
-func (k *KubeCluster) callTimeout() time.Duration {
+// callTimeout is the deadline of one kube call under this cluster's health:
+// healthy is --collector-timeout.
+func (k *KubeCluster) callTimeout(healthy time.Duration) time.Duration {
 	if k == nil || k.Ready {
-		return kubeCallTimeout
+		return healthy
 	}
 	return kubeSickTimeout
+}
+
+// acquire waits for one of the run's kube call slots; release gives it back.
+func (k *KubeCluster) acquire(ctx context.Context) (release func(), err error) {
+	if k == nil {
+		return func() {}, nil
+	}
+	k.slotsOnce.Do(func() { k.slots = make(chan struct{}, kubeCallsAtOnce) })
+	select {
+	case k.slots <- struct{}{}:
+		return func() { <-k.slots }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // sick records a call that timed out and reports whether the cluster is

@@ -22,7 +22,9 @@
 # $cache/run) lets several instances run side by side; KUBELET_PORT is the
 # kubelet port the API server assumes when a Node does not say its own (default
 # 10250; tests register Nodes whose status points at a stand-in kubelet);
-# KUBE_VIEWER_NAMESPACE is the viewer context's namespace (default teleport).
+# KUBE_VIEWER_NAMESPACE is the viewer context's namespace (default teleport);
+# KUBE_WATCH_PID makes the instance stop by itself once that process is gone
+# (a test binary killed by its -timeout must not leave servers behind).
 set -euo pipefail
 
 K8S_VERSION=v1.32.13
@@ -201,6 +203,10 @@ start() {
 
 	kubeconfig admin "$admin_token" default
 	kubeconfig viewer "$viewer_token" "${KUBE_VIEWER_NAMESPACE:-teleport}"
+	if [[ -n ${KUBE_WATCH_PID:-} ]]; then
+		KUBE_RUN_DIR=$run setsid bash -c 'while kill -0 "$1" 2>/dev/null && [[ -f $2 ]]; do sleep 2; done; "$3" stop' \
+			watch "$KUBE_WATCH_PID" "$state" "$here/kube.sh" >/dev/null 2>&1 </dev/null &
+	fi
 	print_env
 }
 

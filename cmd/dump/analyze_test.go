@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -101,8 +102,18 @@ func TestGatherFindingsAndAnalyze(t *testing.T) {
 			}
 		}
 	}
-	if page := readFile(t, filepath.Join(tree, "index.html")); !strings.Contains(page, "Filesystem /var is 97% full") {
+	page := readFile(t, filepath.Join(tree, "index.html"))
+	if !strings.Contains(page, "Filesystem /var is 97% full") {
 		t.Error("index.html does not show the new finding")
+	}
+	// The grep example names a redaction token that is really in the dump.
+	tok := regexp.MustCompile(`grep -rnF &#39;(\[redacted:[^&]+\])&#39;`).FindStringSubmatch(page)
+	data := ""
+	for _, dir := range []string{"system", "nodes", "systemd", "kube", "k3s"} {
+		data += concatTree(t, filepath.Join(tree, dir))
+	}
+	if tok == nil || !strings.Contains(data, tok[1]) {
+		t.Errorf("the grep example's token %v is not in the dump", tok)
 	}
 }
 

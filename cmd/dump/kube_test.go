@@ -308,3 +308,48 @@ func TestKubeSickControlPlane(t *testing.T) {
 		}
 	})
 }
+
+// kubectl's own flags choose the namespaces, from the command line or the
+// environment; contradictions and bad names are usage errors.
+func TestKubeNamespaceFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  string
+		want string
+	}{
+		{[]string{"-n", "teleport", "-A"}, "", "--namespace and --all-namespaces exclude each other"},
+		{[]string{"--namespace", "Bad_NS"}, "", `--namespace "Bad_NS" is not a Kubernetes namespace name`},
+		{nil, "DUMP_NAMESPACE=Bad_NS", `--namespace "Bad_NS" is not a Kubernetes namespace name`},
+	} {
+		r := runDump(t, t.TempDir(), []string{tc.env}, append([]string{"gather", "--profile", "kube", "--out", t.TempDir()}, tc.args...)...)
+		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%q %s: want exit 2 saying %q: %s", tc.args, tc.env, tc.want, r)
+		}
+	}
+
+	c := kubetest.Shared(t)
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := "PATH=" + filepath.Dir(kubectl) + ":" + os.Getenv("PATH")
+	for _, tc := range []struct {
+		env  []string
+		args []string
+		want []string
+	}{
+		{[]string{path}, []string{"-n", "teleport", "-n", "kube-system"}, []string{"kube/teleport ", "kube/kube-system "}},
+		{[]string{path, "DUMP_NAMESPACE=teleport"}, nil, []string{"kube/teleport "}},
+		{[]string{path, "DUMP_ALL_NAMESPACES=true"}, nil, []string{"pods in all namespaces (at most"}},
+	} {
+		r := runDump(t, t.TempDir(), tc.env, append([]string{"gather", "--dry-run", "--profile", "kube", "--kubeconfig", c.AdminKubeconfig}, tc.args...)...)
+		for _, w := range tc.want {
+			if r.code != 0 || !strings.Contains(r.stdout, w) {
+				t.Errorf("%q %q: the plan lacks %q: %s", tc.env[1:], tc.args, w, r)
+			}
+		}
+		if len(tc.want) == 1 && strings.Contains(r.stdout, "kube/kube-system ") {
+			t.Errorf("%q %q: kube-system planned too:\n%s", tc.env[1:], tc.args, r.stdout)
+		}
+	}
+}

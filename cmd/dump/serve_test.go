@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"encoding/json"
 	"net"
 	"net/http"
 	"net/url"
@@ -173,5 +175,39 @@ func TestServeRunsOneDumpAtATime(t *testing.T) {
 	}
 	if got := request(t, "POST", u.String()+"dumps", h); got != http.StatusConflict {
 		t.Errorf("second press while the first runs: HTTP %d, want 409", got)
+	}
+
+	// Without an upload destination the page offers the sealed files.
+	req, _ := http.NewRequest("GET", u.String()+"events", nil)
+	req.Header.Set("X-Dump-Token", token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var done struct {
+		Kind  string   `json:"kind"`
+		UUID  string   `json:"uuid"`
+		Files []string `json:"files"`
+	}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if d, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+			json.Unmarshal([]byte(d), &done)
+			if done.Kind == "done" {
+				break
+			}
+		}
+	}
+	if done.Kind != "done" || len(done.Files) != 3 {
+		t.Fatalf("last event %+v: want done with the three sealed files", done)
+	}
+	for _, f := range done.Files {
+		if !strings.Contains(f, done.UUID) {
+			t.Errorf("download %s is not of dump %s", f, done.UUID)
+		}
+		if got := request(t, "GET", u.String()+"download/"+url.PathEscape(f), h); got != http.StatusOK {
+			t.Errorf("download %s: HTTP %d", f, got)
+		}
 	}
 }

@@ -159,6 +159,7 @@ type tree struct {
 	opts     Options
 	files    []file // every regular file, in walk order
 	timeline []LogSeries
+	globs    map[string]*regexp.Regexp
 }
 
 type file struct {
@@ -167,7 +168,7 @@ type file struct {
 }
 
 func walk(ctx context.Context, fsys fs.FS, opts Options) (*tree, error) {
-	t := &tree{fsys: fsys, opts: opts}
+	t := &tree{fsys: fsys, opts: opts, globs: map[string]*regexp.Regexp{}}
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return nil // unreadable corner: the rules that needed it find nothing
@@ -196,7 +197,10 @@ func walk(ctx context.Context, fsys fs.FS, opts Options) (*tree, error) {
 func (t *tree) glob(patterns ...string) []file {
 	res := make([]*regexp.Regexp, len(patterns))
 	for i, p := range patterns {
-		res[i] = globRegexp(p)
+		if t.globs[p] == nil {
+			t.globs[p] = globRegexp(p)
+		}
+		res[i] = t.globs[p]
 	}
 	var out []file
 	for _, f := range t.files {

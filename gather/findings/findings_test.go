@@ -245,3 +245,12 @@ func TestLineTimeHonoursTheZone(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkAnalyzeFixtures(b *testing.B) {
+	dir := filepath.Join("..", "..", "testdata", "findings")
+	for b.Loop() {
+		if _, err := Analyze(context.Background(), os.DirFS(dir), Options{Now: fixtureNow}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

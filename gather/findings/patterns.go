@@ -94,9 +94,9 @@ var patternTable = []patternRule{
 	{
 		id: "kube.readyz", severity: Critical,
 		title:       "The Kubernetes API server is not ready: %s failed",
-		explanation: "readyz?verbose lists the checks the API server runs; a failing etcd check means writes and watches fail cluster-wide.",
+		explanation: "readyz?verbose and livez?verbose list the checks the API server runs; a failing etcd check means writes and watches fail cluster-wide.",
 		action:      "Read the failing check's line; for etcd check the etcd (k3s: the embedded datastore) health, disk latency and free space.",
-		files:       []string{"kube/**readyz*.txt", "kube/**readyz*.error", "k3s/**readyz*.txt", "k3s/**readyz*.error", "**/kube/readyz*", "**/k3s/readyz*"},
+		files:       []string{"kube/**readyz*", "kube/**livez*", "k3s/**readyz*", "k3s/**livez*", "**/kube/readyz*", "**/kube/livez*", "**/k3s/readyz*"},
 		match:       regexp.MustCompile(`\[-\]([\w./-]+) failed`),
 	},
 }

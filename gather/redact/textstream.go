@@ -136,10 +136,14 @@ func (t *textStream) handle(l []byte, nl bool) {
 // danglingKey returns the kind of the secret key that ends l without a
 // value: "password:", "TOKEN=", or a flag before a line continuation.
 func danglingKey(l []byte) (kind string, strict bool) {
-	s := bytes.TrimRight(l, " \t\r")
-	if len(s) == 0 {
+	e := len(l) // trimmed by hand: this runs on every line
+	for e > 0 && (l[e-1] == ' ' || l[e-1] == '\t' || l[e-1] == '\r') {
+		e--
+	}
+	if e == 0 || l[e-1] != ':' && l[e-1] != '=' && l[e-1] != '\\' {
 		return "", false
 	}
+	s := l[:e]
 	var key []byte
 	prose := false // "failed to validate token:" ends a sentence, not a key
 	switch s[len(s)-1] {

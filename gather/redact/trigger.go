@@ -65,10 +65,14 @@ var anchors = []anchor{
 
 var lowerTab [256]byte
 
-// pairTab maps a lower-cased two-byte prefix to 1+index into pairAnchors.
+// pairTab maps a lower-cased two-byte prefix to 1+index into pairAnchors;
+// pairThird holds, per pair, the lower-cased bytes that can follow it in one
+// of its anchors, so that common pairs ("re", "do", "ew") rarely get as far
+// as matchAnchors.
 var (
 	pairTab     [1 << 16]uint8
 	pairAnchors [][]int
+	pairThird   [][256]bool
 )
 
 func init() {
@@ -87,9 +91,17 @@ func init() {
 			j = len(pairAnchors)
 			idx[p] = j
 			pairAnchors = append(pairAnchors, nil)
+			pairThird = append(pairThird, [256]bool{})
 			pairTab[p] = uint8(j + 1)
 		}
 		pairAnchors[j] = append(pairAnchors[j], i)
+		if len(a.word) == 2 {
+			for c := range pairThird[j] {
+				pairThird[j][c] = true
+			}
+		} else {
+			pairThird[j][lowerTab[a.word[2]]] = true
+		}
 	}
 }
 
@@ -106,7 +118,9 @@ func triggers[T string | []byte](l T) trig {
 		if c == '@' {
 			t |= tAt
 		}
-		if j := pairTab[uint16(prev)<<8|uint16(c)]; j != 0 {
+		// At the end of l only a two-byte anchor can match; those set every
+		// third byte, NUL included.
+		if j := pairTab[uint16(prev)<<8|uint16(c)]; j != 0 && (i+1 < n && pairThird[j-1][lowerTab[l[i+1]]] || i+1 == n && pairThird[j-1][0]) {
 			t |= matchAnchors(l, i-1, pairAnchors[j-1])
 		}
 		prev = c

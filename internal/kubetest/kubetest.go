@@ -143,7 +143,8 @@ func StartCluster(reuse bool) (*Cluster, error) {
 			return nil, err
 		}
 		c.owned = true
-		env, err = kubeSh([]string{"KUBE_RUN_DIR=" + c.runDir, "KUBELET_PORT=" + strconv.Itoa(c.Kubelet.Port)}, "start")
+		env, err = kubeSh([]string{"KUBE_RUN_DIR=" + c.runDir, "KUBELET_PORT=" + strconv.Itoa(c.Kubelet.Port),
+			"KUBE_WATCH_PID=" + strconv.Itoa(os.Getpid())}, "start")
 		if err != nil {
 			c.Stop()
 			return nil, err
