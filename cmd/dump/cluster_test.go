@@ -84,6 +84,9 @@ func TestClusterThreeNodesOneFails(t *testing.T) {
 		t.Errorf("labelled objects left in the cluster:\n%s", left)
 	}
 	id := r.lastLine()
+	if r = runDump(t, t.TempDir(), srv.Env(), "list", "--from", "s3://support/cluster"); !strings.Contains(r.stdout, "2 of 3") {
+		t.Errorf("list does not say 2 of 3 nodes uploaded a part: %s", r)
+	}
 	r = runDump(t, t.TempDir(), srv.Env(), "decrypt", "--from", "s3://support/cluster", "--identity", identity, "--out", t.TempDir(), id)
 	if r.code != 0 {
 		t.Fatalf("decrypt of the cluster dump: %s", r)
@@ -160,5 +163,41 @@ func TestClusterInterruptDeletesEverything(t *testing.T) {
 	}
 	if left := leftovers(t, c); left != "" {
 		t.Errorf("labelled objects left after SIGINT:\n%s\n%s", left, stderr.String())
+	}
+}
+
+// What an interrupted run left (here made by hand) goes with dump cleanup.
+func TestClusterCleanup(t *testing.T) {
+	c := kubetest.Shared(t)
+	left := `apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: dump-node-leftover
+  namespace: default
+  labels: {"` + nodepods.LabelKey + `": "0f1e2d3c-0000-4000-8000-00000000000a"}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: dump-leftover
+  namespace: default
+  labels: {"` + nodepods.LabelKey + `": "0f1e2d3c-0000-4000-8000-00000000000a"}
+spec:
+  nodeName: no-such-node
+  containers: [{name: dump, image: dump}]
+`
+	if _, err := c.Kubectl(context.Background(), left, "create", "-f", "-"); err != nil {
+		t.Fatal(err)
+	}
+	if leftovers(t, c) == "" {
+		t.Fatal("the leftovers were not created")
+	}
+	kubectl, _ := exec.LookPath("kubectl")
+	r := runDump(t, t.TempDir(), []string{"PATH=" + filepath.Dir(kubectl) + ":" + os.Getenv("PATH")}, "cleanup", "--cluster", "--kubeconfig", c.AdminKubeconfig)
+	if r.code != 0 {
+		t.Fatalf("cleanup --cluster: %s", r)
+	}
+	if left := leftovers(t, c); left != "" {
+		t.Errorf("left after cleanup:\n%s", left)
 	}
 }
