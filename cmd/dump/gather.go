@@ -22,7 +22,8 @@ func gatherCommand() *cli.Command {
 		boolFlag("encrypt", "also seal the dump for the support recipients"),
 		boolFlag("dry-run", "print what would run, per profile, and stop"),
 		splitFlag(),
-		stringFlag("ticket", "a node ticket of a cluster dump: seal to the one --recipient and upload this node's part (run by the node pods)", ""),
+		// No DUMP_TICKET here: that is gather-upload's ticket for a whole dump.
+		&cli.StringFlag{Name: "ticket", Usage: "a node ticket of a cluster dump: seal to the one --recipient and upload this node's part (what node pods run)"},
 	)
 	return &cli.Command{
 		Name:  "gather",
