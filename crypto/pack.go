@@ -23,7 +23,9 @@ type PackOptions struct {
 	// Prefix is put in front of every member name, e.g. "dump-<uuid>/".
 	// It must be a relative slash-separated path without "." or "..".
 	Prefix string
-	// Level is the zstd level; zero means zstd.SpeedDefault.
+	// Level is the zstd level; zero means zstd.SpeedFastest, which on
+	// dump-like text (logs, journal JSON, YAML) compresses as well as
+	// zstd -3 at one and a half times the speed (see BENCHMARKS.md).
 	Level zstd.EncoderLevel
 	// Concurrency is the number of zstd encoders; zero means GOMAXPROCS,
 	// capped at maxDefaultConcurrency to keep memory bounded.
@@ -40,11 +42,13 @@ type PackStats struct {
 }
 
 // maxDefaultConcurrency bounds the default encoder count: every encoder
-// holds its own window and block buffers, so on a big host GOMAXPROCS would
-// cost memory for little gain on an I/O-bound dump. (zstd.WithConcurrentBlocks
-// was measured too: up to 40% faster, but 130-270 MiB of heap on 2 cores
-// against 10-20 MiB, growing with the core count; not worth it here.)
+// costs its frames' buffers (see frameWriter), so on a big host GOMAXPROCS
+// would cost memory for little gain on an I/O-bound dump.
 const maxDefaultConcurrency = 4
+
+// window is the zstd window, 2 MiB as zstd -3 uses: frames are 4 MiB, so a
+// larger one would find little more.
+const window = 2 << 20
 
 const copyBufSize = 256 << 10
 
@@ -73,10 +77,12 @@ func Pack(ctx context.Context, w io.Writer, dir string, opts PackOptions) (PackS
 	}
 
 	cw := &countWriter{w: w}
-	zw, err := zstd.NewWriter(cw, encoderOptions(opts)...)
+	enc, n, err := newEncoder(opts)
 	if err != nil {
 		return st, fmt.Errorf("pack %s: zstd: %w", dir, err)
 	}
+	defer enc.Close()
+	zw := newFrameWriter(cw, enc, n)
 	p := &packer{
 		ctx:      ctx,
 		tw:       tar.NewWriter(zw),
@@ -93,7 +99,7 @@ func Pack(ctx context.Context, w io.Writer, dir string, opts PackOptions) (PackS
 	if err == nil {
 		err = p.tw.Close()
 	}
-	// Close also stops the encoder goroutines, so it runs on errors too.
+	// Close also waits for the frames in flight, so it runs on errors too.
 	if cerr := zw.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("zstd: %w", cerr)
 	}
@@ -104,19 +110,24 @@ func Pack(ctx context.Context, w io.Writer, dir string, opts PackOptions) (PackS
 	return st, nil
 }
 
-func encoderOptions(opts PackOptions) []zstd.EOption {
+// newEncoder returns the zstd encoder of opts and its concurrency.
+func newEncoder(opts PackOptions) (*zstd.Encoder, int, error) {
 	level := opts.Level
 	if level == 0 {
-		level = zstd.SpeedDefault
+		level = zstd.SpeedFastest
 	}
 	n := opts.Concurrency
 	if n <= 0 {
 		n = min(runtime.GOMAXPROCS(0), maxDefaultConcurrency)
 	}
-	return []zstd.EOption{
+	enc, err := zstd.NewWriter(nil,
 		zstd.WithEncoderLevel(level),
 		zstd.WithEncoderConcurrency(n),
-	}
+		zstd.WithWindowSize(window),
+		// age authenticates every byte already; zstd's checksum would
+		// only cost an extra pass of xxhash.
+		zstd.WithEncoderCRC(false))
+	return enc, n, err
 }
 
 // cleanPrefix checks p and returns it with exactly one trailing slash.

@@ -147,3 +147,21 @@ func TestExtractStockArchive(t *testing.T) {
 	}
 	noPartial(t, filepath.Join(base, "out", "deep"))
 }
+
+// BenchmarkExtractNested extracts 1,000 files, each in a directory of its
+// own 120 levels deep (under the depth bound): each costs its new
+// directory, not a walk of the whole path.
+func BenchmarkExtractNested(b *testing.B) {
+	deep := prefix + strings.Repeat("d/", 120)
+	ms := make([]member, 0, 1000)
+	for i := range 1000 {
+		ms = append(ms, reg(fmt.Sprintf("%s%d/f", deep, i), "x"))
+	}
+	data := makeTar(b, ms...)
+	for b.Loop() {
+		target := filepath.Join(b.TempDir(), "t")
+		if _, err := Extract(context.Background(), bytes.NewReader(data), target, prefix, Limits{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -2,6 +2,9 @@ package gather
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -30,5 +33,28 @@ func BenchmarkRunner(b *testing.B) {
 			}
 			b.ReportMetric(wall.Seconds()/float64(b.N), "wall-s/op")
 		})
+	}
+}
+
+// BenchmarkCopyPodLogs copies a sysroot's pod log directory of 2,000 small
+// files: every path is resolved inside the sysroot and every file checked
+// before it is read.
+func BenchmarkCopyPodLogs(b *testing.B) {
+	root := b.TempDir()
+	line := strings.Repeat("2024-05-01T10:00:00Z stdout F a log line of some length\n", 64)
+	for i := range 2000 {
+		p := filepath.Join(root, "var/log/pods", fmt.Sprintf("ns_pod-%04d_uid", i), "c", "0.log")
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(line), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	withProfiles(b, Collector{Name: "pods", Category: "k3s", Kind: KindCopy, Paths: []string{"/var/log/pods"}, Output: "k3s/pods"})
+	for b.Loop() {
+		opts := testOptions(b)
+		opts.Sysroot = root
+		if res := mustRun(b, opts); len(result(b, res, "pods").Outputs) != 2000 {
+			b.Fatal("not all files copied")
+		}
 	}
 }

@@ -110,6 +110,23 @@ func (s *runState) unlistedDrops() []Dropped {
 	return ds
 }
 
+// mkdirAll makes a directory of the tree (0700) and its parents, once.
+func (s *runState) mkdirAll(dir string) error {
+	s.mu.Lock()
+	made := s.made[dir]
+	s.mu.Unlock()
+	if made {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Join(s.dir, filepath.FromSlash(dir)), 0o700); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.made[dir] = true
+	s.mu.Unlock()
+	return nil
+}
+
 // writeOutput writes a kept buffer to rel in the tree (0600, parents 0700) and
 // records it in res as an output, or as its error file.
 func (s *runState) writeOutput(res *CollectorResult, rel string, tb *tailBuffer, isError bool) error {
@@ -122,7 +139,7 @@ func (s *runState) writeOutput(res *CollectorResult, rel string, tb *tailBuffer,
 		s.drop(Dropped{Path: rel, Collector: res.Name, Bytes: size, Action: "deleted", Reason: errBudget.Error()})
 		return errBudget
 	}
-	if s.written.Load()+size > s.space {
+	if s.written.Load()+size+s.reportGrowth() > s.space {
 		s.drop(Dropped{Path: rel, Collector: res.Name, Bytes: size, Action: "deleted", Reason: s.errSpace.Error()})
 		return s.errSpace
 	}
@@ -131,7 +148,7 @@ func (s *runState) writeOutput(res *CollectorResult, rel string, tb *tailBuffer,
 		return errFileLimit
 	}
 	p := filepath.Join(s.dir, filepath.FromSlash(rel))
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+	if err := s.mkdirAll(path.Dir(rel)); err != nil {
 		return fmt.Errorf("write %s: %w", rel, err)
 	}
 	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
@@ -278,7 +295,17 @@ func (t *tailBuffer) Bytes() []byte {
 
 // reportRoom is the free space kept for manifest.json, report.txt, index.html
 // and trace.json: a dump is always written, even on a filesystem that fills.
-const reportRoom = 16 << 20
+// The reports name every file, so each file in the tree keeps entryRoom more.
+const (
+	reportRoom = 16 << 20
+	entryRoom  = 512
+)
+
+func (s *runState) reportGrowth() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return int64(s.entries) * entryRoom
+}
 
 // collectorSpace is how much the collectors may write into dir: its free
 // space less reportRoom, and what to say when that is too little.

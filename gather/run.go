@@ -51,7 +51,8 @@ type runState struct {
 	census    *CensusInfo
 	entries   int             // files and directories in the tree, against maxEntries
 	files     map[string]bool // written, by path in the tree
-	dirs      map[string]bool // made, by path in the tree
+	dirs      map[string]bool // counted, by path in the tree
+	made      map[string]bool // made on disk, by path in the tree
 	dropCount map[string]int  // files dropped during collection, by reason
 	space     int64           // bytes the collectors may write: the free space, less room for the reports
 	errSpace  error           // why a file did not fit in space
@@ -235,7 +236,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 
 	s := &runState{opts: opts, env: plan.Env, dir: opts.Dir, red: opts.Redactor,
 		childEnv: childEnv(opts.Sysroot), since: created.Add(-opts.Since),
-		files: map[string]bool{}, dirs: map[string]bool{}, dropCount: map[string]int{}}
+		files: map[string]bool{}, dirs: map[string]bool{}, made: map[string]bool{}, dropCount: map[string]int{}}
 	space, why := collectorSpace(opts.Dir)
 	s.space, s.errSpace = space, errors.New("not written: "+why)
 	if space < opts.MaxSize {

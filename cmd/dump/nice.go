@@ -2,6 +2,7 @@ package main
 
 import (
 	"log/slog"
+	"slices"
 
 	"github.com/urfave/cli/v2"
 
@@ -16,9 +17,12 @@ func niceFlag() cli.Flag {
 }
 
 // niced lowers the process's priority first when the command has --nice set.
+// Only the command's own flag counts: the root's (plain `dump` gathers)
+// must not slow down decrypt on the support side.
 func niced(action cli.ActionFunc) cli.ActionFunc {
 	return func(c *cli.Context) error {
-		if c.Bool("nice") {
+		own := slices.ContainsFunc(c.Command.Flags, func(f cli.Flag) bool { return slices.Contains(f.Names(), "nice") })
+		if own && c.Bool("nice") {
 			if err := nice.Lower(); err != nil {
 				slog.Warn("running at normal priority", "err", err)
 			}

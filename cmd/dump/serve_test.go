@@ -3,11 +3,15 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"html"
+	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -140,6 +144,32 @@ func TestViewSealedDump(t *testing.T) {
 	}
 	if got := request(t, "GET", u.String()+"manifest.json", nil); got != http.StatusUnauthorized {
 		t.Errorf("view without the token: HTTP %d, want 401", got)
+	}
+
+	// Every link of the served index.html answers, with the cookie the
+	// printed URL set (as a browser following the links would).
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar}
+	resp, err := browser.Get(printed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	links := regexp.MustCompile(`href="(\./[^"#]*|[a-z]+\.(?:json|txt|md))"`).FindAllStringSubmatch(string(page), -1)
+	if len(links) < 10 {
+		t.Fatalf("only %d links in the served index.html", len(links))
+	}
+	for _, l := range links {
+		ref, _ := url.Parse(html.UnescapeString(l[1]))
+		resp, err := browser.Get(resp.Request.URL.ResolveReference(ref).String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("link %s: HTTP %d", l[1], resp.StatusCode)
+		}
 	}
 }
 
