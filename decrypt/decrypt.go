@@ -96,21 +96,8 @@ func unpackNode(ctx context.Context, s upload.Store, id, name string, session ag
 	obj := layout.Object(id, layout.NodePayloadObject(name))
 	pc := piece{name: obj, size: info.PayloadSize, sha256: info.PayloadSHA256,
 		open: func() (io.ReadCloser, error) { return openStorePayload(ctx, s, obj, info.PayloadSize, opts) }}
-	src := newPiecesReader([]piece{pc}, false, opts.Wrap)
-	defer src.Close()
-	pr, err := crypto.OpenPayload(src, session)
-	if err == nil {
-		_, err = Extract(ctx, pr, dir, layout.MemberPrefix(id), opts.Limits)
-		if cerr := pr.Close(); err == nil && cerr != nil {
-			os.RemoveAll(dir)
-			err = cerr
-		}
-	}
-	if err != nil {
-		if serr := src.blame(); serr != nil {
-			err = serr
-		}
-		return fmt.Errorf("decrypt %s: node %s: %w", id, name, err)
+	if _, err := unpack(ctx, []piece{pc}, id, &info, session, dir, opts); err != nil {
+		return fmt.Errorf("node %s: %w", name, err)
 	}
 	return nil
 }
