@@ -217,6 +217,10 @@ func probeKube(ctx context.Context, t KubeTarget, products []string) *KubeCluste
 		}
 	}
 	k.Ready = readyzErr == nil && livezErr == nil
+	if errors.Is(readyzErr, errNotFound) {
+		k.Unreachable = "kubectl is not installed: install it or add its directory to PATH"
+		return k
+	}
 	if readyzErr != nil && len(k.Failing) == 0 {
 		// No check list: kubectl never got an answer.
 		where := k.Server
@@ -228,7 +232,6 @@ func probeKube(ctx context.Context, t KubeTarget, products []string) *KubeCluste
 		return k
 	}
 
-	var nsErr error
 	var namespaced, cluster string
 	var discNS, discCluster error
 	wg.Add(2)
@@ -240,12 +243,12 @@ func probeKube(ctx context.Context, t KubeTarget, products []string) *KubeCluste
 		defer wg.Done()
 		cluster, _, discCluster = kubectlRun(ctx, kubeProbeTimeout, append(kubectl, "api-resources", "--verbs=list", "--namespaced=false", "-o", "name")...)
 	}()
-	nsErr = k.chooseNamespaces(ctx, ctxNamespace, products)
+	k.chooseNamespaces(ctx, ctxNamespace, products)
 	wg.Wait()
 	notName := func(r string) bool { return !kubeName.MatchString(r) }
 	k.Namespaced = slices.DeleteFunc(strings.Fields(namespaced), notName)
 	k.ClusterScoped = slices.DeleteFunc(strings.Fields(cluster), notName)
-	if err := errors.Join(discNS, discCluster, nsErr); err != nil {
+	if err := errors.Join(discNS, discCluster); err != nil {
 		// Partial discovery (an aggregated API down) still lists the rest.
 		k.Discovery = err.Error()
 	}
@@ -275,15 +278,15 @@ func healthz(ctx context.Context, kubectl []string, path string) (string, error)
 // chooseNamespaces applies --all-namespaces and --namespace, or else picks all
 // namespaces when the user may list pods cluster-wide, or else the context's
 // namespace plus the products' namespaces the user may read.
-func (k *KubeCluster) chooseNamespaces(ctx context.Context, ctxNamespace string, products []string) error {
+func (k *KubeCluster) chooseNamespaces(ctx context.Context, ctxNamespace string, products []string) {
 	t, kubectl := k.Target, k.Target.kubectl()
 	switch {
 	case t.AllNamespaces:
 		k.AllNamespaces, k.NamespacesWhy = true, "--all-namespaces"
-		return nil
+		return
 	case len(t.Namespaces) > 0:
 		k.Namespaces, k.NamespacesWhy = slices.Compact(slices.Sorted(slices.Values(t.Namespaces))), "--namespace"
-		return nil
+		return
 	}
 	canI := func(args ...string) bool {
 		out, _, _ := kubectlRun(ctx, kubeProbeTimeout, slices.Concat(kubectl, []string{"auth", "can-i", "list", "pods"}, args)...)
@@ -291,7 +294,7 @@ func (k *KubeCluster) chooseNamespaces(ctx context.Context, ctxNamespace string,
 	}
 	if canI("-A") {
 		k.AllNamespaces, k.NamespacesWhy = true, "the user may list pods in all namespaces (kubectl auth can-i list pods -A)"
-		return nil
+		return
 	}
 	k.Namespaces = []string{ctxNamespace}
 	why := []string{fmt.Sprintf("%s is the context's namespace", ctxNamespace)}
@@ -309,7 +312,6 @@ func (k *KubeCluster) chooseNamespaces(ctx context.Context, ctxNamespace string,
 		}
 	}
 	k.NamespacesWhy = "the user may not list pods in all namespaces (kubectl auth can-i list pods -A): " + strings.Join(why, "; ")
-	return nil
 }
 
 // lastLine is the last non-empty line of s.

@@ -337,3 +337,22 @@ func TestHostCommandsAcceptTheirArguments(t *testing.T) {
 		}
 	}
 }
+
+// Without kubectl the kube part ends at once, saying so at the top.
+func TestKubeWithoutKubectl(t *testing.T) {
+	withProfiles(t)
+	builtinProfiles = Builtin
+	t.Setenv("PATH", t.TempDir())
+	opts := testOptions(t)
+	opts.Profiles = []string{"kube"}
+	res := mustRun(t, opts)
+	if r := result(t, res, "kube-health"); r.Status != StatusFailed || !strings.Contains(r.Error, "kubectl is not installed") {
+		t.Errorf("kube-health: %s %q", r.Status, r.Error)
+	}
+	if s := res.Summary(); !strings.HasPrefix(s, "kube: kubectl is not installed") {
+		t.Errorf("summary does not start with the cause:\n%s", s)
+	}
+	if n := res.Plan.Collectors(); n != 2 {
+		t.Errorf("%d kube collectors planned, want health and contexts only", n)
+	}
+}

@@ -14,6 +14,7 @@ func TestInterspersedFlags(t *testing.T) {
 		{[]string{"dump", "--all", "decrypt", "3f2a"}, []string{"dump", "decrypt", "--all", "--", "3f2a"}},
 		{[]string{"dump", "--to", "file:///b", "-q", "upload", "f.age"}, []string{"dump", "upload", "--to", "file:///b", "-q", "--", "f.age"}},
 		{[]string{"dump", "--to", "file:///b"}, []string{"dump", "--to", "file:///b"}},
+		{[]string{"dump", "-n", "kube-system", "-A", "--nice=false", "gather"}, []string{"dump", "gather", "-n", "kube-system", "-A", "--nice=false"}},
 		{[]string{"dump", "decrypt", "3f2a", "-qv", "--all"}, []string{"dump", "decrypt", "-qv", "--all", "--", "3f2a"}},
 		{[]string{"dump", "upload", "--to=file:///b", "f.age"}, []string{"dump", "upload", "--to=file:///b", "--", "f.age"}},
 		{[]string{"dump", "gather", "--out", "X"}, []string{"dump", "gather", "--out", "X"}},

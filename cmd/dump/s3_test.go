@@ -204,11 +204,12 @@ func TestS3ServerKilledMidUpload(t *testing.T) {
 }
 
 // waitForParts reports whether the multipart upload of key stored a part
-// before the uploading process exited (or two minutes passed).
+// before the uploading process exited (or five minutes passed: the gather
+// and seal before it are slow on a loaded machine).
 func waitForParts(srv *miniotest.Server, bucket, key string, exited <-chan error) bool {
 	c := srv.Client()
 	ctx := context.Background()
-	deadline := time.Now().Add(2 * time.Minute)
+	deadline := time.Now().Add(5 * time.Minute)
 	for time.Now().Before(deadline) {
 		select {
 		case <-exited:

@@ -4,14 +4,21 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	_ "embed"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"text/template"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 // What Populate puts in the cluster, for tests to look for.
@@ -112,7 +119,7 @@ func (c *Cluster) Populate(ctx context.Context) error {
 		},
 	}
 	for pod, st := range statuses {
-		if err := c.patchStatus(ctx, Namespace, "pod", pod, st); err != nil {
+		if err := c.patchStatus(ctx, Namespace, "pods", pod, st); err != nil {
 			return err
 		}
 	}
@@ -129,7 +136,7 @@ func (c *Cluster) Populate(ctx context.Context) error {
 	}
 	// No controller-manager computes a quota's status, and the quota
 	// admission refuses pods while it is unknown.
-	return c.patchStatus(ctx, Namespace, "resourcequota", "teleport", map[string]any{
+	return c.patchStatus(ctx, Namespace, "resourcequotas", "teleport", map[string]any{
 		"hard": map[string]any{"pods": "20"}, "used": map[string]any{"pods": "3"},
 	})
 }
@@ -173,7 +180,7 @@ spec:
 		err = c.registerNode(ctx, WedgedNode, c.hung.Port)
 	}
 	if err == nil {
-		err = c.patchStatus(ctx, WedgedNamespace, "pod", WedgedPod, map[string]any{
+		err = c.patchStatus(ctx, WedgedNamespace, "pods", WedgedPod, map[string]any{
 			"phase": "Running", "startTime": started, "conditions": conditions("True", "", ""),
 			"containerStatuses": []any{map[string]any{
 				"name": "agent", "ready": true, "started": true, "restartCount": 0, "imageID": "",
@@ -202,7 +209,7 @@ func (c *Cluster) apply(ctx context.Context, tmpl string, data any) error {
 
 // registerNode points a Node at a kubelet on 127.0.0.1:port and makes it Ready.
 func (c *Cluster) registerNode(ctx context.Context, name string, port int) error {
-	return c.patchStatus(ctx, "", "node", name, map[string]any{
+	return c.patchStatus(ctx, "", "nodes", name, map[string]any{
 		"addresses":       []any{map[string]any{"type": "InternalIP", "address": "127.0.0.1"}, map[string]any{"type": "Hostname", "address": name}},
 		"daemonEndpoints": map[string]any{"kubeletEndpoint": map[string]any{"Port": port}},
 		"conditions": []any{map[string]any{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "stand-in kubelet",
@@ -213,17 +220,70 @@ func (c *Cluster) registerNode(ctx context.Context, name string, port int) error
 	})
 }
 
-func (c *Cluster) patchStatus(ctx context.Context, namespace, kind, name string, status any) error {
+// patchStatus merges status into the status subresource of a core/v1
+// object ("pods", "nodes", "resourcequotas"). It talks HTTP as the admin:
+// kubectl patch --subresource needs kubectl 1.24, and Debian ships 1.20.
+func (c *Cluster) patchStatus(ctx context.Context, namespace, resource, name string, status any) error {
 	patch, err := json.Marshal(map[string]any{"status": status})
 	if err != nil {
 		return err
 	}
-	args := []string{"patch", kind, name, "--subresource=status", "--type=merge", "-p", string(patch)}
+	p := "/api/v1/" + resource + "/" + name + "/status"
 	if namespace != "" {
-		args = append(args, "-n", namespace)
+		p = "/api/v1/namespaces/" + namespace + "/" + resource + "/" + name + "/status"
 	}
-	_, err = c.Kubectl(ctx, "", args...)
-	return err
+	client, token, err := c.adminClient()
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPatch, c.Server+p, bytes.NewReader(patch))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/merge-patch+json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("patch %s: %w", p, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("patch %s: %s: %s", p, resp.Status, body)
+	}
+	return nil
+}
+
+// adminClient is an HTTP client trusting the cluster's CA, and the admin's
+// token, both read from the admin kubeconfig.
+func (c *Cluster) adminClient() (*http.Client, string, error) {
+	b, err := os.ReadFile(c.AdminKubeconfig)
+	if err != nil {
+		return nil, "", err
+	}
+	var cfg struct {
+		Clusters []struct {
+			Cluster struct {
+				CA string `yaml:"certificate-authority-data"`
+			} `yaml:"cluster"`
+		} `yaml:"clusters"`
+		Users []struct {
+			User struct {
+				Token string `yaml:"token"`
+			} `yaml:"user"`
+		} `yaml:"users"`
+	}
+	if err := yaml.Unmarshal(b, &cfg); err != nil || len(cfg.Clusters) == 0 || len(cfg.Users) == 0 {
+		return nil, "", fmt.Errorf("read %s: %v", c.AdminKubeconfig, err)
+	}
+	ca, err := base64.StdEncoding.DecodeString(cfg.Clusters[0].Cluster.CA)
+	if err != nil {
+		return nil, "", fmt.Errorf("read %s: %w", c.AdminKubeconfig, err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca)
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	return client, cfg.Users[0].User.Token, nil
 }
 
 // own makes an object in Namespace owned by another, as controllers do.

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -29,11 +30,15 @@ import (
 // once some have gone up, as a crash or ^C half way would.
 type partCounter struct {
 	parts       atomic.Int64
+	heads       atomic.Int64
 	cancelAfter int64
 	cancel      context.CancelFunc
 }
 
 func (c *partCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodHead {
+		c.heads.Add(1)
+	}
 	resp, err := http.DefaultTransport.RoundTrip(r)
 	if err == nil && r.Method == http.MethodPut && r.URL.Query().Has("partNumber") && resp.StatusCode == http.StatusOK {
 		if n := c.parts.Add(1); n == c.cancelAfter && c.cancel != nil {
@@ -245,4 +250,70 @@ func settledParts(t *testing.T, bucket, key string, uploadID *string) int {
 	}
 	t.Fatalf("the stored parts of %s never settled", key)
 	return 0
+}
+
+// Uploading a dump looks at each object once: the HEAD before its put.
+func TestOneHeadPerObject(t *testing.T) {
+	miniotest.Need(t, srv)
+	bucket := newBucket(t)
+	c := &partCounter{}
+	s := countingStore(t, bucket, c)
+	payload, _ := randomFile(t, 2*s3.PartSize+5)
+	key, _ := randomFile(t, 200)
+	parts := upload.Parts{PayloadPath: payload, KeyPath: key, InfoPath: key}
+	const id = "0d000000-0000-4000-8000-0000000000a1"
+	if err := upload.PutDump(context.Background(), s, id, parts, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.heads.Load(); n != 3 {
+		t.Fatalf("%d HEAD requests for a dump of 3 objects, want 3", n)
+	}
+}
+
+// An upload made while sealing that stops half way leaves its parts; the Put
+// of the sealed file that follows sends only the missing ones.
+func TestStreamThenFileResumes(t *testing.T) {
+	miniotest.Need(t, srv)
+	bucket := newBucket(t)
+	path, data := randomFile(t, 4*s3.PartSize+123) // 5 parts
+	const name = "u/dump.tar.zst.age"
+
+	ctx, cancel := context.WithCancel(context.Background())
+	first := &partCounter{cancelAfter: 2, cancel: cancel}
+	err := countingStore(t, bucket, first).PutStream(ctx, name, bytes.NewReader(data))
+	cancel()
+	if err == nil {
+		t.Fatalf("PutStream survived its context being cancelled")
+	}
+	ups := uploadsOf(t, bucket, name)
+	if len(ups) != 1 {
+		t.Fatalf("%d unfinished uploads after the stream stopped, want 1 kept for the file's Put", len(ups))
+	}
+	stored := settledParts(t, bucket, name, ups[0].UploadId)
+
+	second := &partCounter{}
+	s := countingStore(t, bucket, second)
+	if err := putFrom(context.Background(), t, s, name, path); err != nil {
+		t.Fatalf("Put from the file: %v", err)
+	}
+	if got, want := second.parts.Load(), int64(5-stored); got != want || stored == 0 {
+		t.Fatalf("the file's Put sent %d parts, want %d (%d were streamed)", got, want, stored)
+	}
+	checkObject(t, s, name, data)
+}
+
+// A stream whose source fails (the seal failed) keeps nothing: no object, no
+// unfinished upload.
+func TestFailedSourceStreamKeepsNothing(t *testing.T) {
+	miniotest.Need(t, srv)
+	bucket := newBucket(t)
+	const name = "u/dump.tar.zst.age"
+	src := io.MultiReader(bytes.NewReader(make([]byte, 2*s3.PartSize)), iotest.ErrReader(errors.New("seal: disk full")))
+	err := countingStore(t, bucket, &partCounter{}).PutStream(context.Background(), name, src)
+	if err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("PutStream from a failing source: %v", err)
+	}
+	if ups := uploadsOf(t, bucket, name); len(ups) != 0 {
+		t.Fatalf("%d unfinished uploads kept after the source failed", len(ups))
+	}
 }
