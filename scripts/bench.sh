@@ -36,18 +36,19 @@ run() {
 		echo '```'
 	} >>"$work/md"
 }
-# timed NAME CMD...: runs CMD under /usr/bin/time; appends "wall maxrss_kib"
-# to $work/NAME.
+# timed NAME CMD...: runs CMD under /usr/bin/time; appends
+# "wall maxrss_kib cpu_seconds" to $work/NAME.
 timed() {
 	local name=$1
 	shift
 	sync
-	/usr/bin/time -f '%e %M' -o "$work/time.tmp" "$@" >/dev/null
-	cat "$work/time.tmp" >>"$work/$name"
+	/usr/bin/time -f '%e %M %U %S' -o "$work/time.tmp" "$@" >/dev/null
+	awk '{ print $1, $2, $3 + $4 }' "$work/time.tmp" >>"$work/$name"
 }
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 wall() { cut -d' ' -f1 "$work/$1" | median; }
 rss() { cut -d' ' -f2 "$work/$1" | sort -n | tail -n 1 | awk '{ printf "%.0f", $1 / 1024 }'; }
+cpu() { cut -d' ' -f3 "$work/$1" | median; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 {
@@ -65,8 +66,9 @@ Trees from `go run ./scripts/genlogs DIR SIZE_MIB` (60% text logs, 25% journal
 JSON lines, 15% kubectl YAML; seeded, so every run packs the same bytes), read
 from a warm page cache. Ours runs with `--nice=false`, as the shell pipelines
 run at normal priority. Open+extract of both is of our sealed dump, to a fresh
-directory. Wall time is the median of the rounds, peak RSS (`/usr/bin/time`)
-the largest; the shell's RSS is its largest process.
+directory. Wall time and CPU time (user+system, all processes) are the
+medians of the rounds, peak RSS (`/usr/bin/time`) the largest; the shell's RSS
+is its largest process. On a busy machine CPU time is the steadier figure.
 
 ```
 seal:  dump seal --nice=false TREE --recipient age1...
@@ -75,8 +77,8 @@ open:  dump decrypt --file FILE --identity support.key --out DIR
        age -d -i support.key KEY > s.key; age -d -i s.key FILE | zstd -d | tar -x -C DIR
 ```
 
-| tree | seal: dump | shell | speed-up | size: dump | shell | size ratio | open+extract: dump | shell | speed-up | peak RSS seal / open: dump | shell |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| tree | seal: dump | shell | speed-up | CPU-s: dump / shell | size: dump | shell | size ratio | open+extract: dump | shell | speed-up | CPU-s: dump / shell | peak RSS seal / open: dump | shell |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 TXT
 for mib in "${sizes[@]}"; do
 	tree=$work/tree-$mib
@@ -103,7 +105,7 @@ for mib in "${sizes[@]}"; do
 		rm -rf "$work/ours" "$work/x" "$work/shell.age" "$work/s.key"
 	done
 	so=$(wall "seal-ours-$mib") ss=$(wall "seal-shell-$mib") oo=$(wall "open-ours-$mib") os=$(wall "open-shell-$mib")
-	echo "| $mib MiB ($n×) | ${so} s | ${ss} s | **$(ratio "$ss" "$so")×** | $size_ours | $size_shell | $(ratio "$size_ours" "$size_shell") | ${oo} s | ${os} s | **$(ratio "$os" "$oo")×** | $(rss "seal-ours-$mib") / $(rss "open-ours-$mib") MiB | $(rss "seal-shell-$mib") / $(rss "open-shell-$mib") MiB |" >>"$work/md"
+	echo "| $mib MiB ($n×) | ${so} s | ${ss} s | **$(ratio "$ss" "$so")×** | $(cpu "seal-ours-$mib") / $(cpu "seal-shell-$mib") | $size_ours | $size_shell | $(ratio "$size_ours" "$size_shell") | ${oo} s | ${os} s | **$(ratio "$os" "$oo")×** | $(cpu "open-ours-$mib") / $(cpu "open-shell-$mib") | $(rss "seal-ours-$mib") / $(rss "open-ours-$mib") MiB | $(rss "seal-shell-$mib") / $(rss "open-shell-$mib") MiB |" >>"$work/md"
 	((mib == sizes[-1])) || rm -rf "$tree"
 done
 neighbour_tree=$tree
@@ -143,7 +145,7 @@ section "A gentle guest: a CPU-bound neighbour while a dump seals"
 neighbour() {
 	local i pids=()
 	for ((i = 0; i < $(nproc); i++)); do
-		openssl speed -seconds 5 -bytes 16384 sha256 2>&1 | grep -o "[0-9]* sha256's" | cut -d' ' -f1 >"$work/nb.$i" &
+		openssl speed -seconds 4 -bytes 16384 sha256 2>&1 | grep -o "[0-9]* sha256's" | cut -d' ' -f1 >"$work/nb.$i" &
 		pids+=($!)
 	done
 	wait "${pids[@]}"
@@ -171,13 +173,13 @@ with() {
 # Rounds interleave the three cases, so a change in the machine's other
 # load hits them alike.
 alone=0 gentle=0 rude=0
-for ((r = 0; r < 3; r++)); do
+for ((r = 0; r < 5; r++)); do
 	alone=$((alone + $(neighbour))) gentle=$((gentle + $(with true))) rude=$((rude + $(with false)))
 done
 pct() { awk -v a="$1" -v b="$alone" 'BEGIN { printf "%.1f", 100 * a / b }'; }
 {
-	echo "$(nproc) \`openssl speed sha256\` processes at normal priority for 5 s, alone and while \`dump seal\` of the"
-	echo "$(du -sm "$neighbour_tree" | cut -f1) MiB tree runs in a loop; three rounds of the three cases, interleaved, summed:"
+	echo "$(nproc) \`openssl speed sha256\` processes at normal priority for 4 s, alone and while \`dump seal\` of the"
+	echo "$(du -sm "$neighbour_tree" | cut -f1) MiB tree runs in a loop; five rounds of the three cases, interleaved, summed:"
 	echo '```'
 	echo "neighbour alone:                     $alone ops"
 	echo "with dump seal (default, --nice):    $gentle ops = $(pct "$gentle")% of alone"
