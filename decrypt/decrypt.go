@@ -31,6 +31,9 @@ type Options struct {
 	// Wrap, if set, observes the payload bytes (progress); size is -1 when
 	// unknown.
 	Wrap func(name string, r io.Reader, size int64) io.Reader
+	// Node, if set, opens only that node's part of a cluster dump, into
+	// OutDir/<uuid>/nodes/<node>.
+	Node string
 
 	chunkSize int64 // tests make it small
 }
@@ -41,6 +44,9 @@ type Result struct {
 	Dir   string // OutDir/<uuid>
 	Info  layout.Info
 	Stats Stats
+	// NodeErrors say which node parts of a cluster dump could not be opened;
+	// the rest of the dump is extracted all the same.
+	NodeErrors []error
 }
 
 // FromStore downloads dump id (a full uuid, see [Find]) from s, checks it
@@ -60,6 +66,9 @@ func FromStore(ctx context.Context, s upload.Store, id string, opts Options) (*R
 	if err != nil {
 		return nil, err
 	}
+	if opts.Node != "" {
+		return oneNode(ctx, s, id, info, session, target, opts)
+	}
 	pieces, err := storePieces(ctx, s, id, &info, opts)
 	if err != nil {
 		return nil, fmt.Errorf("decrypt %s: %w", id, err)
@@ -72,18 +81,41 @@ func FromStore(ctx context.Context, s upload.Store, id string, opts Options) (*R
 		if n.Error != "" {
 			continue // the cluster part's report says why
 		}
-		if err := unpackNode(ctx, s, id, n.Name, session, filepath.Join(target, "nodes", n.Name), opts); err != nil {
-			return res, err
+		nr, err := unpackNode(ctx, s, id, n.Name, session, filepath.Join(target, "nodes", n.Name), opts)
+		if err != nil {
+			res.NodeErrors = append(res.NodeErrors, err)
+			continue
 		}
+		res.Stats.Files += nr.Stats.Files
+		res.Stats.Bytes += nr.Stats.Bytes
 	}
 	return res, nil
 }
 
+// oneNode opens only the part of opts.Node.
+func oneNode(ctx context.Context, s upload.Store, id string, info layout.Info, session age.Identity, target string, opts Options) (*Result, error) {
+	var names []string
+	for _, n := range info.Nodes {
+		if n.Name != opts.Node {
+			names = append(names, n.Name)
+			continue
+		}
+		if n.Error != "" {
+			return nil, fmt.Errorf("decrypt %s: node %s uploaded no part: %s", id, n.Name, n.Error)
+		}
+		return unpackNode(ctx, s, id, n.Name, session, filepath.Join(target, "nodes", n.Name), opts)
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("decrypt %s: --node %s: this is not a cluster dump; leave out --node", id, layout.Quote(opts.Node))
+	}
+	return nil, fmt.Errorf("decrypt %s: --node %s: no such node in this dump; it has %s", id, layout.Quote(opts.Node), strings.Join(names, ", "))
+}
+
 // unpackNode opens the part of node name of cluster dump id into dir.
-func unpackNode(ctx context.Context, s upload.Store, id, name string, session age.Identity, dir string, opts Options) error {
+func unpackNode(ctx context.Context, s upload.Store, id, name string, session age.Identity, dir string, opts Options) (*Result, error) {
 	rc, err := s.Get(ctx, layout.Object(id, layout.NodeInfoObject(name)))
 	if err != nil {
-		return fmt.Errorf("decrypt %s: node %s: %w", id, name, err)
+		return nil, fmt.Errorf("decrypt %s: node %s: %w", id, name, err)
 	}
 	info, err := layout.ReadInfo(rc)
 	rc.Close()
@@ -91,15 +123,16 @@ func unpackNode(ctx context.Context, s upload.Store, id, name string, session ag
 		err = fmt.Errorf("its info describes dump %s", layout.Quote(info.UUID))
 	}
 	if err != nil {
-		return fmt.Errorf("decrypt %s: node %s: %w", id, name, err)
+		return nil, fmt.Errorf("decrypt %s: node %s: %w", id, name, err)
 	}
 	obj := layout.Object(id, layout.NodePayloadObject(name))
 	pc := piece{name: obj, size: info.PayloadSize, sha256: info.PayloadSHA256,
 		open: func() (io.ReadCloser, error) { return openStorePayload(ctx, s, obj, info.PayloadSize, opts) }}
-	if _, err := unpack(ctx, []piece{pc}, id, &info, session, dir, opts); err != nil {
-		return fmt.Errorf("node %s: %w", name, err)
+	res, err := unpack(ctx, []piece{pc}, id, &info, session, dir, opts)
+	if err != nil {
+		return nil, fmt.Errorf("node %s: %w", name, err)
 	}
-	return nil
+	return res, nil
 }
 
 func openStorePayload(ctx context.Context, s upload.Store, name string, size int64, opts Options) (io.ReadCloser, error) {

@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	s3sdk "github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/dumptool/dump/internal/kubetest"
 	"github.com/dumptool/dump/internal/miniotest"
 	"github.com/dumptool/dump/internal/nodepods"
@@ -106,6 +109,35 @@ func TestClusterThreeNodesOneFails(t *testing.T) {
 	if report := readFile(t, filepath.Join(tree, "report.txt")); !strings.Contains(report, "node-c") || !strings.Contains(report, "image pull back-off") {
 		t.Errorf("report.txt does not say why node-c has no part:\n%s", report)
 	}
+	// One node alone; a node without a part says why.
+	r = runDump(t, t.TempDir(), srv.Env(), "decrypt", "--from", "s3://support/cluster", "--identity", identity, "--out", t.TempDir(), "--node", "node-b", id)
+	if r.code != 0 || !strings.HasSuffix(r.lastLine(), filepath.Join(id, "nodes", "node-b")) {
+		t.Fatalf("decrypt --node node-b: %s", r)
+	}
+	if _, err := os.Stat(filepath.Join(r.lastLine(), "manifest.json")); err != nil {
+		t.Errorf("decrypt --node node-b gave no tree: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(r.lastLine(), "..", "..", "system")); err == nil {
+		t.Errorf("decrypt --node also opened the cluster part")
+	}
+	r = runDump(t, t.TempDir(), srv.Env(), "decrypt", "--from", "s3://support/cluster", "--identity", identity, "--out", t.TempDir(), "--node", "node-c", id)
+	if r.code != 1 || !strings.Contains(r.stderr, "image pull back-off") {
+		t.Errorf("decrypt --node of the failed node must say why it has no part: %s", r)
+	}
+
+	// A node part lost from the bucket costs that node only.
+	if _, err := srv.Client().DeleteObject(context.Background(), &s3sdk.DeleteObjectInput{
+		Bucket: aws.String("support"), Key: aws.String("cluster/" + id + "/nodes/node-a.tar.zst.age")}); err != nil {
+		t.Fatal(err)
+	}
+	r = runDump(t, t.TempDir(), srv.Env(), "decrypt", "--from", "s3://support/cluster", "--identity", identity, "--out", t.TempDir(), id)
+	if r.code != 1 || !strings.Contains(r.stderr, "node-a") {
+		t.Errorf("decrypt with node-a's part gone must fail naming it: %s", r)
+	}
+	if _, err := os.Stat(filepath.Join(r.lastLine(), "nodes", "node-b", "manifest.json")); err != nil {
+		t.Errorf("node-b is not extracted when node-a's part is gone: %v\n%s", err, r)
+	}
+
 	// The pods as the API server stored them hold no secret.
 	pods := runner.Pods()
 	if len(pods) != 3 {

@@ -24,6 +24,7 @@ func decryptCommand() *cli.Command {
 			stringFlag("file", "a local sealed dump (dump-<uuid>.tar.zst.age) instead of a store", ""),
 			stringFlag("out", "extract under this directory", "."),
 			boolFlag("all", "open every dump that matches"),
+			stringFlag("node", "of a cluster dump, open only this node's part (into <uuid>/nodes/NAME)", ""),
 			maxBytesFlag(), maxFilesFlag(),
 			countFlag("download-concurrency", "parallel ranged downloads", decrypt.DefaultConcurrency),
 			storeTimeoutFlag(),
@@ -38,6 +39,8 @@ func decryptAction(c *cli.Context) error {
 	switch {
 	case file != "" && c.NArg() > 0:
 		return usageErrorf("give either --file or a uuid with --from, not both")
+	case file != "" && c.String("node") != "":
+		return usageErrorf("--node works with --from: a cluster dump's node parts are in its bucket")
 	case file == "" && (c.NArg() != 1 || strings.TrimSpace(c.Args().First()) == ""):
 		return usageErrorf("decrypt needs one uuid, prefix or glob: dump decrypt --from URL 3f2a (dump list --from URL shows them)")
 	}
@@ -81,6 +84,12 @@ func decryptAction(c *cli.Context) error {
 	for _, r := range refs {
 		res, err := decrypt.FromStore(c.Context, dest, r.UUID, opts)
 		switch {
+		case err == nil && len(res.NodeErrors) > 0:
+			for _, e := range res.NodeErrors {
+				u.warnf("%v", e)
+			}
+			reportExtracted(u, res)
+			return fmt.Errorf("%d node part(s) of dump %s could not be opened (above); the rest is extracted in %s", len(res.NodeErrors), r.UUID, res.Dir)
 		case err == nil:
 			reportExtracted(u, res)
 			continue
@@ -135,5 +144,6 @@ func decryptOptions(c *cli.Context, u *ui) (decrypt.Options, error) {
 		Limits:      decrypt.Limits{MaxBytes: maxBytes, MaxFiles: c.Int("max-files")},
 		Concurrency: c.Int("download-concurrency"),
 		Wrap:        u.downloadProgress(),
+		Node:        c.String("node"),
 	}, nil
 }
