@@ -44,6 +44,15 @@ type SealOptions struct {
 	// many bytes (dump-<uuid>.tar.zst.age.001, .002, ...), for transports
 	// with a size limit. At least [layout.MinPartSize].
 	Split int64
+	// Session, if set, is the session identity to seal with instead of a
+	// fresh one: a cluster dump's initiator seals its own part with the key
+	// its node parts are sealed to.
+	Session *age.X25519Identity
+	// SessionRecipient, if set, seals the payload to this public session
+	// recipient and to nothing else: a node part of a cluster dump, whose
+	// node never holds the session identity. IncludeKey must be false and
+	// [Sealed.SessionKey] stays empty.
+	SessionRecipient age.Recipient
 }
 
 // Sealed describes the files written by [Seal].
@@ -104,15 +113,17 @@ func Seal(ctx context.Context, dir string, opts SealOptions) (_ *Sealed, err err
 		return nil, fmt.Errorf("seal: %w", err)
 	}
 
-	session, err := age.GenerateX25519Identity()
+	session, to, err := sessionOf(opts)
 	if err != nil {
-		return nil, fmt.Errorf("seal: generate session key: %w", err)
+		return nil, fmt.Errorf("seal: %w", err)
 	}
 	files := layout.LocalFiles(outDir, id)
 	s := &Sealed{
 		PayloadPath: files.Payload,
 		InfoPath:    files.Info,
-		SessionKey:  session.String(),
+	}
+	if session != nil {
+		s.SessionKey = session.String()
 	}
 	if opts.IncludeKey {
 		s.KeyPath = files.Key
@@ -157,7 +168,7 @@ func Seal(ctx context.Context, dir string, opts SealOptions) (_ *Sealed, err err
 	if opts.Tee != nil {
 		w = io.MultiWriter(w, opts.Tee)
 	}
-	stats, size, sum, err := writePayload(ctx, w, dir, session.Recipient(), popts)
+	stats, size, sum, err := writePayload(ctx, w, dir, to, popts)
 	if err != nil {
 		return nil, fmt.Errorf("seal: %w", err)
 	}
@@ -226,6 +237,24 @@ func Seal(ctx context.Context, dir string, opts SealOptions) (_ *Sealed, err err
 	}
 	syncDir(outDir)
 	return s, nil
+}
+
+// sessionOf is the session identity (nil for a node part) and the recipient
+// the payload is sealed to.
+func sessionOf(opts SealOptions) (*age.X25519Identity, age.Recipient, error) {
+	switch {
+	case opts.SessionRecipient != nil && (opts.IncludeKey || opts.Session != nil):
+		return nil, nil, errors.New("a part sealed to a session recipient has no session key to include")
+	case opts.SessionRecipient != nil:
+		return nil, opts.SessionRecipient, nil
+	case opts.Session != nil:
+		return opts.Session, opts.Session.Recipient(), nil
+	}
+	session, err := age.GenerateX25519Identity()
+	if err != nil {
+		return nil, nil, fmt.Errorf("generate session key: %w", err)
+	}
+	return session, session.Recipient(), nil
 }
 
 // writePayload streams tar | zstd | age into w, hashing and counting the

@@ -64,7 +64,42 @@ func FromStore(ctx context.Context, s upload.Store, id string, opts Options) (*R
 	if err != nil {
 		return nil, fmt.Errorf("decrypt %s: %w", id, err)
 	}
-	return unpack(ctx, pieces, id, &info, session, target, opts)
+	res, err := unpack(ctx, pieces, id, &info, session, target, opts)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range info.Nodes {
+		if n.Error != "" {
+			continue // the cluster part's report says why
+		}
+		if err := unpackNode(ctx, s, id, n.Name, session, filepath.Join(target, "nodes", n.Name), opts); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// unpackNode opens the part of node name of cluster dump id into dir.
+func unpackNode(ctx context.Context, s upload.Store, id, name string, session age.Identity, dir string, opts Options) error {
+	rc, err := s.Get(ctx, layout.Object(id, layout.NodeInfoObject(name)))
+	if err != nil {
+		return fmt.Errorf("decrypt %s: node %s: %w", id, name, err)
+	}
+	info, err := layout.ReadInfo(rc)
+	rc.Close()
+	if err == nil && info.UUID != id {
+		err = fmt.Errorf("its info describes dump %s", layout.Quote(info.UUID))
+	}
+	if err != nil {
+		return fmt.Errorf("decrypt %s: node %s: %w", id, name, err)
+	}
+	obj := layout.Object(id, layout.NodePayloadObject(name))
+	pc := piece{name: obj, size: info.PayloadSize, sha256: info.PayloadSHA256,
+		open: func() (io.ReadCloser, error) { return openStorePayload(ctx, s, obj, info.PayloadSize, opts) }}
+	if _, err := unpack(ctx, []piece{pc}, id, &info, session, dir, opts); err != nil {
+		return fmt.Errorf("node %s: %w", name, err)
+	}
+	return nil
 }
 
 func openStorePayload(ctx context.Context, s upload.Store, name string, size int64, opts Options) (io.ReadCloser, error) {

@@ -43,6 +43,10 @@ type Options struct {
 	Kube             KubeTarget    // kubectl's cluster and namespaces for the kube profile
 	Redactor         *redact.Redactor
 	Progress         Progress // nil = silent
+	// Outcomes are results of work done outside this run (the node parts of
+	// a cluster dump), reported in the manifest, report and exit status
+	// like the collectors' own.
+	Outcomes []CollectorResult
 }
 
 // Progress receives events while a run goes. Started and Finished are called

@@ -287,6 +287,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	for i, t := range tasks {
 		m.Collectors[i] = t.res
 	}
+	m.Collectors = append(m.Collectors, opts.Outcomes...)
 	if m.Dropped == nil {
 		m.Dropped = []Dropped{}
 	}

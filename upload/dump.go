@@ -61,6 +61,15 @@ func PutDump(ctx context.Context, s Store, uuid string, p Parts, wrap Wrap) erro
 	return nil
 }
 
+// PutNodePart uploads one node's part of cluster dump uuid: its payload,
+// then its info (layout.NodePayloadObject, layout.NodeInfoObject).
+func PutNodePart(ctx context.Context, s Store, uuid, node, payloadPath, infoPath string, wrap Wrap) error {
+	if err := putFile(ctx, s, layout.Object(uuid, layout.NodePayloadObject(node)), payloadPath, wrap); err != nil {
+		return err
+	}
+	return putFile(ctx, s, layout.Object(uuid, layout.NodeInfoObject(node)), infoPath, wrap)
+}
+
 func putFile(ctx context.Context, s Store, name, file string, wrap Wrap) error {
 	f, err := os.Open(file)
 	if err != nil {

@@ -65,6 +65,9 @@ func loadConfig(c *cli.Context) error {
 		if name == "out" && c.Command != nil && c.Command.Name == "keygen" {
 			continue // a file here, a directory everywhere else
 		}
+		if name == "ticket" && c.Command != nil && c.Command.Name == "gather" {
+			continue // a node part's ticket: only on a node pod's command line
+		}
 		for _, s := range v.values {
 			if err := c.Set(name, s); err != nil {
 				return usageErrorf("config %s: %v", v.where, withExample(c, fmt.Errorf("invalid value %q for flag -%s: %v", s, name, err)))

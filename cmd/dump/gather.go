@@ -22,6 +22,8 @@ func gatherCommand() *cli.Command {
 		boolFlag("encrypt", "also seal the dump for the support recipients"),
 		boolFlag("dry-run", "print what would run, per profile, and stop"),
 		splitFlag(),
+		// No DUMP_TICKET here: that is gather-upload's ticket for a whole dump.
+		&cli.StringFlag{Name: "ticket", Usage: "a node ticket of a cluster dump: seal to the one --recipient and upload this node's part (what node pods run)"},
 	)
 	return &cli.Command{
 		Name:  "gather",
@@ -39,6 +41,9 @@ func gatherCommand() *cli.Command {
 					return err
 				}
 				return plan.WriteDryRun(u.out)
+			}
+			if c.String("ticket") != "" {
+				return gatherNodePart(c, u)
 			}
 			if c.String("split") != "" && !c.Bool("encrypt") {
 				return usageErrorf("--split cuts the sealed payload into parts: add --encrypt")
@@ -157,8 +162,9 @@ func kubeTarget(c *cli.Context) (gather.KubeTarget, error) {
 	return t, nil
 }
 
-// runGather gathers into a private temporary tree and prints the summary.
-func runGather(c *cli.Context, u *ui) (*gathered, error) {
+// runGather gathers into a private temporary tree and prints the summary;
+// outcomes of work done elsewhere (node parts) join its report.
+func runGather(c *cli.Context, u *ui, outcomes ...gather.CollectorResult) (*gathered, error) {
 	id, err := newUUID(c)
 	if err != nil {
 		return nil, err
@@ -177,6 +183,7 @@ func runGather(c *cli.Context, u *ui) (*gathered, error) {
 		return nil, err
 	}
 	opts.UUID = id
+	opts.Outcomes = outcomes
 	g.redactor = opts.Redactor
 	progress := newGatherProgress(u)
 	opts.Progress = progress

@@ -34,7 +34,7 @@ func gatherUploadCommand(name string, mode uploadMode, usage string) *cli.Comman
 	return &cli.Command{
 		Name:   name,
 		Usage:  usage,
-		Flags:  gatherUploadFlags(),
+		Flags:  append(gatherUploadFlags(), clusterFlags()...),
 		Action: gatherUploadAction(mode),
 	}
 }
@@ -42,6 +42,9 @@ func gatherUploadCommand(name string, mode uploadMode, usage string) *cli.Comman
 func gatherUploadAction(mode uploadMode) cli.ActionFunc {
 	return func(c *cli.Context) error {
 		u := newUI(c)
+		if c.Bool("cluster") {
+			return gatherUploadCluster(c, u, mode)
+		}
 		// Everything that can be checked before gathering is, so a bad flag
 		// does not cost the user a ten-minute gather.
 		dest, err := openDestination(c, u)

@@ -21,6 +21,9 @@ type listEntry struct {
 	KeyIncluded bool   `json:"key_included"`
 	ToolVersion string `json:"tool_version,omitempty"`
 	Complete    bool   `json:"complete"`
+	// A cluster dump's nodes, and how many of them uploaded a part.
+	Nodes     int `json:"nodes,omitempty"`
+	NodesGood int `json:"node_parts,omitempty"`
 }
 
 func listCommand() *cli.Command {
@@ -51,6 +54,12 @@ func listCommand() *cli.Command {
 					} else {
 						e.Created = info.Created.UTC().Format("2006-01-02T15:04:05Z")
 						e.ToolVersion = info.ToolVersion
+						e.Nodes = len(info.Nodes)
+						for _, n := range info.Nodes {
+							if n.Error == "" {
+								e.NodesGood++
+							}
+						}
 					}
 				}
 				entries = append(entries, e)
@@ -65,7 +74,7 @@ func listCommand() *cli.Command {
 				return nil
 			}
 			tw := tabwriter.NewWriter(u.out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "UUID\tCREATED\tSIZE\tKEY\tVERSION")
+			fmt.Fprintln(tw, "UUID\tCREATED\tSIZE\tKEY\tVERSION\tNODES")
 			for _, e := range entries {
 				created, key := e.Created, "no (nometa)"
 				if !e.Complete {
@@ -74,7 +83,11 @@ func listCommand() *cli.Command {
 				if e.KeyIncluded {
 					key = "yes"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", layout.Quote(e.UUID), created, human.Bytes(e.Size), key, layout.Quote(e.ToolVersion))
+				nodes := "-"
+				if e.Nodes > 0 {
+					nodes = fmt.Sprintf("%d of %d", e.NodesGood, e.Nodes)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", layout.Quote(e.UUID), created, human.Bytes(e.Size), key, layout.Quote(e.ToolVersion), nodes)
 			}
 			return tw.Flush()
 		},

@@ -71,6 +71,7 @@ func newApp() *cli.App {
 			sealCommand(),
 			redactCommand(),
 			ticketCommand(),
+			cleanupCommand(),
 			decryptCommand(),
 			listCommand(),
 			keygenCommand(),

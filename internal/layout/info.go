@@ -38,6 +38,15 @@ type Info struct {
 	Encryption   string   `json:"encryption"`  // "age"
 	Files        int      `json:"files"`
 	ContentBytes int64    `json:"content_bytes"`
+	// Nodes lists the node parts of a cluster dump (nodes/<name>.tar.zst.age,
+	// each with its own info nodes/<name>.json), failed ones included.
+	Nodes []NodePart `json:"nodes,omitempty"`
+}
+
+// NodePart is one node of a cluster dump.
+type NodePart struct {
+	Name  string `json:"name"`
+	Error string `json:"error,omitempty"` // why the node has no part; empty when it uploaded one
 }
 
 // Part is one piece of a split payload.
@@ -78,6 +87,11 @@ func (i *Info) validate() error {
 	}
 	if err := CheckUUID(i.UUID); err != nil {
 		return err
+	}
+	for _, n := range i.Nodes {
+		if err := CheckNodeName(n.Name); err != nil {
+			return err
+		}
 	}
 	if i.PayloadSize < 0 {
 		return errors.New("negative payload size; it is not a dump info file")

@@ -61,6 +61,26 @@ const (
 // Object is the full name of one of a dump's objects in a bucket.
 func Object(id, name string) string { return id + "/" + name }
 
+// Node parts of a cluster dump, under "<uuid>/": each node's own sealed
+// payload and info, uploaded by the node.
+func NodePayloadObject(node string) string { return "nodes/" + node + PayloadSuffix }
+
+// NodeInfoObject is the info of a node part; see [NodePayloadObject].
+func NodeInfoObject(node string) string { return "nodes/" + node + InfoSuffix }
+
+// CheckNodeName accepts a Kubernetes node name (a DNS subdomain): it becomes
+// an object name and a directory, so nothing else may pass.
+func CheckNodeName(s string) error {
+	ok := s != "" && len(s) <= 253 && s[0] != '.' && s[0] != '-' && s[len(s)-1] != '.' && s[len(s)-1] != '-' && !strings.Contains(s, "..")
+	for _, r := range s {
+		ok = ok && (r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '.')
+	}
+	if !ok {
+		return fmt.Errorf("invalid node name %s: want a Kubernetes node name (lowercase letters, digits, '-' and '.')", Quote(s))
+	}
+	return nil
+}
+
 // MinPartSize is the smallest part --split accepts.
 const MinPartSize = 1 << 20
 

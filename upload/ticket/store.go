@@ -79,9 +79,9 @@ func (s *store) IsTemporary(err error) bool {
 
 // Put sends the signed request for name with the bytes of src.
 func (s *store) Put(ctx context.Context, name string, src upload.Source) error {
-	dir, base := path.Split(name)
-	p, ok := s.t.Puts[base]
-	if !ok || dir != s.t.UUID+"/" {
+	rel, inDump := strings.CutPrefix(name, s.t.UUID+"/")
+	p, ok := s.t.Puts[rel]
+	if !ok || !inDump {
 		return fmt.Errorf("upload %s: this ticket uploads only the dump %s", name, s.t.UUID)
 	}
 	if err := s.t.check(time.Now()); err != nil {
@@ -156,7 +156,7 @@ func (s *store) send(ctx context.Context, p upload.PresignedPut, name string, sr
 
 // exists reads a 412 for name: see Store.
 func (s *store) exists(name string, resent bool) error {
-	if resent || path.Base(name) != layout.InfoObject {
+	if resent || (path.Base(name) != layout.InfoObject && name != layout.Object(s.t.UUID, layout.NodeInfoObject(s.t.Node))) {
 		slog.Info("upload with ticket: already stored by an earlier attempt, continuing", "object", name)
 		return nil
 	}

@@ -54,16 +54,15 @@ var (
 	ErrUploadOnly = fmt.Errorf("an upload ticket can only upload: %w", upload.ErrPermission)
 )
 
-// names are the objects a ticket can put, under "<uuid>/".
-var names = []string{layout.PayloadObject, layout.KeyObject, layout.InfoObject}
-
 // Ticket is a parsed upload ticket.
 type Ticket struct {
 	UUID    string
+	Node    string // set for a node part of a cluster dump: see CreateNode
 	Dest    string // where support said the dump goes, for messages only
 	Expires time.Time
 	// Puts are the signed requests, by object name within the dump
-	// (layout.PayloadObject, layout.KeyObject, layout.InfoObject).
+	// (layout.PayloadObject, layout.KeyObject, layout.InfoObject, or the
+	// node part's layout.NodePayloadObject and layout.NodeInfoObject).
 	Puts map[string]upload.PresignedPut
 }
 
@@ -71,6 +70,7 @@ type Ticket struct {
 type wire struct {
 	V       int                            `json:"v"`
 	UUID    string                         `json:"uuid"`
+	Node    string                         `json:"node,omitempty"`
 	Dest    string                         `json:"dest,omitempty"`
 	Expires string                         `json:"expires"` // RFC 3339
 	Puts    map[string]upload.PresignedPut `json:"puts"`
@@ -80,6 +80,29 @@ type wire struct {
 // ticket string. dest names the destination in messages (no secrets: any
 // password in it is masked).
 func Create(ctx context.Context, p upload.Presigner, dest string, uuid string, expires time.Duration) (string, error) {
+	return create(ctx, p, dest, uuid, "", expires)
+}
+
+// CreateNode makes the ticket of one node of a cluster dump: it puts only
+// <uuid>/nodes/<node>.tar.zst.age and <uuid>/nodes/<node>.json, so a node
+// cannot touch the cluster part, the key or another node's part.
+func CreateNode(ctx context.Context, p upload.Presigner, dest, uuid, node string, expires time.Duration) (string, error) {
+	if err := layout.CheckNodeName(node); err != nil {
+		return "", fmt.Errorf("create upload ticket: %w", err)
+	}
+	return create(ctx, p, dest, uuid, node, expires)
+}
+
+// objectsOf are the objects a ticket for node ("" for a whole dump) puts,
+// the payload and the info first.
+func objectsOf(node string) []string {
+	if node == "" {
+		return []string{layout.PayloadObject, layout.InfoObject, layout.KeyObject}
+	}
+	return []string{layout.NodePayloadObject(node), layout.NodeInfoObject(node)}
+}
+
+func create(ctx context.Context, p upload.Presigner, dest, uuid, node string, expires time.Duration) (string, error) {
 	if uuid == "" || strings.ContainsAny(uuid, "/ \t\r\n") {
 		return "", fmt.Errorf("create upload ticket: invalid uuid %q", uuid)
 	}
@@ -92,8 +115,8 @@ func Create(ctx context.Context, p upload.Presigner, dest string, uuid string, e
 	// Taken before signing, so the ticket never claims more time than its
 	// URLs have.
 	exp := time.Now().Truncate(time.Second).Add(expires)
-	w := wire{V: version, UUID: uuid, Dest: dest, Expires: exp.UTC().Format(time.RFC3339), Puts: map[string]upload.PresignedPut{}}
-	for _, n := range names {
+	w := wire{V: version, UUID: uuid, Node: node, Dest: dest, Expires: exp.UTC().Format(time.RFC3339), Puts: map[string]upload.PresignedPut{}}
+	for _, n := range objectsOf(node) {
 		put, err := p.PresignPut(ctx, uuid+"/"+n, expires)
 		if err != nil {
 			return "", fmt.Errorf("create upload ticket: %w", err)
@@ -169,7 +192,10 @@ func decode(s string) (*Ticket, error) {
 	if w.UUID == "" || strings.ContainsAny(w.UUID, "/ \t\r\n") {
 		return nil, fmt.Errorf("bad uuid")
 	}
-	for _, n := range []string{layout.PayloadObject, layout.InfoObject} {
+	if w.Node != "" && layout.CheckNodeName(w.Node) != nil {
+		return nil, fmt.Errorf("bad node name")
+	}
+	for _, n := range objectsOf(w.Node)[:2] {
 		if _, ok := w.Puts[n]; !ok {
 			return nil, fmt.Errorf("no upload URL for %s", n)
 		}
@@ -180,7 +206,7 @@ func decode(s string) (*Ticket, error) {
 			return nil, fmt.Errorf("bad upload request for %s", n)
 		}
 	}
-	return &Ticket{UUID: w.UUID, Dest: w.Dest, Expires: exp, Puts: w.Puts}, nil
+	return &Ticket{UUID: w.UUID, Node: w.Node, Dest: w.Dest, Expires: exp, Puts: w.Puts}, nil
 }
 
 // check fails once the ticket has expired.

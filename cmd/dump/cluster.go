@@ -1,0 +1,184 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"filippo.io/age"
+	"github.com/urfave/cli/v2"
+
+	"github.com/dumptool/dump/crypto"
+	"github.com/dumptool/dump/gather"
+	"github.com/dumptool/dump/internal/layout"
+	"github.com/dumptool/dump/internal/nodepods"
+	"github.com/dumptool/dump/upload"
+)
+
+// defaultImage is the dump image node pods run; a vendor build sets it
+// with -ldflags -X.
+var defaultImage = "ghcr.io/dumptool/dump:latest"
+
+func clusterFlags() []cli.Flag {
+	return []cli.Flag{
+		boolFlag("cluster", "also gather every node of the Kubernetes cluster, one short-lived pod per node (docs/cluster-mode.md)"),
+		sliceFlag("nodes", "with --cluster: only these nodes (NAME,...)"),
+		stringFlag("node-selector", "with --cluster: only nodes with these labels (kubectl -l syntax)", ""),
+		stringFlag("node-namespace", "with --cluster: the existing namespace the node pods run in", "default"),
+		stringFlag("image", "with --cluster: the dump image the node pods run", defaultImage),
+		countFlag("node-concurrency", "with --cluster: node pods at once", 10),
+		durationFlag("node-timeout", "with --cluster: deadline of each node's pod", 10*time.Minute),
+	}
+}
+
+func cleanupCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "cleanup",
+		Usage: "delete what an interrupted cluster dump left in the cluster (its labelled pods and ServiceAccount)",
+		Flags: append(outputFlags(),
+			boolFlag("cluster", "the Kubernetes cluster of kubectl's --kubeconfig and --context (required)"),
+			stringFlag("kubeconfig", "kubectl's kubeconfig (default: $KUBECONFIG, ~/.kube/config)", ""),
+			stringFlag("context", "kubectl's context (default: the current context)", ""),
+		),
+		Action: func(c *cli.Context) error {
+			u := newUI(c)
+			if !c.Bool("cluster") {
+				return usageErrorf("cleanup works on a cluster: pass --cluster")
+			}
+			k := nodepods.Kubectl{Kubeconfig: c.String("kubeconfig"), Context: c.String("context")}
+			if err := nodepods.Cleanup(c.Context, k, "", ""); err != nil {
+				return err
+			}
+			u.notef("deleted every pod and ServiceAccount labelled %s", nodepods.LabelKey)
+			return nil
+		},
+	}
+}
+
+// gatherUploadCluster is gather-upload --cluster: one pod per node uploads
+// that node's part through its own ticket; this process gathers the cluster
+// part (with the node outcomes in its report), seals it with the same
+// session key and uploads it with info.json listing every node.
+func gatherUploadCluster(c *cli.Context, u *ui, mode uploadMode) error {
+	if mode == modeConfirm && !c.Bool("yes") {
+		return usageErrorf("--cluster does not ask yet: pass --yes, or use gather-upload or gather-upload-nometa")
+	}
+	dest, err := openDestination(c, u)
+	if err != nil {
+		return err
+	}
+	p, ok := dest.store.(upload.Presigner)
+	if dest.ticket != nil || !ok {
+		return usageErrorf("--cluster gives each node a ticket of its own: pass --to an s3:// or gs:// bucket the initiator can sign uploads for")
+	}
+	rs, err := recipients(c, mode != modeNoMeta)
+	if err != nil {
+		return err
+	}
+	id, err := newUUID(c)
+	if err != nil {
+		return err
+	}
+	if err := c.Set("uuid", id); err != nil {
+		return err
+	}
+	k := nodepods.Kubectl{Kubeconfig: c.String("kubeconfig"), Context: c.String("context")}
+	names := c.StringSlice("nodes")
+	if len(names) == 0 {
+		if names, err = nodepods.ListNodes(c.Context, k, c.String("node-selector")); err != nil {
+			return err
+		}
+	}
+	for _, n := range names {
+		if err := layout.CheckNodeName(n); err != nil {
+			return usageErrorf("--nodes: %v", err)
+		}
+	}
+	if len(names) == 0 {
+		return usageErrorf("no node matches: check --nodes or --node-selector (kubectl get nodes lists them)")
+	}
+	if err := checkDestination(c, u, dest, id); err != nil {
+		return err
+	}
+	out := c.String("out")
+	if err := os.MkdirAll(out, 0o700); err != nil {
+		return fmt.Errorf("--out %s: %w", out, err)
+	}
+	session, err := age.GenerateX25519Identity()
+	if err != nil {
+		return fmt.Errorf("generate session key: %w", err)
+	}
+	nodeTimeout := c.Duration("node-timeout")
+	var nodes []nodepods.Node
+	for _, n := range names {
+		// The ticket outlives the pod's deadline by the time its upload may take.
+		tk, err := ticketForNode(c, p, id, n, nodeTimeout+time.Hour)
+		if err != nil {
+			return err
+		}
+		nodes = append(nodes, nodepods.Node{Name: n, Command: []string{"dump", "gather", "--sysroot", "/host",
+			"--recipient", session.Recipient().String(), "--ticket", tk}})
+	}
+	u.notef("cluster dump %s: %d node(s), %d at once", id, len(nodes), c.Int("node-concurrency"))
+	results, err := nodepods.Run(c.Context, nodepods.Options{
+		Kubectl: k, Namespace: c.String("node-namespace"), Session: id, Image: c.String("image"),
+		Concurrency: c.Int("node-concurrency"), NodeTimeout: nodeTimeout, Progress: u.notef,
+	}, nodes)
+	if err != nil {
+		return fmt.Errorf("cluster dump: %w (the node pods were deleted)", err)
+	}
+	var outcomes []gather.CollectorResult
+	var parts []layout.NodePart
+	var failed []string
+	for _, r := range results {
+		res := gather.CollectorResult{Name: "node " + r.Node, Category: "nodes", Kind: "node_pod", Profile: "cluster",
+			Source: "pod on node " + r.Node, Status: gather.StatusOK, Started: time.Now().Add(-r.Took).UTC(), DurationMS: r.Took.Milliseconds(),
+			Outputs: []string{"nodes/" + r.Node + "/"}}
+		part := layout.NodePart{Name: r.Node}
+		if r.Err != nil {
+			res.Status, res.Error, res.FailureKind, res.Outputs = gather.StatusFailed, r.Err.Error(), gather.FailOther, nil
+			part.Error = r.Err.Error()
+			failed = append(failed, r.Node+" ("+r.Err.Error()+")")
+		}
+		outcomes = append(outcomes, res)
+		parts = append(parts, part)
+	}
+
+	g, err := runGather(c, u, outcomes...)
+	if err != nil {
+		return err
+	}
+	defer g.cleanup()
+	sealed, err := crypto.Seal(c.Context, g.tree, crypto.SealOptions{UUID: id, Recipients: rs.list,
+		IncludeKey: mode != modeNoMeta, OutDir: out, ToolVersion: version, Session: session})
+	if err != nil {
+		return fmt.Errorf("%w (the node parts are in the bucket; the cluster part was not uploaded)", err)
+	}
+	sealed.Info.Nodes = parts
+	info, err := sealed.Info.Marshal()
+	if err == nil {
+		err = os.WriteFile(sealed.InfoPath, info, 0o600)
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", sealed.InfoPath, err)
+	}
+	if mode == modeNoMeta {
+		u.warnf("the key is not uploaded: give support this line by another channel (it opens the dump and every node part; it is shown only now):")
+		u.resultf("key=%s", sealed.SessionKey)
+	}
+	if err := uploadParts(c, u, dest, id, sealedUpload(sealed)); err != nil {
+		u.warnf("upload failed: %v", err)
+		u.warnf("the sealed cluster part is kept in %s; retry with:\n  %s", out, retryCommand(dest, sealed))
+		return &exitError{code: exitFailed}
+	}
+	removeParts(u, sealed)
+	u.notef("uploaded to %s/%s: %d of %d node parts", strings.TrimSuffix(destName(dest), "/"), id, len(results)-len(failed), len(results))
+	if len(failed) > 0 {
+		u.warnf("the dump is incomplete: no part from %d node(s): %s", len(failed), strings.Join(failed, "; "))
+		u.resultf("%s", id)
+		return errIncomplete
+	}
+	u.resultf("%s", id)
+	return g.exit()
+}

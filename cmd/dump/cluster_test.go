@@ -1,0 +1,203 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dumptool/dump/internal/kubetest"
+	"github.com/dumptool/dump/internal/miniotest"
+	"github.com/dumptool/dump/internal/nodepods"
+)
+
+// Cluster dumps against the real kube-apiserver and MinIO. Stand-in kubelets
+// run each node pod's command as a local process with /host mapped to a
+// fixture sysroot; the node uploads through its ticket with no credentials.
+
+// clusterEnv is the initiator's environment: MinIO's credentials and the real
+// kubectl first on PATH.
+func clusterEnv(t *testing.T, srv *miniotest.Server) []string {
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(srv.Env(), "PATH="+filepath.Dir(kubectl)+":"+os.Getenv("PATH"))
+}
+
+// standIn runs a node pod's `dump gather --sysroot /host ...` as this test's
+// binary on the node's fixture root, with no bucket credentials.
+func standIn(t *testing.T) func(args []string, sysroot string) *exec.Cmd {
+	env := baseEnv(t)
+	return func(args []string, sysroot string) *exec.Cmd {
+		args = append([]string(nil), args...)
+		for i, a := range args {
+			if a == "/host" {
+				args[i] = sysroot
+			}
+		}
+		if args[0] == "dump" {
+			args[0] = dumpBin
+		}
+		cmd := exec.Command(args[0], args[1:]...)
+		cmd.Env = env
+		cmd.Dir = t.TempDir()
+		return cmd
+	}
+}
+
+// leftovers lists what a cluster dump labelled and did not delete.
+func leftovers(t *testing.T, c *kubetest.Cluster) string {
+	out, err := c.Kubectl(context.Background(), "", "get", "pods,serviceaccounts", "-A", "-l", nodepods.LabelKey, "-o", "name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(out)
+}
+
+func TestClusterThreeNodesOneFails(t *testing.T) {
+	c := kubetest.Shared(t)
+	srv := miniotest.Start(t)
+	srv.MakeBucket(t, "support")
+	identity, recipient := keygen(t)
+	fixtures := filepath.Join(repoRoot(t), "testdata", "fixtures")
+	runner := c.RunPods(t, "dumptest", "three", map[string]kubetest.StandInNode{
+		"node-a": {Sysroot: filepath.Join(fixtures, "teleport-node")},
+		"node-b": {Sysroot: filepath.Join(fixtures, "k3s-server")},
+		"node-c": {PullFails: true},
+	}, standIn(t))
+
+	start := time.Now()
+	r := runDump(t, t.TempDir(), clusterEnv(t, srv), "gather-upload", "--cluster", "--node-selector", "dumptest=three",
+		"--kubeconfig", c.AdminKubeconfig, "--to", "s3://support/cluster", "--recipient", recipient,
+		"--out", t.TempDir(), "--profile", "none", "--spec", writeSpec(t, okSpec), "--node-timeout", "2m")
+	t.Logf("three-node cluster dump: %s", time.Since(start).Round(100*time.Millisecond))
+	if r.code != 3 || !strings.Contains(r.stderr, "node-c") || !strings.Contains(r.stderr, "image pull back-off") {
+		t.Fatalf("one node failing must give exit 3 naming it and saying why: %s", r)
+	}
+	if left := leftovers(t, c); left != "" {
+		t.Errorf("labelled objects left in the cluster:\n%s", left)
+	}
+	id := r.lastLine()
+	if r = runDump(t, t.TempDir(), srv.Env(), "list", "--from", "s3://support/cluster"); !strings.Contains(r.stdout, "2 of 3") {
+		t.Errorf("list does not say 2 of 3 nodes uploaded a part: %s", r)
+	}
+	r = runDump(t, t.TempDir(), srv.Env(), "decrypt", "--from", "s3://support/cluster", "--identity", identity, "--out", t.TempDir(), id)
+	if r.code != 0 {
+		t.Fatalf("decrypt of the cluster dump: %s", r)
+	}
+	tree := r.lastLine()
+	if got := readFile(t, filepath.Join(tree, "system", "greeting.txt")); got != "hello from the spec\n" {
+		t.Errorf("the cluster part is not at the top: greeting.txt = %q", got)
+	}
+	for _, n := range []string{"node-a", "node-b"} {
+		if _, err := os.Stat(filepath.Join(tree, "nodes", n, "manifest.json")); err != nil {
+			t.Errorf("no tree of %s: %v", n, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(tree, "nodes", "node-c")); err == nil {
+		t.Errorf("the failed node has a tree")
+	}
+	if report := readFile(t, filepath.Join(tree, "report.txt")); !strings.Contains(report, "node-c") || !strings.Contains(report, "image pull back-off") {
+		t.Errorf("report.txt does not say why node-c has no part:\n%s", report)
+	}
+	// The pods as the API server stored them hold no secret.
+	pods := runner.Pods()
+	if len(pods) != 3 {
+		t.Fatalf("%d node pods seen, want 3", len(pods))
+	}
+	for _, p := range pods {
+		for _, secret := range []string{"AGE-SECRET-KEY-", miniotest.SecretKey, "AWS_SECRET"} {
+			if bytes.Contains(bytes.ToUpper(p), bytes.ToUpper([]byte(secret))) {
+				t.Errorf("a node pod holds %q:\n%s", secret, p)
+			}
+		}
+		if !bytes.Contains(p, []byte(`"automountServiceAccountToken":false`)) {
+			t.Errorf("a node pod mounts its ServiceAccount token:\n%s", p)
+		}
+	}
+}
+
+func TestClusterInterruptDeletesEverything(t *testing.T) {
+	c := kubetest.Shared(t)
+	srv := miniotest.Start(t)
+	srv.MakeBucket(t, "support")
+	_, recipient := keygen(t)
+	runner := c.RunPods(t, "dumptest", "interrupt", map[string]kubetest.StandInNode{
+		"node-hang-1": {Hangs: true}, "node-hang-2": {Hangs: true},
+	}, standIn(t))
+
+	cmd := exec.Command(dumpBin, "gather-upload", "--cluster", "--node-selector", "dumptest=interrupt",
+		"--kubeconfig", c.AdminKubeconfig, "--to", "s3://support/interrupt", "--recipient", recipient,
+		"--out", t.TempDir(), "--profile", "none", "--spec", writeSpec(t, okSpec))
+	cmd.Env = append(baseEnv(t), clusterEnv(t, srv)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for len(runner.Pods()) < 2 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(runner.Pods()) < 2 {
+		cmd.Process.Kill()
+		t.Fatalf("the node pods never appeared:\n%s", stderr.String())
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Errorf("an interrupted cluster dump exited 0:\n%s", stderr.String())
+		}
+	case <-time.After(2 * time.Minute):
+		cmd.Process.Kill()
+		t.Fatalf("the interrupted dump did not end:\n%s", stderr.String())
+	}
+	if left := leftovers(t, c); left != "" {
+		t.Errorf("labelled objects left after SIGINT:\n%s\n%s", left, stderr.String())
+	}
+}
+
+// What an interrupted run left (here made by hand) goes with dump cleanup.
+func TestClusterCleanup(t *testing.T) {
+	c := kubetest.Shared(t)
+	left := `apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: dump-node-leftover
+  namespace: default
+  labels: {"` + nodepods.LabelKey + `": "0f1e2d3c-0000-4000-8000-00000000000a"}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: dump-leftover
+  namespace: default
+  labels: {"` + nodepods.LabelKey + `": "0f1e2d3c-0000-4000-8000-00000000000a"}
+spec:
+  nodeName: no-such-node
+  containers: [{name: dump, image: dump}]
+`
+	if _, err := c.Kubectl(context.Background(), left, "create", "-f", "-"); err != nil {
+		t.Fatal(err)
+	}
+	if leftovers(t, c) == "" {
+		t.Fatal("the leftovers were not created")
+	}
+	kubectl, _ := exec.LookPath("kubectl")
+	r := runDump(t, t.TempDir(), []string{"PATH=" + filepath.Dir(kubectl) + ":" + os.Getenv("PATH")}, "cleanup", "--cluster", "--kubeconfig", c.AdminKubeconfig)
+	if r.code != 0 {
+		t.Fatalf("cleanup --cluster: %s", r)
+	}
+	if left := leftovers(t, c); left != "" {
+		t.Errorf("left after cleanup:\n%s", left)
+	}
+}

@@ -1,0 +1,308 @@
+// Package nodepods runs one short-lived pod per node of a Kubernetes cluster
+// for a cluster dump, through the real kubectl: Kubernetes schedules the
+// per-node work, and each pod uploads its node's part straight to the bucket
+// through a write-only ticket, so no dump data passes the API server.
+//
+// Run creates a ServiceAccount with no permissions and the pods (from the
+// templates in this package), at most Options.Concurrency at a time, watches
+// them (kubectl get -w, not polling), and deletes everything it created, on
+// success, on error and when its context is cancelled:
+//
+//	results, err := nodepods.Run(ctx, opts, []nodepods.Node{{Name: "n1", Command: cmd}})
+//	for _, r := range results {
+//		if r.Err != nil { ... } // why node r.Name has no part
+//	}
+//
+// Every object carries the label LabelKey=<session>; Cleanup deletes what an
+// interrupted run left.
+package nodepods
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+	"sync"
+	"text/template"
+	"time"
+)
+
+// LabelKey labels every object a run creates; its value is the dump's uuid.
+const LabelKey = "dump.dumptool.io/session"
+
+//go:embed pod.yaml.tmpl serviceaccount.yaml.tmpl
+var templates embed.FS
+
+var tmpl = template.Must(template.New("").Funcs(template.FuncMap{
+	"json": func(v any) (string, error) {
+		b, err := json.Marshal(v) // a JSON string is a YAML string: nothing can break out of it
+		return string(b), err
+	},
+}).ParseFS(templates, "*.tmpl"))
+
+// Kubectl says which cluster kubectl talks to.
+type Kubectl struct {
+	Kubeconfig, Context string
+}
+
+// Run runs kubectl with args and stdin, returning its stdout; the error
+// carries its stderr.
+func (k Kubectl) Run(ctx context.Context, stdin []byte, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, "kubectl", append(k.flags(), args...)...)
+	cmd.Stdin = bytes.NewReader(stdin)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return out, fmt.Errorf("kubectl %s: %w: %s", args[0], err, strings.TrimSpace(stderr.String()))
+	}
+	return out, nil
+}
+
+func (k Kubectl) flags() []string {
+	var f []string
+	if k.Kubeconfig != "" {
+		f = append(f, "--kubeconfig", k.Kubeconfig)
+	}
+	if k.Context != "" {
+		f = append(f, "--context", k.Context)
+	}
+	return f
+}
+
+// ListNodes names the cluster's nodes that match selector ("" for all).
+func ListNodes(ctx context.Context, k Kubectl, selector string) ([]string, error) {
+	args := []string{"get", "nodes", "-o", "jsonpath={range .items[*]}{.metadata.name}{\"\\n\"}{end}"}
+	if selector != "" {
+		args = append(args, "-l", selector)
+	}
+	out, err := k.Run(ctx, nil, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list nodes: %w", err)
+	}
+	return strings.Fields(string(out)), nil
+}
+
+// Options configure Run.
+type Options struct {
+	Kubectl     Kubectl
+	Namespace   string        // where the pods and their ServiceAccount go (it must exist)
+	Session     string        // the dump's uuid: the label value and the pod name prefix
+	Image       string        // the dump image the pods run
+	Concurrency int           // pods at once; default 10
+	NodeTimeout time.Duration // per node, from its pod's creation; default 10m
+	// Progress, if set, hears one line per node as it starts and ends.
+	Progress func(format string, args ...any)
+}
+
+// Node is one node to run on and the command of its pod.
+type Node struct {
+	Name    string
+	Command []string
+}
+
+// Result is how one node went. Err is nil when its pod succeeded.
+type Result struct {
+	Node string
+	Took time.Duration
+	Err  error
+}
+
+// Run runs one pod per node and returns a result per node, in order. Its
+// error is for the run as a whole (nothing could be created); one node that
+// fails is only that node's Result.Err. Everything created is deleted before
+// Run returns, also when ctx is cancelled.
+func Run(ctx context.Context, opts Options, nodes []Node) (_ []Result, err error) {
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 10
+	}
+	if opts.NodeTimeout <= 0 {
+		opts.NodeTimeout = 10 * time.Minute
+	}
+	if opts.Progress == nil {
+		opts.Progress = func(string, ...any) {}
+	}
+	r := &run{opts: opts, waiting: map[string]chan error{}}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		if cerr := Cleanup(cctx, opts.Kubectl, opts.Namespace, opts.Session); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+	}()
+	sa, err := r.render("serviceaccount.yaml.tmpl", r.values("", ""))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := opts.Kubectl.Run(ctx, sa, "create", "-f", "-"); err != nil {
+		return nil, fmt.Errorf("create the node pods' ServiceAccount in namespace %s: %w", opts.Namespace, err)
+	}
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go r.watch(wctx)
+
+	results := make([]Result, len(nodes))
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for range min(opts.Concurrency, len(nodes)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				start := time.Now()
+				err := r.node(ctx, i, nodes[i])
+				results[i] = Result{Node: nodes[i].Name, Took: time.Since(start), Err: err}
+				if err != nil {
+					opts.Progress("node %s: %v", nodes[i].Name, err)
+				} else {
+					opts.Progress("node %s: part uploaded (%s)", nodes[i].Name, time.Since(start).Round(100*time.Millisecond))
+				}
+			}
+		}()
+	}
+	for i := range nodes {
+		select {
+		case jobs <- i:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	for i := range results {
+		if results[i].Node == "" {
+			results[i] = Result{Node: nodes[i].Name, Err: fmt.Errorf("not started: %w", context.Cause(ctx))}
+		}
+	}
+	return results, ctx.Err()
+}
+
+type run struct {
+	opts Options
+
+	mu      sync.Mutex
+	waiting map[string]chan error // pod name -> its outcome, sent once
+}
+
+// podName is short and fixed-length: node names can be 253 characters.
+func (r *run) podName(i int) string { return fmt.Sprintf("dump-%s-%d", r.opts.Session[:8], i) }
+
+func (r *run) values(node, pod string) map[string]any {
+	return map[string]any{
+		"Name": pod, "Namespace": r.opts.Namespace, "LabelKey": LabelKey, "Session": r.opts.Session,
+		"ServiceAccount": "dump-node-" + r.opts.Session[:8], "Node": node, "Image": r.opts.Image,
+		"DeadlineSeconds": int(r.opts.NodeTimeout.Seconds()),
+	}
+}
+
+func (r *run) render(name string, v map[string]any) ([]byte, error) {
+	var b bytes.Buffer
+	if err := tmpl.ExecuteTemplate(&b, name, v); err != nil {
+		return nil, fmt.Errorf("render %s: %w", name, err)
+	}
+	return b.Bytes(), nil
+}
+
+// node runs the pod of node n and waits for its outcome or its deadline.
+func (r *run) node(ctx context.Context, i int, n Node) error {
+	name := r.podName(i)
+	v := r.values(n.Name, name)
+	v["Command"] = n.Command
+	spec, err := r.render("pod.yaml.tmpl", v)
+	if err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	r.mu.Lock()
+	r.waiting[name] = done
+	r.mu.Unlock()
+	if _, err := r.opts.Kubectl.Run(ctx, spec, "create", "-f", "-"); err != nil {
+		return fmt.Errorf("create its pod: %w", err)
+	}
+	r.opts.Progress("node %s: pod %s created", n.Name, name)
+	timer := time.NewTimer(r.opts.NodeTimeout)
+	defer timer.Stop()
+	select {
+	case err = <-done:
+	case <-timer.C:
+		err = fmt.Errorf("timed out after %s", r.opts.NodeTimeout)
+	case <-ctx.Done():
+		err = fmt.Errorf("interrupted: %w", context.Cause(ctx))
+	}
+	// Its slot goes to the next node now, not at the end of the run.
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	r.opts.Kubectl.Run(dctx, nil, "delete", "pod", "-n", r.opts.Namespace, name, "--ignore-not-found", "--wait=false")
+	return err
+}
+
+// watch follows the run's pods and hands each pod's outcome to its waiter.
+// A watch that ends (the API server closed it) is started again: its first
+// events are the pods as they are now, so nothing is missed.
+func (r *run) watch(ctx context.Context) {
+	for ctx.Err() == nil {
+		cmd := exec.CommandContext(ctx, "kubectl", append(r.opts.Kubectl.flags(), "get", "pods", "-n", r.opts.Namespace,
+			"-l", LabelKey+"="+r.opts.Session, "--watch", "--output-watch-events", "-o", "json")...)
+		out, err := cmd.StdoutPipe()
+		if err == nil {
+			err = cmd.Start()
+		}
+		if err != nil {
+			return
+		}
+		dec := json.NewDecoder(out)
+		for {
+			var ev struct {
+				Type   string `json:"type"`
+				Object pod    `json:"object"`
+			}
+			if dec.Decode(&ev) != nil {
+				break
+			}
+			if err, done := outcome(ev.Type, ev.Object); done {
+				r.deliver(ev.Object.Metadata.Name, err)
+			}
+		}
+		cmd.Wait()
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (r *run) deliver(name string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ch, ok := r.waiting[name]; ok {
+		ch <- err
+		delete(r.waiting, name)
+	}
+}
+
+// Cleanup deletes the objects of session (every session when it is "") in
+// namespace (every namespace when it is ""). Pods are deleted at once
+// (grace period 0): they only gather, and a kubelet stops a deleted pod's
+// container all the same.
+func Cleanup(ctx context.Context, k Kubectl, namespace, session string) error {
+	sel := LabelKey
+	if session != "" {
+		sel += "=" + session
+	}
+	args := []string{"delete", "pods,serviceaccounts", "-l", sel, "--ignore-not-found", "--wait=false", "--grace-period=0", "--force"}
+	if namespace == "" {
+		args = append(args, "--all-namespaces")
+	} else {
+		args = append(args, "-n", namespace)
+	}
+	if _, err := k.Run(ctx, nil, args...); err != nil {
+		return fmt.Errorf("delete the node pods (labelled %s): %w; run dump cleanup --cluster", sel, err)
+	}
+	return nil
+}
