@@ -155,7 +155,7 @@ func gatherUploadCluster(c *cli.Context, u *ui, mode uploadMode) error {
 	if err != nil {
 		return fmt.Errorf("%w (the node parts are in the bucket; the cluster part was not uploaded)", err)
 	}
-	sealed.Info.Nodes = parts
+	sealed.Info.Schema, sealed.Info.Nodes = layout.InfoSchemaCluster, parts
 	info, err := sealed.Info.Marshal()
 	if err == nil {
 		err = os.WriteFile(sealed.InfoPath, info, 0o600)

@@ -12,10 +12,13 @@ import (
 // Schemas of [Info]. A dump whose payload is split into parts is written as
 // schema 2, so that a release that cannot reassemble parts refuses it with
 // "use a newer dump release" instead of looking for a payload that is not
-// there; every other dump stays schema 1.
+// there. A cluster dump (with Nodes) is schema 3 for the same reason: a
+// release that knows no node parts would extract the cluster part alone and
+// look complete. Every other dump stays schema 1.
 const (
-	InfoSchema      = 1
-	InfoSchemaSplit = 2
+	InfoSchema        = 1
+	InfoSchemaSplit   = 2
+	InfoSchemaCluster = 3
 )
 
 // Info is the plaintext description of a sealed dump (dump-<uuid>.json, or
@@ -82,8 +85,11 @@ func ReadInfo(r io.Reader) (Info, error) {
 }
 
 func (i *Info) validate() error {
-	if i.Schema != InfoSchema && i.Schema != InfoSchemaSplit {
-		return fmt.Errorf("schema %d is not supported (want %d or %d); use a newer dump release", i.Schema, InfoSchema, InfoSchemaSplit)
+	if i.Schema < InfoSchema || i.Schema > InfoSchemaCluster {
+		return fmt.Errorf("schema %d is not supported (want %d to %d); use a newer dump release", i.Schema, InfoSchema, InfoSchemaCluster)
+	}
+	if (i.Schema == InfoSchemaCluster) != (len(i.Nodes) > 0) {
+		return fmt.Errorf("schema %d with %d node parts; the info file was altered", i.Schema, len(i.Nodes))
 	}
 	if err := CheckUUID(i.UUID); err != nil {
 		return err
