@@ -157,7 +157,8 @@ func Analyze(ctx context.Context, tree fs.FS, opts Options) (*Report, error) {
 type tree struct {
 	fsys     fs.FS
 	opts     Options
-	files    []file // every regular file, in walk order
+	files    []file           // every regular file, in walk order
+	sizes    map[string]int64 // the same, by path: rules look files up often
 	timeline []LogSeries
 	globs    map[string]*regexp.Regexp
 }
@@ -168,7 +169,7 @@ type file struct {
 }
 
 func walk(ctx context.Context, fsys fs.FS, opts Options) (*tree, error) {
-	t := &tree{fsys: fsys, opts: opts, globs: map[string]*regexp.Regexp{}}
+	t := &tree{fsys: fsys, opts: opts, globs: map[string]*regexp.Regexp{}, sizes: map[string]int64{}}
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return nil // unreadable corner: the rules that needed it find nothing
@@ -184,6 +185,7 @@ func walk(ctx context.Context, fsys fs.FS, opts Options) (*tree, error) {
 			return nil
 		}
 		t.files = append(t.files, file{p, info.Size()})
+		t.sizes[p] = info.Size()
 		return nil
 	})
 	if err != nil {
@@ -258,19 +260,13 @@ func (t *tree) lines(path string, fn func(n int, line string) bool) {
 
 // size is the size of a file of the tree, and whether it is there.
 func (t *tree) size(path string) (int64, bool) {
-	for _, f := range t.files {
-		if f.path == path {
-			return f.size, true
-		}
-	}
-	return 0, false
+	n, ok := t.sizes[path]
+	return n, ok
 }
 
 func (t *tree) read(path string, limit int64) ([]byte, bool) {
-	for _, f := range t.files {
-		if f.path == path && f.size > limit {
-			return nil, false
-		}
+	if n, ok := t.sizes[path]; ok && n > limit {
+		return nil, false
 	}
 	b, err := fs.ReadFile(t.fsys, path)
 	return b, err == nil
