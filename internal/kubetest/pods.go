@@ -181,10 +181,36 @@ func (r *PodRunner) start(ctx context.Context, p standInPod, node StandInNode, k
 	r.status(ctx, p, phase, fmt.Sprintf(`{"terminated":{"exitCode":%d,"reason":%q,"message":%q}}`, code, reason, msg))
 }
 
-// status patches the pod's status as the kubelet reports it.
+// status reports the pod's status as the kubelet does: a PUT of the status
+// subresource (kubectl replace --raw, which Debian's kubectl 1.20 has; its
+// patch has no --subresource), read again and retried on a conflict.
 func (r *PodRunner) status(ctx context.Context, p standInPod, phase, state string) {
 	c := p.Spec.Containers[0]
-	patch := fmt.Sprintf(`{"status":{"phase":%q,"containerStatuses":[{"name":%q,"image":%q,"imageID":"","ready":false,"restartCount":0,"state":%s}]}}`,
+	st := fmt.Sprintf(`{"phase":%q,"containerStatuses":[{"name":%q,"image":%q,"imageID":"","ready":false,"restartCount":0,"state":%s}]}`,
 		phase, c.Name, c.Image, state)
-	r.c.Kubectl(ctx, "", "patch", "pod", "-n", p.Metadata.Namespace, p.Metadata.Name, "--subresource=status", "--type=merge", "-p", patch)
+	path := "/api/v1/namespaces/" + p.Metadata.Namespace + "/pods/" + p.Metadata.Name
+	for range 5 {
+		out, err := r.c.Kubectl(ctx, "", "get", "--raw", path)
+		if err != nil {
+			return // deleted meanwhile
+		}
+		var obj map[string]any
+		if json.Unmarshal([]byte(out), &obj) != nil {
+			return
+		}
+		status, _ := obj["status"].(map[string]any)
+		if status == nil {
+			status = map[string]any{}
+		}
+		var update map[string]any
+		json.Unmarshal([]byte(st), &update)
+		for k, v := range update {
+			status[k] = v
+		}
+		obj["status"] = status
+		body, _ := json.Marshal(obj)
+		if _, err := r.c.Kubectl(ctx, string(body), "replace", "--raw", path+"/status", "-f", "-"); err == nil {
+			return
+		}
+	}
 }
