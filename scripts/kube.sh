@@ -163,6 +163,22 @@ start() {
 	fi
 	stop # a half-dead instance
 	build
+	# A free port can be taken by another process before etcd or the API
+	# server binds it (tests start instances side by side): try new ports.
+	local attempt
+	for attempt in 1 2 3; do
+		if launch; then
+			print_env
+			return
+		fi
+		echo "kube.sh: start attempt $attempt failed; trying other ports" >&2
+	done
+	return 1
+}
+
+# launch starts etcd and the API server on fresh ports; it fails (and cleans
+# up) when either does not come up.
+launch() {
 	mkdir -p "$run"
 	chmod 700 "$run"
 	certs
@@ -181,7 +197,7 @@ start() {
 	etcd_pid=$!
 	apiserver_pid=$etcd_pid # until it runs, so that stop finds something to kill
 	printf 'etcd_pid=%s\napiserver_pid=%s\napi_port=%s\ndata=%s\n' "$etcd_pid" "$apiserver_pid" "$api_port" "$data" >"$state"
-	wait_ready etcd "$etcd_pid" "$run/etcd.log" curl -fsS "http://127.0.0.1:$etcd_port/health"
+	wait_ready etcd "$etcd_pid" "$run/etcd.log" curl -fsS "http://127.0.0.1:$etcd_port/health" || return 1
 
 	local pki=$run/pki issuer=https://kubernetes.default.svc.cluster.local
 	setsid "$bindir/kube-apiserver" \
@@ -199,7 +215,7 @@ start() {
 	apiserver_pid=$!
 	printf 'etcd_pid=%s\napiserver_pid=%s\napi_port=%s\ndata=%s\n' "$etcd_pid" "$apiserver_pid" "$api_port" "$data" >"$state"
 	wait_ready kube-apiserver "$apiserver_pid" "$run/apiserver.log" \
-		curl -fsS --cacert "$pki/ca.crt" -H "Authorization: Bearer $admin_token" "https://127.0.0.1:$api_port/readyz"
+		curl -fsS --cacert "$pki/ca.crt" -H "Authorization: Bearer $admin_token" "https://127.0.0.1:$api_port/readyz" || return 1
 
 	kubeconfig admin "$admin_token" default
 	kubeconfig viewer "$viewer_token" "${KUBE_VIEWER_NAMESPACE:-teleport}"
@@ -207,7 +223,6 @@ start() {
 		KUBE_RUN_DIR=$run setsid bash -c 'while kill -0 "$1" 2>/dev/null && [[ -f $2 ]]; do sleep 2; done; "$3" stop' \
 			watch "$KUBE_WATCH_PID" "$state" "$here/kube.sh" >/dev/null 2>&1 </dev/null &
 	fi
-	print_env
 }
 
 # end PID: SIGCONT first, since a test may have stopped it (SIGSTOP).
