@@ -33,6 +33,8 @@ bindir=$cache/bin
 run=${KUBE_RUN_DIR:-$cache/run}
 state=$run/state
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=free-port.sh
+source "$here/free-port.sh"
 
 # Test-only credentials: this control plane holds nothing but test data.
 admin_token=dumptest-admin-token-not-a-secret
@@ -76,20 +78,6 @@ export KUBE_SERVER=https://127.0.0.1:$api_port
 export KUBE_ETCD_PID=$etcd_pid
 export KUBE_APISERVER_PID=$apiserver_pid
 EOF
-}
-
-free_port() {
-	local p
-	for _ in $(seq 50); do
-		p=$((20000 + RANDOM % 40000))
-		# A refused connection means nobody listens there.
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return
-		fi
-	done
-	echo "kube.sh: no free port found" >&2
-	return 1
 }
 
 # certs makes a CA, the API server's serving certificate and the

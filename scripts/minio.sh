@@ -11,6 +11,8 @@
 # fixed test-only root credentials. start and stop are idempotent; state (pid,
 # port, data dir) lives in ${DUMP_CACHE}/minio/run/state.
 set -euo pipefail
+# shellcheck source=free-port.sh
+source "$(cd "$(dirname "$0")" && pwd)/free-port.sh"
 
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 cache=${DUMP_CACHE:-$HOME/.cache/dump}/minio
@@ -44,20 +46,6 @@ export AWS_ACCESS_KEY_ID=$user
 export AWS_SECRET_ACCESS_KEY=$password
 export AWS_REGION=us-east-1
 EOF
-}
-
-free_port() {
-	local p
-	for _ in $(seq 50); do
-		p=$((20000 + RANDOM % 40000))
-		# A refused connection means nobody listens there.
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return
-		fi
-	done
-	echo "minio.sh: no free port found" >&2
-	return 1
 }
 
 start() {
