@@ -75,11 +75,25 @@ func classifyText(s string) (FailureKind, bool) {
 	return "", false
 }
 
-// classifyErr classifies a Go error from opening files or dialing.
-func classifyErr(err error) FailureKind {
+// KindError is an error whose kind of failure is known where it happens
+// (a node pod that cannot pull its image, a host that cannot be reached).
+type KindError struct {
+	Kind FailureKind
+	Err  error
+}
+
+func (e *KindError) Error() string { return e.Err.Error() }
+func (e *KindError) Unwrap() error { return e.Err }
+
+// ClassifyErr says what kind of failure err is: its KindError's kind if it
+// has one, otherwise what its type or text tells.
+func ClassifyErr(err error) FailureKind {
+	var known *KindError
 	var dnsErr *net.DNSError
 	var opErr *net.OpError
 	switch {
+	case errors.As(err, &known):
+		return known.Kind
 	case errors.Is(err, os.ErrPermission), errors.Is(err, syscall.EPERM):
 		if !amRoot {
 			return FailNotRoot

@@ -36,8 +36,8 @@ func TestClassify(t *testing.T) {
 		&net.DNSError{Err: "no such host", Name: "x"}:              FailAPIUnreachable,
 	}
 	for err, want := range errs {
-		if got := classifyErr(err); got != want {
-			t.Errorf("classifyErr(%v) = %q, want %q", err, got, want)
+		if got := ClassifyErr(err); got != want {
+			t.Errorf("ClassifyErr(%v) = %q, want %q", err, got, want)
 		}
 	}
 }

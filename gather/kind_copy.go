@@ -76,7 +76,7 @@ func (copyKind) run(ctx context.Context, s *runState, c Collector, res *Collecto
 	}
 	h, err := openHostFS(s.env.Sysroot)
 	if err != nil {
-		res.fail(classifyErr(err), err.Error())
+		res.fail(ClassifyErr(err), err.Error())
 		s.writeError(res, errorPath(c.Output), res.Error)
 		return
 	}
@@ -90,7 +90,7 @@ func (copyKind) run(ctx context.Context, s *runState, c Collector, res *Collecto
 		} else if _, err := h.Stat(rel(pat)); err == nil {
 			matches = append(matches, rel(pat))
 		} else if !errors.Is(err, fs.ErrNotExist) {
-			problem(classifyErr(err), pathErr(pat, err).Error())
+			problem(ClassifyErr(err), pathErr(pat, err).Error())
 		}
 	}
 	if len(matches) == 0 && len(problems) == 0 {
@@ -116,7 +116,7 @@ func (copyKind) run(ctx context.Context, s *runState, c Collector, res *Collecto
 			return
 		}
 		if err := s.copyFile(c, res, h, name, dest, limit); err != nil && !errors.Is(err, errFileLimit) {
-			problem(classifyErr(err), err.Error())
+			problem(ClassifyErr(err), err.Error())
 		}
 	}
 	for _, m := range matches {
@@ -127,7 +127,7 @@ func (copyKind) run(ctx context.Context, s *runState, c Collector, res *Collecto
 		host := "/" + m
 		fi, err := h.Stat(m)
 		if err != nil {
-			problem(classifyErr(err), pathErr(host, err).Error())
+			problem(ClassifyErr(err), pathErr(host, err).Error())
 			continue
 		}
 		if fi.Mode().IsRegular() {
@@ -151,7 +151,7 @@ func (copyKind) run(ctx context.Context, s *runState, c Collector, res *Collecto
 				return ctx.Err()
 			}
 			if err != nil {
-				problem(classifyErr(err), pathErr("/"+p, err).Error())
+				problem(ClassifyErr(err), pathErr("/"+p, err).Error())
 				return nil
 			}
 			if !d.Type().IsRegular() {

@@ -52,7 +52,7 @@ func (httpKind) run(ctx context.Context, s *runState, c Collector, res *Collecto
 	req.Header.Set("User-Agent", "dump/"+s.opts.ToolVersion)
 	resp, err := httpClient.Do(req)
 	if err != nil {
-		kind := classifyErr(err)
+		kind := ClassifyErr(err)
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			kind = FailTimeout
 		}

@@ -100,7 +100,7 @@ func (s *runState) commandMissing(c Collector, res *CollectorResult, err error) 
 		s.writeError(res, errorPath(c.Output), fmt.Sprintf("%s: not found in PATH (%s); install it or add its directory to PATH", name, envPath(s.childEnv)))
 		return
 	}
-	res.fail(classifyErr(err), fmt.Sprintf("%s: %v", name, err))
+	res.fail(ClassifyErr(err), fmt.Sprintf("%s: %v", name, err))
 	s.writeError(res, errorPath(c.Output), res.Error)
 }
 
@@ -125,7 +125,7 @@ func (s *runState) finishCommand(ctx context.Context, c Collector, res *Collecto
 			res.fail(FailOther, "canceled")
 		}
 	case p.err != nil:
-		res.fail(classifyErr(p.err), fmt.Sprintf("%s: %v", c.Command[0], p.err))
+		res.fail(ClassifyErr(p.err), fmt.Sprintf("%s: %v", c.Command[0], p.err))
 	case p.exitCode != 0 && notApplicable(errText) != "":
 		res.skip(notApplicable(errText))
 	case p.exitCode != 0:

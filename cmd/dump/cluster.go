@@ -11,6 +11,7 @@ import (
 
 	"github.com/dumptool/dump/crypto"
 	"github.com/dumptool/dump/gather"
+	"github.com/dumptool/dump/internal/fleet"
 	"github.com/dumptool/dump/internal/layout"
 	"github.com/dumptool/dump/internal/nodepods"
 	"github.com/dumptool/dump/upload"
@@ -83,12 +84,13 @@ func gatherUploadCluster(c *cli.Context, u *ui, mode uploadMode) error {
 	if err := c.Set("uuid", id); err != nil {
 		return err
 	}
-	k := nodepods.Kubectl{Kubeconfig: c.String("kubeconfig"), Context: c.String("context")}
-	names := c.StringSlice("nodes")
-	if len(names) == 0 {
-		if names, err = nodepods.ListNodes(c.Context, k, c.String("node-selector")); err != nil {
-			return err
-		}
+	fl, err := openFleet(c, u, id)
+	if err != nil {
+		return err
+	}
+	names, err := fl.Nodes(c.Context)
+	if err != nil {
+		return err
 	}
 	for _, n := range names {
 		if err := layout.CheckNodeName(n); err != nil {
@@ -109,41 +111,21 @@ func gatherUploadCluster(c *cli.Context, u *ui, mode uploadMode) error {
 	if err != nil {
 		return fmt.Errorf("generate session key: %w", err)
 	}
-	nodeTimeout := c.Duration("node-timeout")
-	var nodes []nodepods.Node
+	var jobs []fleet.Job
 	for _, n := range names {
-		// The ticket outlives the pod's deadline by the time its upload may take.
-		tk, err := ticketForNode(c, p, id, n, nodeTimeout+time.Hour)
+		// The ticket outlives the node's deadline by the time its upload may take.
+		tk, err := ticketForNode(c, p, id, n, c.Duration("node-timeout")+time.Hour)
 		if err != nil {
 			return err
 		}
-		nodes = append(nodes, nodepods.Node{Name: n, Command: []string{"dump", "gather", "--sysroot", "/host",
-			"--recipient", session.Recipient().String(), "--ticket", tk}})
+		jobs = append(jobs, fleet.Job{Node: n, Args: []string{"gather", "--recipient", session.Recipient().String(), "--ticket", tk}})
 	}
-	u.notef("cluster dump %s: %d node(s), %d at once", id, len(nodes), c.Int("node-concurrency"))
-	results, err := nodepods.Run(c.Context, nodepods.Options{
-		Kubectl: k, Namespace: c.String("node-namespace"), Session: id, Image: c.String("image"),
-		Concurrency: c.Int("node-concurrency"), NodeTimeout: nodeTimeout, Progress: u.notef,
-	}, nodes)
+	u.notef("cluster dump %s: %d node(s), %d at once", id, len(jobs), c.Int("node-concurrency"))
+	results, err := fl.Run(c.Context, jobs)
 	if err != nil {
-		return fmt.Errorf("cluster dump: %w (the node pods were deleted)", err)
+		return fmt.Errorf("cluster dump: %w", err)
 	}
-	var outcomes []gather.CollectorResult
-	var parts []layout.NodePart
-	var failed []string
-	for _, r := range results {
-		res := gather.CollectorResult{Name: "node " + r.Node, Category: "nodes", Kind: "node_pod", Profile: "cluster",
-			Source: "pod on node " + r.Node, Status: gather.StatusOK, Started: time.Now().Add(-r.Took).UTC(), DurationMS: r.Took.Milliseconds(),
-			Outputs: []string{"nodes/" + r.Node + "/"}}
-		part := layout.NodePart{Name: r.Node}
-		if r.Err != nil {
-			res.Status, res.Error, res.FailureKind, res.Outputs = gather.StatusFailed, r.Err.Error(), gather.FailOther, nil
-			part.Error = r.Err.Error()
-			failed = append(failed, r.Node+" ("+r.Err.Error()+")")
-		}
-		outcomes = append(outcomes, res)
-		parts = append(parts, part)
-	}
+	outcomes, parts, failed := nodeOutcomes(results)
 
 	g, err := runGather(c, u, outcomes...)
 	if err != nil {
@@ -181,4 +163,24 @@ func gatherUploadCluster(c *cli.Context, u *ui, mode uploadMode) error {
 	}
 	u.resultf("%s", id)
 	return g.exit()
+}
+
+// nodeOutcomes turns the nodes' results into the cluster part's collector
+// results (one "node <name>" per node), info.json's node list and a line per
+// node without a part.
+func nodeOutcomes(results []fleet.Result) (outcomes []gather.CollectorResult, parts []layout.NodePart, failed []string) {
+	for _, r := range results {
+		res := gather.CollectorResult{Name: "node " + r.Node, Category: "nodes", Kind: "node", Profile: "cluster",
+			Source: "node " + r.Node, Status: gather.StatusOK, Started: time.Now().Add(-r.Took).UTC(), DurationMS: r.Took.Milliseconds(),
+			Outputs: []string{"nodes/" + r.Node + "/"}}
+		part := layout.NodePart{Name: r.Node}
+		if r.Err != nil {
+			res.Status, res.Error, res.FailureKind, res.Outputs = gather.StatusFailed, r.Err.Error(), gather.ClassifyErr(r.Err), nil
+			part.Error = r.Err.Error()
+			failed = append(failed, r.Node+" ("+r.Err.Error()+")")
+		}
+		outcomes = append(outcomes, res)
+		parts = append(parts, part)
+	}
+	return outcomes, parts, failed
 }

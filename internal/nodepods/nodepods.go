@@ -8,7 +8,7 @@
 // them (kubectl get -w, not polling), and deletes everything it created, on
 // success, on error and when its context is cancelled:
 //
-//	results, err := nodepods.Run(ctx, opts, []nodepods.Node{{Name: "n1", Command: cmd}})
+//	results, err := nodepods.Run(ctx, opts, []fleet.Job{{Node: "n1", Args: []string{"gather", "--ticket", t, ...}}})
 //	for _, r := range results {
 //		if r.Err != nil { ... } // why node r.Name has no part
 //	}
@@ -29,6 +29,8 @@ import (
 	"sync"
 	"text/template"
 	"time"
+
+	"github.com/dumptool/dump/internal/fleet"
 )
 
 // LabelKey labels every object a run creates; its value is the dump's uuid.
@@ -99,24 +101,11 @@ type Options struct {
 	Progress func(format string, args ...any)
 }
 
-// Node is one node to run on and the command of its pod.
-type Node struct {
-	Name    string
-	Command []string
-}
-
-// Result is how one node went. Err is nil when its pod succeeded.
-type Result struct {
-	Node string
-	Took time.Duration
-	Err  error
-}
-
 // Run runs one pod per node and returns a result per node, in order. Its
 // error is for the run as a whole (nothing could be created); one node that
 // fails is only that node's Result.Err. Everything created is deleted before
 // Run returns, also when ctx is cancelled.
-func Run(ctx context.Context, opts Options, nodes []Node) (_ []Result, err error) {
+func Run(ctx context.Context, opts Options, nodes []fleet.Job) (_ []fleet.Result, err error) {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 10
 	}
@@ -145,7 +134,7 @@ func Run(ctx context.Context, opts Options, nodes []Node) (_ []Result, err error
 	defer stopWatch()
 	go r.watch(wctx)
 
-	results := make([]Result, len(nodes))
+	results := make([]fleet.Result, len(nodes))
 	jobs := make(chan int)
 	var wg sync.WaitGroup
 	for range min(opts.Concurrency, len(nodes)) {
@@ -155,11 +144,11 @@ func Run(ctx context.Context, opts Options, nodes []Node) (_ []Result, err error
 			for i := range jobs {
 				start := time.Now()
 				err := r.node(ctx, i, nodes[i])
-				results[i] = Result{Node: nodes[i].Name, Took: time.Since(start), Err: err}
+				results[i] = fleet.Result{Node: nodes[i].Node, Took: time.Since(start), Err: err}
 				if err != nil {
-					opts.Progress("node %s: %v", nodes[i].Name, err)
+					opts.Progress("node %s: %v", nodes[i].Node, err)
 				} else {
-					opts.Progress("node %s: part uploaded (%s)", nodes[i].Name, time.Since(start).Round(100*time.Millisecond))
+					opts.Progress("node %s: part uploaded (%s)", nodes[i].Node, time.Since(start).Round(100*time.Millisecond))
 				}
 			}
 		}()
@@ -177,7 +166,7 @@ func Run(ctx context.Context, opts Options, nodes []Node) (_ []Result, err error
 	wg.Wait()
 	for i := range results {
 		if results[i].Node == "" {
-			results[i] = Result{Node: nodes[i].Name, Err: fmt.Errorf("not started: %w", context.Cause(ctx))}
+			results[i] = fleet.Result{Node: nodes[i].Node, Err: fmt.Errorf("not started: %w", context.Cause(ctx))}
 		}
 	}
 	return results, ctx.Err()
@@ -210,10 +199,10 @@ func (r *run) render(name string, v map[string]any) ([]byte, error) {
 }
 
 // node runs the pod of node n and waits for its outcome or its deadline.
-func (r *run) node(ctx context.Context, i int, n Node) error {
+func (r *run) node(ctx context.Context, i int, n fleet.Job) error {
 	name := r.podName(i)
-	v := r.values(n.Name, name)
-	v["Command"] = n.Command
+	v := r.values(n.Node, name)
+	v["Command"] = append(append([]string{"dump"}, n.Args...), "--sysroot", "/host")
 	spec, err := r.render("pod.yaml.tmpl", v)
 	if err != nil {
 		return err
@@ -225,7 +214,7 @@ func (r *run) node(ctx context.Context, i int, n Node) error {
 	if _, err := r.opts.Kubectl.Run(ctx, spec, "create", "-f", "-"); err != nil {
 		return fmt.Errorf("create its pod: %w", err)
 	}
-	r.opts.Progress("node %s: pod %s created", n.Name, name)
+	r.opts.Progress("node %s: pod %s created", n.Node, name)
 	timer := time.NewTimer(r.opts.NodeTimeout)
 	defer timer.Stop()
 	select {
