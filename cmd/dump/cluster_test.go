@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	s3sdk "github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/dumptool/dump/gather"
 	"github.com/dumptool/dump/internal/kubetest"
 	"github.com/dumptool/dump/internal/miniotest"
 	"github.com/dumptool/dump/internal/nodepods"
@@ -108,6 +110,19 @@ func TestClusterThreeNodesOneFails(t *testing.T) {
 	}
 	if report := readFile(t, filepath.Join(tree, "report.txt")); !strings.Contains(report, "node-c") || !strings.Contains(report, "image pull back-off") {
 		t.Errorf("report.txt does not say why node-c has no part:\n%s", report)
+	} else if !strings.Contains(report, "image_pull (1)") || !strings.Contains(report, "troubleshooting.md#image_pull") {
+		t.Errorf("report.txt does not group node-c's failure as image_pull with its doc link:\n%s", report)
+	}
+	var manifest gather.Manifest
+	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(tree, "manifest.json"))), &manifest); err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]gather.FailureKind{}
+	for _, c := range manifest.Collectors {
+		kinds[c.Name] = c.FailureKind
+	}
+	if kinds["node node-c"] != gather.FailImagePull || kinds["node node-a"] != "" {
+		t.Errorf("manifest failure kinds of the nodes: %v, want node-c image_pull and node-a none", kinds)
 	}
 	// One node alone; a node without a part says why.
 	r = runDump(t, t.TempDir(), srv.Env(), "decrypt", "--from", "s3://support/cluster", "--identity", identity, "--out", t.TempDir(), "--node", "node-b", id)

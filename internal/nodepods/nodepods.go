@@ -30,6 +30,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/dumptool/dump/gather"
 	"github.com/dumptool/dump/internal/fleet"
 )
 
@@ -220,7 +221,7 @@ func (r *run) node(ctx context.Context, i int, n fleet.Job) error {
 	select {
 	case err = <-done:
 	case <-timer.C:
-		err = fmt.Errorf("timed out after %s", r.opts.NodeTimeout)
+		err = &gather.KindError{Kind: gather.FailTimeout, Err: fmt.Errorf("timed out after %s", r.opts.NodeTimeout)}
 	case <-ctx.Done():
 		err = fmt.Errorf("interrupted: %w", context.Cause(ctx))
 	}
