@@ -145,7 +145,7 @@ func Run(ctx context.Context, opts Options, nodes []fleet.Job) (_ []fleet.Result
 			for i := range jobs {
 				start := time.Now()
 				err := r.node(ctx, i, nodes[i])
-				results[i] = fleet.Result{Node: nodes[i].Node, Took: time.Since(start), Err: err}
+				results[i] = fleet.Result{Node: nodes[i].Node, Started: start, Took: time.Since(start), Err: err}
 				if err != nil {
 					opts.Progress("node %s: %v", nodes[i].Node, err)
 				} else {
