@@ -30,6 +30,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/dumptool/dump/gather"
 	"github.com/dumptool/dump/internal/fleet"
 )
 
@@ -144,7 +145,7 @@ func Run(ctx context.Context, opts Options, nodes []fleet.Job) (_ []fleet.Result
 			for i := range jobs {
 				start := time.Now()
 				err := r.node(ctx, i, nodes[i])
-				results[i] = fleet.Result{Node: nodes[i].Node, Took: time.Since(start), Err: err}
+				results[i] = fleet.Result{Node: nodes[i].Node, Started: start, Took: time.Since(start), Err: err}
 				if err != nil {
 					opts.Progress("node %s: %v", nodes[i].Node, err)
 				} else {
@@ -220,7 +221,7 @@ func (r *run) node(ctx context.Context, i int, n fleet.Job) error {
 	select {
 	case err = <-done:
 	case <-timer.C:
-		err = fmt.Errorf("timed out after %s", r.opts.NodeTimeout)
+		err = &gather.KindError{Kind: gather.FailTimeout, Err: fmt.Errorf("timed out after %s", r.opts.NodeTimeout)}
 	case <-ctx.Done():
 		err = fmt.Errorf("interrupted: %w", context.Cause(ctx))
 	}
