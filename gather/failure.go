@@ -19,12 +19,13 @@ const (
 	FailTimeout          FailureKind = "timeout"
 	FailAPIUnreachable   FailureKind = "api_unreachable"
 	FailKubeForbidden    FailureKind = "kube_forbidden"
+	FailHostUnreachable  FailureKind = "host_unreachable"
 	FailCommandFailed    FailureKind = "command_failed"
 	FailOther            FailureKind = "other"
 )
 
 // failureKinds is the order in which reports list them.
-var failureKinds = []FailureKind{FailNotRoot, FailBinaryMissing, FailPermissionDenied, FailTimeout, FailAPIUnreachable, FailKubeForbidden, FailCommandFailed, FailOther}
+var failureKinds = []FailureKind{FailNotRoot, FailBinaryMissing, FailPermissionDenied, FailTimeout, FailAPIUnreachable, FailKubeForbidden, FailHostUnreachable, FailCommandFailed, FailOther}
 
 // failureHints are one-line "what to do" texts for each kind.
 var failureHints = map[FailureKind]string{
@@ -34,6 +35,7 @@ var failureHints = map[FailureKind]string{
 	FailTimeout:          "raise --collector-timeout / --timeout, or check why the command hangs",
 	FailAPIUnreachable:   "check that the service is running and reachable (kubeconfig, --diag-addr, firewall)",
 	FailKubeForbidden:    "the Kubernetes user may not list these types; each .error names the verb, the resource and the kubectl auth can-i command to check",
+	FailHostUnreachable:  "the cluster dump could not log in to the host: check that ssh (or tsh ssh) to it works without a prompt",
 	FailCommandFailed:    "the command exited non-zero; read its .error file",
 	FailOther:            "read the collector's .error file and the manifest",
 }

@@ -22,8 +22,8 @@ import (
 var defaultImage = "ghcr.io/dumptool/dump:latest"
 
 func clusterFlags() []cli.Flag {
-	return []cli.Flag{
-		boolFlag("cluster", "also gather every node of the Kubernetes cluster, one short-lived pod per node (docs/cluster-mode.md)"),
+	flags := []cli.Flag{
+		boolFlag("cluster", "also gather every node of the Kubernetes cluster (one short-lived pod per node), or every host of --hosts (docs/cluster-mode.md)"),
 		sliceFlag("nodes", "with --cluster: only these nodes (NAME,...)"),
 		stringFlag("node-selector", "with --cluster: only nodes with these labels (kubectl -l syntax)", ""),
 		stringFlag("node-namespace", "with --cluster: the existing namespace the node pods run in", "default"),
@@ -31,6 +31,7 @@ func clusterFlags() []cli.Flag {
 		countFlag("node-concurrency", "with --cluster: node pods at once", 10),
 		durationFlag("node-timeout", "with --cluster: deadline of each node's pod", 10*time.Minute),
 	}
+	return append(flags, hostsFlags()...)
 }
 
 func cleanupCommand() *cli.Command {
@@ -88,17 +89,9 @@ func gatherUploadCluster(c *cli.Context, u *ui, mode uploadMode) error {
 	if err != nil {
 		return err
 	}
-	names, err := fl.Nodes(c.Context)
+	names, err := clusterNodes(c, fl)
 	if err != nil {
 		return err
-	}
-	for _, n := range names {
-		if err := layout.CheckNodeName(n); err != nil {
-			return usageErrorf("--nodes: %v", err)
-		}
-	}
-	if len(names) == 0 {
-		return usageErrorf("no node matches: check --nodes or --node-selector (kubectl get nodes lists them)")
 	}
 	if err := checkDestination(c, u, dest, id); err != nil {
 		return err
@@ -163,6 +156,23 @@ func gatherUploadCluster(c *cli.Context, u *ui, mode uploadMode) error {
 	}
 	u.resultf("%s", id)
 	return g.exit()
+}
+
+// clusterNodes names the nodes a cluster dump gathers.
+func clusterNodes(c *cli.Context, fl nodeFleet) ([]string, error) {
+	names, err := fl.Nodes(c.Context)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		if err := layout.CheckNodeName(n); err != nil {
+			return nil, usageErrorf("--nodes: %v", err)
+		}
+	}
+	if len(names) == 0 {
+		return nil, usageErrorf("no node matches: check --nodes or --node-selector (kubectl get nodes lists them)")
+	}
+	return names, nil
 }
 
 // nodeOutcomes turns the nodes' results into the cluster part's collector
