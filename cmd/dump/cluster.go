@@ -35,6 +35,7 @@ func clusterFlags() []cli.Flag {
 		stringFlag("image", "with --cluster: the dump image the node pods run", defaultImage),
 		countFlag("node-concurrency", "with --cluster: node pods at once", 10),
 		durationFlag("node-timeout", "with --cluster: deadline of each node's pod", 10*time.Minute),
+		stringFlag("priority-class", "with --cluster: the PriorityClass of the node pods (an existing low one, preemptionPolicy Never)", ""),
 	}
 }
 
