@@ -84,7 +84,9 @@ func TestClusterThreeNodesOneFails(t *testing.T) {
 	if _, err := c.Kubectl(context.Background(), lowClass, "apply", "-f", "-"); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Kubectl(context.Background(), "", "delete", "priorityclass", "dump-test-low", "--ignore-not-found") })
+	t.Cleanup(func() {
+		c.Kubectl(context.Background(), "", "delete", "priorityclass", "dump-test-low", "--ignore-not-found")
+	})
 
 	start := time.Now()
 	r := runDump(t, t.TempDir(), clusterEnv(t, srv), "gather-upload", "--cluster", "--node-selector", "dumptest=three", "--priority-class", "dump-test-low",
