@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -8,12 +9,16 @@ import (
 
 	"filippo.io/age"
 	"github.com/urfave/cli/v2"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/dumptool/dump/crypto"
 	"github.com/dumptool/dump/gather"
 	"github.com/dumptool/dump/internal/fleet"
 	"github.com/dumptool/dump/internal/layout"
 	"github.com/dumptool/dump/internal/nodepods"
+	"github.com/dumptool/dump/internal/tracing"
 	"github.com/dumptool/dump/upload"
 )
 
@@ -30,6 +35,7 @@ func clusterFlags() []cli.Flag {
 		stringFlag("image", "with --cluster: the dump image the node pods run", defaultImage),
 		countFlag("node-concurrency", "with --cluster: node pods at once", 10),
 		durationFlag("node-timeout", "with --cluster: deadline of each node's pod", 10*time.Minute),
+		stringFlag("priority-class", "with --cluster: the PriorityClass of the node pods (an existing low one, preemptionPolicy Never)", ""),
 	}
 	return append(flags, hostsFlags()...)
 }
@@ -118,7 +124,7 @@ func gatherUploadCluster(c *cli.Context, u *ui, mode uploadMode) error {
 	if err != nil {
 		return fmt.Errorf("cluster dump: %w", err)
 	}
-	outcomes, parts, failed := nodeOutcomes(results)
+	outcomes, parts, failed := nodeOutcomes(c.Context, results)
 
 	g, err := runGather(c, u, outcomes...)
 	if err != nil {
@@ -177,18 +183,27 @@ func clusterNodes(c *cli.Context, fl nodeFleet) ([]string, error) {
 
 // nodeOutcomes turns the nodes' results into the cluster part's collector
 // results (one "node <name>" per node), info.json's node list and a line per
-// node without a part.
-func nodeOutcomes(results []fleet.Result) (outcomes []gather.CollectorResult, parts []layout.NodePart, failed []string) {
+// node without a part. Each node also becomes a span of the run's trace.
+func nodeOutcomes(ctx context.Context, results []fleet.Result) (outcomes []gather.CollectorResult, parts []layout.NodePart, failed []string) {
+	tr := trace.SpanFromContext(ctx).TracerProvider().Tracer(tracing.Name)
 	for _, r := range results {
+		started := r.Started
+		if started.IsZero() {
+			started = time.Now()
+		}
 		res := gather.CollectorResult{Name: "node " + r.Node, Category: "nodes", Kind: "node", Profile: "cluster",
-			Source: "node " + r.Node, Status: gather.StatusOK, Started: time.Now().Add(-r.Took).UTC(), DurationMS: r.Took.Milliseconds(),
+			Source: "node " + r.Node, Status: gather.StatusOK, Started: started.UTC(), DurationMS: r.Took.Milliseconds(),
 			Outputs: []string{"nodes/" + r.Node + "/"}}
 		part := layout.NodePart{Name: r.Node}
+		_, span := tr.Start(ctx, "node", trace.WithTimestamp(started), trace.WithAttributes(attribute.String("node", r.Node)))
 		if r.Err != nil {
 			res.Status, res.Error, res.FailureKind, res.Outputs = gather.StatusFailed, r.Err.Error(), gather.ClassifyErr(r.Err), nil
 			part.Error = r.Err.Error()
 			failed = append(failed, r.Node+" ("+r.Err.Error()+")")
+			span.SetAttributes(attribute.String("failure_kind", string(res.FailureKind)))
+			span.SetStatus(codes.Error, r.Err.Error())
 		}
+		span.End(trace.WithTimestamp(started.Add(r.Took)))
 		outcomes = append(outcomes, res)
 		parts = append(parts, part)
 	}

@@ -47,7 +47,7 @@ func (f kubeFleet) Nodes(ctx context.Context) ([]string, error) {
 
 func (f kubeFleet) Run(ctx context.Context, jobs []fleet.Job) ([]fleet.Result, error) {
 	results, err := nodepods.Run(ctx, nodepods.Options{
-		Kubectl: f.k, Namespace: f.c.String("node-namespace"), Session: f.id, Image: f.c.String("image"),
+		Kubectl: f.k, Namespace: f.c.String("node-namespace"), Session: f.id, Image: f.c.String("image"), PriorityClass: f.c.String("priority-class"),
 		Concurrency: f.c.Int("node-concurrency"), NodeTimeout: f.c.Duration("node-timeout"), Progress: f.u.notef,
 	}, jobs)
 	if err != nil {

@@ -30,7 +30,8 @@ type Job struct {
 // otherwise says why it did not (a *gather.KindError when the reason is
 // known, so the report can say what to do).
 type Result struct {
-	Node string
-	Took time.Duration
-	Err  error
+	Node    string
+	Started time.Time // zero: the node was never started
+	Took    time.Duration
+	Err     error
 }
