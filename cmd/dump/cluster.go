@@ -84,18 +84,7 @@ func gatherUploadCluster(c *cli.Context, u *ui, mode uploadMode) error {
 	if err != nil {
 		return err
 	}
-	id, err := newUUID(c)
-	if err != nil {
-		return err
-	}
-	if err := c.Set("uuid", id); err != nil {
-		return err
-	}
-	fl, err := openFleet(c, u, id)
-	if err != nil {
-		return err
-	}
-	names, err := clusterNodes(c, fl)
+	id, fl, names, err := openCluster(c, u)
 	if err != nil {
 		return err
 	}
@@ -164,21 +153,30 @@ func gatherUploadCluster(c *cli.Context, u *ui, mode uploadMode) error {
 	return g.exit()
 }
 
-// clusterNodes names the nodes a cluster dump gathers.
-func clusterNodes(c *cli.Context, fl nodeFleet) ([]string, error) {
-	names, err := fl.Nodes(c.Context)
-	if err != nil {
-		return nil, err
+// openCluster makes a cluster dump's uuid, opens its fleet and names the
+// nodes it gathers.
+func openCluster(c *cli.Context, u *ui) (id string, fl nodeFleet, names []string, err error) {
+	if id, err = newUUID(c); err != nil {
+		return "", nil, nil, err
+	}
+	if err = c.Set("uuid", id); err != nil {
+		return "", nil, nil, err
+	}
+	if fl, err = openFleet(c, u, id); err != nil {
+		return "", nil, nil, err
+	}
+	if names, err = fl.Nodes(c.Context); err != nil {
+		return "", nil, nil, err
 	}
 	for _, n := range names {
 		if err := layout.CheckNodeName(n); err != nil {
-			return nil, usageErrorf("--nodes: %v", err)
+			return "", nil, nil, usageErrorf("--nodes: %v", err)
 		}
 	}
 	if len(names) == 0 {
-		return nil, usageErrorf("no node matches: check --nodes or --node-selector (kubectl get nodes lists them)")
+		return "", nil, nil, usageErrorf("no node matches: check --nodes or --node-selector (kubectl get nodes lists them)")
 	}
-	return names, nil
+	return id, fl, names, nil
 }
 
 // nodeOutcomes turns the nodes' results into the cluster part's collector

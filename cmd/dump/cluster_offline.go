@@ -39,18 +39,7 @@ func gatherCluster(c *cli.Context, u *ui, rs recipientsOf) error {
 	if !hostsGiven(c) {
 		return usageErrorf("gather --cluster reaches the nodes with --hosts (ssh or tsh) for now; on Kubernetes use gather-upload --cluster")
 	}
-	id, err := newUUID(c)
-	if err != nil {
-		return err
-	}
-	if err := c.Set("uuid", id); err != nil {
-		return err
-	}
-	fl, err := openFleet(c, u, id)
-	if err != nil {
-		return err
-	}
-	names, err := clusterNodes(c, fl)
+	id, fl, names, err := openCluster(c, u)
 	if err != nil {
 		return err
 	}
@@ -86,7 +75,7 @@ func gatherCluster(c *cli.Context, u *ui, rs recipientsOf) error {
 	for i := range results {
 		results[i].Err = openNodePart(c, results[i], parts[i], maxPart, id, session, filepath.Join(stage, "nodes", results[i].Node))
 	}
-	outcomes, _, failed := nodeOutcomes(results)
+	outcomes, _, failed := nodeOutcomes(c.Context, results)
 
 	g, err := runGather(c, u, outcomes...)
 	if err != nil {

@@ -115,7 +115,7 @@ func (f *Fleet) Run(ctx context.Context, jobs []fleet.Job) ([]fleet.Result, erro
 			defer func() { <-slots }()
 			start := time.Now()
 			err := f.node(ctx, h, bin, j)
-			results[i] = fleet.Result{Node: j.Node, Took: time.Since(start), Err: err}
+			results[i] = fleet.Result{Node: j.Node, Started: start, Took: time.Since(start), Err: err}
 			took := time.Since(start).Round(100 * time.Millisecond)
 			switch {
 			case err != nil:
