@@ -78,8 +78,18 @@ func TestClusterThreeNodesOneFails(t *testing.T) {
 		"node-c": {PullFails: true},
 	}, standIn(t))
 
+	// A low class of the cluster's own: the API server gives the pods its
+	// value and preemption policy.
+	const lowClass = `{"apiVersion":"scheduling.k8s.io/v1","kind":"PriorityClass","metadata":{"name":"dump-test-low"},"value":-10,"preemptionPolicy":"Never"}`
+	if _, err := c.Kubectl(context.Background(), lowClass, "apply", "-f", "-"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c.Kubectl(context.Background(), "", "delete", "priorityclass", "dump-test-low", "--ignore-not-found")
+	})
+
 	start := time.Now()
-	r := runDump(t, t.TempDir(), clusterEnv(t, srv), "gather-upload", "--cluster", "--node-selector", "dumptest=three",
+	r := runDump(t, t.TempDir(), clusterEnv(t, srv), "gather-upload", "--cluster", "--node-selector", "dumptest=three", "--priority-class", "dump-test-low",
 		"--kubeconfig", c.AdminKubeconfig, "--to", "s3://support/cluster", "--recipient", recipient,
 		"--out", t.TempDir(), "--profile", "none", "--spec", writeSpec(t, okSpec), "--node-timeout", "2m")
 	t.Logf("three-node cluster dump: %s", time.Since(start).Round(100*time.Millisecond))
@@ -168,6 +178,17 @@ func TestClusterThreeNodesOneFails(t *testing.T) {
 		}
 		if !bytes.Contains(p, []byte(`"automountServiceAccountToken":false`)) {
 			t.Errorf("a node pod mounts its ServiceAccount token:\n%s", p)
+		}
+		var spec struct {
+			Spec struct {
+				PriorityClassName string `json:"priorityClassName"`
+				Priority          *int   `json:"priority"`
+				PreemptionPolicy  string `json:"preemptionPolicy"`
+			} `json:"spec"`
+		}
+		json.Unmarshal(p, &spec)
+		if s := spec.Spec; s.PriorityClassName != "dump-test-low" || s.Priority == nil || *s.Priority != -10 || s.PreemptionPolicy != "Never" {
+			t.Errorf("a node pod is not of --priority-class dump-test-low (priority -10, preemption Never): %+v", s)
 		}
 	}
 }

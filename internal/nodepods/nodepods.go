@@ -100,6 +100,9 @@ type Options struct {
 	NodeTimeout time.Duration // per node, from its pod's creation; default 10m
 	// Progress, if set, hears one line per node as it starts and ends.
 	Progress func(format string, args ...any)
+	// PriorityClass, if set, is the pods' PriorityClass (it must exist):
+	// the API server gives the pods its value and preemption policy.
+	PriorityClass string
 }
 
 // Run runs one pod per node and returns a result per node, in order. Its
@@ -187,7 +190,7 @@ func (r *run) values(node, pod string) map[string]any {
 	return map[string]any{
 		"Name": pod, "Namespace": r.opts.Namespace, "LabelKey": LabelKey, "Session": r.opts.Session,
 		"ServiceAccount": "dump-node-" + r.opts.Session[:8], "Node": node, "Image": r.opts.Image,
-		"DeadlineSeconds": int(r.opts.NodeTimeout.Seconds()),
+		"DeadlineSeconds": int(r.opts.NodeTimeout.Seconds()), "PriorityClass": r.opts.PriorityClass,
 	}
 }
 
