@@ -27,11 +27,12 @@ const (
 	FailNodeUnschedulable FailureKind = "node_unschedulable"
 	FailNodeEvicted       FailureKind = "node_evicted"
 	FailNodeStartFailed   FailureKind = "node_start_failed"
+	FailHostUnreachable   FailureKind = "host_unreachable"
 )
 
 // failureKinds is the order in which reports list them.
 var failureKinds = []FailureKind{FailNotRoot, FailBinaryMissing, FailPermissionDenied, FailTimeout, FailAPIUnreachable, FailKubeForbidden,
-	FailImagePull, FailNodeUnschedulable, FailNodeEvicted, FailNodeStartFailed, FailCommandFailed, FailOther}
+	FailImagePull, FailNodeUnschedulable, FailNodeEvicted, FailNodeStartFailed, FailHostUnreachable, FailCommandFailed, FailOther}
 
 // failureHints are one-line "what to do" texts for each kind.
 var failureHints = map[FailureKind]string{
@@ -48,6 +49,7 @@ var failureHints = map[FailureKind]string{
 	FailNodeUnschedulable: "the node admits no new pod (cordoned, full, or at its pod limit): check kubectl describe node",
 	FailNodeEvicted:       "the node pod was evicted or deleted before it finished (node pressure, a drain, someone else): run again",
 	FailNodeStartFailed:   "the node pod's container could not start: check the node's container runtime and the Pod Security level of --node-namespace",
+	FailHostUnreachable:   "the cluster dump could not log in to the host: check that ssh (or tsh ssh) to it works without a prompt",
 }
 
 // DocLink is the troubleshooting link for a kind of failure.

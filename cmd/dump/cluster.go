@@ -27,8 +27,8 @@ import (
 var defaultImage = "ghcr.io/dumptool/dump:latest"
 
 func clusterFlags() []cli.Flag {
-	return []cli.Flag{
-		boolFlag("cluster", "also gather every node of the Kubernetes cluster, one short-lived pod per node (docs/cluster-mode.md)"),
+	flags := []cli.Flag{
+		boolFlag("cluster", "also gather every node of the Kubernetes cluster (one short-lived pod per node), or every host of --hosts (docs/cluster-mode.md)"),
 		sliceFlag("nodes", "with --cluster: only these nodes (NAME,...)"),
 		stringFlag("node-selector", "with --cluster: only nodes with these labels (kubectl -l syntax)", ""),
 		stringFlag("node-namespace", "with --cluster: the existing namespace the node pods run in", "default"),
@@ -37,6 +37,7 @@ func clusterFlags() []cli.Flag {
 		durationFlag("node-timeout", "with --cluster: deadline of each node's pod", 10*time.Minute),
 		stringFlag("priority-class", "with --cluster: the PriorityClass of the node pods (an existing low one, preemptionPolicy Never)", ""),
 	}
+	return append(flags, hostsFlags()...)
 }
 
 func cleanupCommand() *cli.Command {
@@ -83,28 +84,9 @@ func gatherUploadCluster(c *cli.Context, u *ui, mode uploadMode) error {
 	if err != nil {
 		return err
 	}
-	id, err := newUUID(c)
+	id, fl, names, err := openCluster(c, u)
 	if err != nil {
 		return err
-	}
-	if err := c.Set("uuid", id); err != nil {
-		return err
-	}
-	fl, err := openFleet(c, u, id)
-	if err != nil {
-		return err
-	}
-	names, err := fl.Nodes(c.Context)
-	if err != nil {
-		return err
-	}
-	for _, n := range names {
-		if err := layout.CheckNodeName(n); err != nil {
-			return usageErrorf("--nodes: %v", err)
-		}
-	}
-	if len(names) == 0 {
-		return usageErrorf("no node matches: check --nodes or --node-selector (kubectl get nodes lists them)")
 	}
 	if err := checkDestination(c, u, dest, id); err != nil {
 		return err
@@ -169,6 +151,32 @@ func gatherUploadCluster(c *cli.Context, u *ui, mode uploadMode) error {
 	}
 	u.resultf("%s", id)
 	return g.exit()
+}
+
+// openCluster makes a cluster dump's uuid, opens its fleet and names the
+// nodes it gathers.
+func openCluster(c *cli.Context, u *ui) (id string, fl nodeFleet, names []string, err error) {
+	if id, err = newUUID(c); err != nil {
+		return "", nil, nil, err
+	}
+	if err = c.Set("uuid", id); err != nil {
+		return "", nil, nil, err
+	}
+	if fl, err = openFleet(c, u, id); err != nil {
+		return "", nil, nil, err
+	}
+	if names, err = fl.Nodes(c.Context); err != nil {
+		return "", nil, nil, err
+	}
+	for _, n := range names {
+		if err := layout.CheckNodeName(n); err != nil {
+			return "", nil, nil, usageErrorf("--nodes: %v", err)
+		}
+	}
+	if len(names) == 0 {
+		return "", nil, nil, usageErrorf("no node matches: check --nodes or --node-selector (kubectl get nodes lists them)")
+	}
+	return id, fl, names, nil
 }
 
 // nodeOutcomes turns the nodes' results into the cluster part's collector

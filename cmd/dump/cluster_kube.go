@@ -21,9 +21,12 @@ type nodeFleet interface {
 	Run(ctx context.Context, jobs []fleet.Job) ([]fleet.Result, error)
 }
 
-// openFleet is the fleet of --cluster: the Kubernetes cluster of kubectl's
-// --kubeconfig and --context.
+// openFleet is the fleet of --cluster: the hosts of --hosts, or the
+// Kubernetes cluster of kubectl's --kubeconfig and --context.
 func openFleet(c *cli.Context, u *ui, id string) (nodeFleet, error) {
+	if f, ok, err := hostsFleet(c, u); ok {
+		return f, err
+	}
 	return kubeFleet{c: c, u: u, id: id, k: nodepods.Kubectl{Kubeconfig: c.String("kubeconfig"), Context: c.String("context")}}, nil
 }
 
