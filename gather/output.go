@@ -372,9 +372,20 @@ func (t *tailBuffer) WriteTo(w io.Writer) (int64, error) {
 		}
 	}
 	var n int64
-	buf := make([]byte, 0, 256<<10)
+	var buf []byte
+	if t.file != nil {
+		buf = make([]byte, 256<<10)
+	}
 	for _, s := range parts {
-		m, err := io.CopyBuffer(w, t.reader(s), buf[:cap(buf)])
+		var m int64
+		var err error
+		if t.file == nil {
+			var k int
+			k, err = w.Write(t.mem[s.off : s.off+s.n])
+			m = int64(k)
+		} else {
+			m, err = io.CopyBuffer(w, t.reader(s), buf)
+		}
 		n += m
 		if err != nil {
 			return n, err
