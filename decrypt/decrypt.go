@@ -135,6 +135,15 @@ func unpackNode(ctx context.Context, s upload.Store, id, name string, session ag
 	return res, nil
 }
 
+// NodePart opens a node's sealed part of cluster dump id from the file
+// payloadPath (in an offline cluster dump the node wrote it to its stdout,
+// so there is no info to check it against: the age authentication is the
+// check) with the session identity, and extracts it safely into dir.
+func NodePart(ctx context.Context, payloadPath, id string, session age.Identity, dir string, opts Options) (*Result, error) {
+	pc := piece{name: filepath.Base(payloadPath), size: -1, open: openFile(payloadPath)}
+	return unpack(ctx, []piece{pc}, id, nil, session, dir, opts)
+}
+
 func openStorePayload(ctx context.Context, s upload.Store, name string, size int64, opts Options) (io.ReadCloser, error) {
 	chunk := opts.chunkSize
 	if chunk <= 0 {

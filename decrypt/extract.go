@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path"
 	"path/filepath"
@@ -82,8 +81,6 @@ var ErrEmpty = errors.New("the archive holds no files to extract")
 // tail that must be read for the payload to be authenticated to its end.
 const drainLimit = 1 << 20
 
-const copyBufSize = 256 << 10
-
 // Extract safely unpacks the tar stream r into target, which must not exist.
 //
 // Members must lie under stripPrefix (e.g. "dump-<uuid>/"), which is removed.
@@ -119,13 +116,17 @@ func Extract(ctx context.Context, r io.Reader, target string, stripPrefix string
 	if err != nil {
 		return Stats{}, fmt.Errorf("extract: %w", err)
 	}
-	x.root, err = os.OpenRoot(partial)
+	root, err := os.OpenRoot(partial)
 	if err == nil {
+		x.root = newDirRef(root)
+		x.w = newFileWriters()
 		err = x.run(ctx, r)
-		x.closeDirs(0)
-		if cerr := x.root.Close(); err == nil {
-			err = cerr
+		// The tree is complete only once every writer is done with it.
+		if werr := x.w.wait(); err == nil {
+			err = werr
 		}
+		x.closeDirs(0)
+		x.root.release()
 	}
 	if err == nil && x.st.Files == 0 {
 		err = fmt.Errorf("%w (%d members skipped); it is not a dump", ErrEmpty, x.st.Skipped)
@@ -157,7 +158,7 @@ func notExists(target string) error {
 }
 
 type extractor struct {
-	root    *os.Root
+	root    *dirRef
 	prefix  string // cleaned, without trailing slash; "" extracts everything
 	decided bool   // whether the archive was seen to use prefix
 	limits  Limits
@@ -165,13 +166,13 @@ type extractor struct {
 	dirs    int   // directory members seen, for the limit
 	bytes   int64 // content of all members seen, for the limit
 	st      Stats
-	buf     []byte
+	w       *fileWriters
 
 	// The directories down to the last one used, kept open: members come
 	// grouped by directory, so each costs an open or two instead of a walk
 	// of its whole path. openDirs[i] is the directory openNames[:i+1].
 	openNames []string
-	openDirs  []*os.Root
+	openDirs  []*dirRef
 }
 
 func (x *extractor) run(ctx context.Context, r io.Reader) error {
@@ -187,12 +188,18 @@ func (x *extractor) run(ctx context.Context, r io.Reader) error {
 		if err := x.count(hdr); err != nil {
 			return err
 		}
+		if err := x.w.failure(); err != nil {
+			return err
+		}
 		rel, reason := x.member(hdr.Name)
 		if reason == "" && rel == "" {
 			continue // the prefix directories themselves
 		}
 		if reason == "" {
 			reason, err = x.write(tr, hdr, rel)
+			if werr := x.w.failure(); werr != nil {
+				return werr // what made the extraction stop
+			}
 			if err != nil {
 				return fmt.Errorf("extract %s: %w", hdr.Name, err)
 			}
@@ -332,32 +339,46 @@ func (x *extractor) writeFile(tr *tar.Reader, hdr *tar.Header, rel string) (reas
 	if err != nil {
 		return "", err
 	}
-	if x.buf == nil {
-		x.buf = make([]byte, copyBufSize)
-	}
-	// io.Copy would use f.ReadFrom, which does not take our buffer.
-	n, err := io.CopyBuffer(struct{ io.Writer }{f}, tr, x.buf)
-	x.st.Bytes += n
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return "", err
-	}
-	x.st.Files++
-	if !hdr.ModTime.IsZero() {
-		// Log mtimes help support; failing to set one is harmless.
-		if err := dir.Chtimes(base, hdr.ModTime, hdr.ModTime); err != nil {
-			slog.Debug("extract: cannot set mtime", "file", rel, "err", err)
+	pf := &pendingFile{f: f, dir: dir.hold(), base: base, rel: rel, mtime: hdr.ModTime}
+	q := x.w.assign()
+	defer func() { q <- writeOp{file: pf} }() // closes the file, even after an error
+	for x.w.failure() == nil {
+		buf := x.w.buffer()
+		n, err := fill(tr, buf)
+		if n > 0 {
+			q <- writeOp{file: pf, data: buf[:n]}
+			x.st.Bytes += int64(n)
+		} else {
+			x.w.free <- buf
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return "", err
 		}
 	}
+	x.st.Files++ // a write error fails the extraction anyway
 	return "", nil
+}
+
+// fill reads into buf until it is full or r ends (io.EOF).
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // openDir makes the directory name ("." for the top) and returns it open.
 // Only the components below what it shares with the last directory opened
 // are made and opened.
-func (x *extractor) openDir(name string) (*os.Root, error) {
+func (x *extractor) openDir(name string) (*dirRef, error) {
 	var elems []string
 	if name != "." {
 		elems = strings.Split(name, "/")
@@ -376,12 +397,12 @@ func (x *extractor) openDir(name string) (*os.Root, error) {
 		if err != nil {
 			return nil, err
 		}
-		x.openNames, x.openDirs = append(x.openNames, elem), append(x.openDirs, dir)
+		x.openNames, x.openDirs = append(x.openNames, elem), append(x.openDirs, newDirRef(dir))
 	}
 	return x.top(), nil
 }
 
-func (x *extractor) top() *os.Root {
+func (x *extractor) top() *dirRef {
 	if len(x.openDirs) == 0 {
 		return x.root
 	}
@@ -391,7 +412,7 @@ func (x *extractor) top() *os.Root {
 // closeDirs closes the open directories below the first keep.
 func (x *extractor) closeDirs(keep int) {
 	for _, d := range x.openDirs[keep:] {
-		d.Close()
+		d.release()
 	}
 	x.openNames, x.openDirs = x.openNames[:keep], x.openDirs[:keep]
 }

@@ -21,21 +21,35 @@ const (
 	FailKubeForbidden    FailureKind = "kube_forbidden"
 	FailCommandFailed    FailureKind = "command_failed"
 	FailOther            FailureKind = "other"
+
+	// Why a node of a cluster dump has no part.
+	FailImagePull         FailureKind = "image_pull"
+	FailNodeUnschedulable FailureKind = "node_unschedulable"
+	FailNodeEvicted       FailureKind = "node_evicted"
+	FailNodeStartFailed   FailureKind = "node_start_failed"
+	FailHostUnreachable   FailureKind = "host_unreachable"
 )
 
 // failureKinds is the order in which reports list them.
-var failureKinds = []FailureKind{FailNotRoot, FailBinaryMissing, FailPermissionDenied, FailTimeout, FailAPIUnreachable, FailKubeForbidden, FailCommandFailed, FailOther}
+var failureKinds = []FailureKind{FailNotRoot, FailBinaryMissing, FailPermissionDenied, FailTimeout, FailAPIUnreachable, FailKubeForbidden,
+	FailImagePull, FailNodeUnschedulable, FailNodeEvicted, FailNodeStartFailed, FailHostUnreachable, FailCommandFailed, FailOther}
 
 // failureHints are one-line "what to do" texts for each kind.
 var failureHints = map[FailureKind]string{
 	FailNotRoot:          "run dump as root (sudo dump ...)",
 	FailBinaryMissing:    "the tool is not installed or not in PATH; install it or ignore this collector",
 	FailPermissionDenied: "run as root, or grant read access (kube RBAC, file modes)",
-	FailTimeout:          "raise --collector-timeout / --timeout, or check why the command hangs",
+	FailTimeout:          "raise --collector-timeout / --timeout (--node-timeout for a node), or check why the command hangs",
 	FailAPIUnreachable:   "check that the service is running and reachable (kubeconfig, --diag-addr, firewall)",
 	FailKubeForbidden:    "the Kubernetes user may not list these types; each .error names the verb, the resource and the kubectl auth can-i command to check",
 	FailCommandFailed:    "the command exited non-zero; read its .error file",
 	FailOther:            "read the collector's .error file and the manifest",
+
+	FailImagePull:         "the node cannot pull the dump image: push it to a registry the nodes reach and pass --image",
+	FailNodeUnschedulable: "the node admits no new pod (cordoned, full, or at its pod limit): check kubectl describe node",
+	FailNodeEvicted:       "the node pod was evicted or deleted before it finished (node pressure, a drain, someone else): run again",
+	FailNodeStartFailed:   "the node pod's container could not start: check the node's container runtime and the Pod Security level of --node-namespace",
+	FailHostUnreachable:   "the cluster dump could not log in to the host: check that ssh (or tsh ssh) to it works without a prompt",
 }
 
 // DocLink is the troubleshooting link for a kind of failure.

@@ -27,15 +27,17 @@ import (
 var defaultImage = "ghcr.io/dumptool/dump:latest"
 
 func clusterFlags() []cli.Flag {
-	return []cli.Flag{
-		boolFlag("cluster", "also gather every node of the Kubernetes cluster, one short-lived pod per node (docs/cluster-mode.md)"),
+	flags := []cli.Flag{
+		boolFlag("cluster", "also gather every node of the Kubernetes cluster (one short-lived pod per node), or every host of --hosts (docs/cluster-mode.md)"),
 		sliceFlag("nodes", "with --cluster: only these nodes (NAME,...)"),
 		stringFlag("node-selector", "with --cluster: only nodes with these labels (kubectl -l syntax)", ""),
 		stringFlag("node-namespace", "with --cluster: the existing namespace the node pods run in", "default"),
 		stringFlag("image", "with --cluster: the dump image the node pods run", defaultImage),
 		countFlag("node-concurrency", "with --cluster: node pods at once", 10),
 		durationFlag("node-timeout", "with --cluster: deadline of each node's pod", 10*time.Minute),
+		stringFlag("priority-class", "with --cluster: the PriorityClass of the node pods (an existing low one, preemptionPolicy Never)", ""),
 	}
+	return append(flags, hostsFlags()...)
 }
 
 func cleanupCommand() *cli.Command {
@@ -82,28 +84,9 @@ func gatherUploadCluster(c *cli.Context, u *ui, mode uploadMode) error {
 	if err != nil {
 		return err
 	}
-	id, err := newUUID(c)
+	id, fl, names, err := openCluster(c, u)
 	if err != nil {
 		return err
-	}
-	if err := c.Set("uuid", id); err != nil {
-		return err
-	}
-	fl, err := openFleet(c, u, id)
-	if err != nil {
-		return err
-	}
-	names, err := fl.Nodes(c.Context)
-	if err != nil {
-		return err
-	}
-	for _, n := range names {
-		if err := layout.CheckNodeName(n); err != nil {
-			return usageErrorf("--nodes: %v", err)
-		}
-	}
-	if len(names) == 0 {
-		return usageErrorf("no node matches: check --nodes or --node-selector (kubectl get nodes lists them)")
 	}
 	if err := checkDestination(c, u, dest, id); err != nil {
 		return err
@@ -171,12 +154,38 @@ func gatherUploadCluster(c *cli.Context, u *ui, mode uploadMode) error {
 
 // nodeTicketLife is how long the ticket of the i-th node must stay valid,
 // all being signed at the start: nodes start in order, conc at a time, each
-// holding its slot at most its deadline (plus its pod's create and delete),
+// holding its slot at most its deadline (plus its start and clean-up),
 // so node i starts within i/conc such turns; then its own deadline, and an
 // hour for its upload. Presigned URLs live 7 days at most (S3 and GCS).
 func nodeTicketLife(i, conc int, timeout time.Duration) time.Duration {
 	turn := timeout + time.Minute
 	return min(time.Duration(i/max(conc, 1))*turn+timeout+time.Hour, 7*24*time.Hour)
+}
+
+// openCluster makes a cluster dump's uuid, opens its fleet and names the
+// nodes it gathers.
+func openCluster(c *cli.Context, u *ui) (id string, fl nodeFleet, names []string, err error) {
+	if id, err = newUUID(c); err != nil {
+		return "", nil, nil, err
+	}
+	if err = c.Set("uuid", id); err != nil {
+		return "", nil, nil, err
+	}
+	if fl, err = openFleet(c, u, id); err != nil {
+		return "", nil, nil, err
+	}
+	if names, err = fl.Nodes(c.Context); err != nil {
+		return "", nil, nil, err
+	}
+	for _, n := range names {
+		if err := layout.CheckNodeName(n); err != nil {
+			return "", nil, nil, usageErrorf("--nodes: %v", err)
+		}
+	}
+	if len(names) == 0 {
+		return "", nil, nil, usageErrorf("no node matches: check --nodes or --node-selector (kubectl get nodes lists them)")
+	}
+	return id, fl, names, nil
 }
 
 // nodeOutcomes turns the nodes' results into the cluster part's collector

@@ -21,9 +21,12 @@ type nodeFleet interface {
 	Run(ctx context.Context, jobs []fleet.Job) ([]fleet.Result, error)
 }
 
-// openFleet is the fleet of --cluster: the Kubernetes cluster of kubectl's
-// --kubeconfig and --context.
+// openFleet is the fleet of --cluster: the hosts of --hosts, or the
+// Kubernetes cluster of kubectl's --kubeconfig and --context.
 func openFleet(c *cli.Context, u *ui, id string) (nodeFleet, error) {
+	if f, ok, err := hostsFleet(c, u); ok {
+		return f, err
+	}
 	return kubeFleet{c: c, u: u, id: id, k: nodepods.Kubectl{Kubeconfig: c.String("kubeconfig"), Context: c.String("context")}}, nil
 }
 
@@ -44,7 +47,7 @@ func (f kubeFleet) Nodes(ctx context.Context) ([]string, error) {
 
 func (f kubeFleet) Run(ctx context.Context, jobs []fleet.Job) ([]fleet.Result, error) {
 	results, err := nodepods.Run(ctx, nodepods.Options{
-		Kubectl: f.k, Namespace: f.c.String("node-namespace"), Session: f.id, Image: f.c.String("image"),
+		Kubectl: f.k, Namespace: f.c.String("node-namespace"), Session: f.id, Image: f.c.String("image"), PriorityClass: f.c.String("priority-class"),
 		Concurrency: f.c.Int("node-concurrency"), NodeTimeout: f.c.Duration("node-timeout"), Progress: f.u.notef,
 	}, jobs)
 	if err != nil {

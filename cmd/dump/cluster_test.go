@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	s3sdk "github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/dumptool/dump/gather"
 	"github.com/dumptool/dump/internal/kubetest"
 	"github.com/dumptool/dump/internal/miniotest"
 	"github.com/dumptool/dump/internal/nodepods"
@@ -77,8 +78,18 @@ func TestClusterThreeNodesOneFails(t *testing.T) {
 		"node-c": {PullFails: true},
 	}, standIn(t))
 
+	// A low class of the cluster's own: the API server gives the pods its
+	// value and preemption policy.
+	const lowClass = `{"apiVersion":"scheduling.k8s.io/v1","kind":"PriorityClass","metadata":{"name":"dump-test-low"},"value":-10,"preemptionPolicy":"Never"}`
+	if _, err := c.Kubectl(context.Background(), lowClass, "apply", "-f", "-"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c.Kubectl(context.Background(), "", "delete", "priorityclass", "dump-test-low", "--ignore-not-found")
+	})
+
 	start := time.Now()
-	r := runDump(t, t.TempDir(), clusterEnv(t, srv), "gather-upload", "--cluster", "--node-selector", "dumptest=three",
+	r := runDump(t, t.TempDir(), clusterEnv(t, srv), "gather-upload", "--cluster", "--node-selector", "dumptest=three", "--priority-class", "dump-test-low",
 		"--kubeconfig", c.AdminKubeconfig, "--to", "s3://support/cluster", "--recipient", recipient,
 		"--out", t.TempDir(), "--profile", "none", "--spec", writeSpec(t, okSpec), "--node-timeout", "2m")
 	t.Logf("three-node cluster dump: %s", time.Since(start).Round(100*time.Millisecond))
@@ -110,6 +121,19 @@ func TestClusterThreeNodesOneFails(t *testing.T) {
 	}
 	if report := readFile(t, filepath.Join(tree, "report.txt")); !strings.Contains(report, "node-c") || !strings.Contains(report, "image pull back-off") {
 		t.Errorf("report.txt does not say why node-c has no part:\n%s", report)
+	} else if !strings.Contains(report, "image_pull (1)") || !strings.Contains(report, "troubleshooting.md#image_pull") {
+		t.Errorf("report.txt does not group node-c's failure as image_pull with its doc link:\n%s", report)
+	}
+	var manifest gather.Manifest
+	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(tree, "manifest.json"))), &manifest); err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]gather.FailureKind{}
+	for _, c := range manifest.Collectors {
+		kinds[c.Name] = c.FailureKind
+	}
+	if kinds["node node-c"] != gather.FailImagePull || kinds["node node-a"] != "" {
+		t.Errorf("manifest failure kinds of the nodes: %v, want node-c image_pull and node-a none", kinds)
 	}
 	assertNodeSpans(t, filepath.Join(tree, "trace.json"), map[string]bool{"node-a": true, "node-b": true, "node-c": false})
 	// One node alone; a node without a part says why.
@@ -154,6 +178,17 @@ func TestClusterThreeNodesOneFails(t *testing.T) {
 		}
 		if !bytes.Contains(p, []byte(`"automountServiceAccountToken":false`)) {
 			t.Errorf("a node pod mounts its ServiceAccount token:\n%s", p)
+		}
+		var spec struct {
+			Spec struct {
+				PriorityClassName string `json:"priorityClassName"`
+				Priority          *int   `json:"priority"`
+				PreemptionPolicy  string `json:"preemptionPolicy"`
+			} `json:"spec"`
+		}
+		json.Unmarshal(p, &spec)
+		if s := spec.Spec; s.PriorityClassName != "dump-test-low" || s.Priority == nil || *s.Priority != -10 || s.PreemptionPolicy != "Never" {
+			t.Errorf("a node pod is not of --priority-class dump-test-low (priority -10, preemption Never): %+v", s)
 		}
 	}
 }

@@ -24,7 +24,10 @@ func gatherCommand() *cli.Command {
 		splitFlag(),
 		// No DUMP_TICKET here: that is gather-upload's ticket for a whole dump.
 		&cli.StringFlag{Name: "ticket", Usage: "a node ticket of a cluster dump: seal to the one --recipient and upload this node's part (what node pods run)"},
+		&cli.BoolFlag{Name: "stdout", Usage: "a node part of an offline cluster dump: seal to the one --recipient and write it to stdout (what each node runs)"},
+		nodeMaxSizeFlag(),
 	)
+	flags = append(flags, clusterFlags()...)
 	return &cli.Command{
 		Name:  "gather",
 		Usage: "gather and pack a dump locally (with --encrypt also seal it)",
@@ -42,48 +45,68 @@ func gatherCommand() *cli.Command {
 				}
 				return plan.WriteDryRun(u.out)
 			}
-			if c.String("ticket") != "" {
+			if c.String("ticket") != "" || c.Bool("stdout") {
 				return gatherNodePart(c, u)
 			}
-			if c.String("split") != "" && !c.Bool("encrypt") {
-				return usageErrorf("--split cuts the sealed payload into parts: add --encrypt")
+			if err := checkHostsFlags(c); err != nil {
+				return err
 			}
-			var rs recipientsOf
-			if c.Bool("encrypt") {
-				var err error
-				if rs, err = recipients(c, true); err != nil {
-					return err
-				}
+			rs, err := localRecipients(c)
+			if err != nil {
+				return err
+			}
+			if c.Bool("cluster") {
+				return gatherCluster(c, u, rs)
 			}
 			g, err := runGather(c, u)
 			if err != nil {
 				return err
 			}
 			defer g.cleanup()
-			out := c.String("out")
-			if err := os.MkdirAll(out, 0o700); err != nil {
-				return fmt.Errorf("--out: %w", err)
-			}
-			var path string
-			if c.Bool("encrypt") {
-				sealed, err := seal(c, u, g.tree, g.uuid, out, rs, true, nil)
-				if err != nil {
-					return err
-				}
-				path = sealed.PayloadPath
-			} else {
-				path = filepath.Join(out, layout.PackedName(g.uuid))
-				stats, err := crypto.PackFile(c.Context, g.tree, path, crypto.PackOptions{Prefix: layout.MemberPrefix(g.uuid)})
-				if err != nil {
-					return fmt.Errorf("pack: %w", err)
-				}
-				u.notef("packed %d files, %s -> %s (not encrypted: do not send it over an untrusted channel; gather --encrypt seals it)",
-					stats.Files, human.Bytes(stats.Bytes), human.Bytes(stats.Compressed))
+			path, err := writeLocal(c, u, g, rs)
+			if err != nil {
+				return err
 			}
 			u.resultf("%s", path)
 			return g.exit()
 		},
 	}
+}
+
+// localRecipients checks gather's sealing flags: the support recipients
+// with --encrypt, none without.
+func localRecipients(c *cli.Context) (recipientsOf, error) {
+	if c.String("split") != "" && !c.Bool("encrypt") {
+		return recipientsOf{}, usageErrorf("--split cuts the sealed payload into parts: add --encrypt")
+	}
+	if !c.Bool("encrypt") {
+		return recipientsOf{}, nil
+	}
+	return recipients(c, true)
+}
+
+// writeLocal packs the gathered tree into --out, and with --encrypt seals it
+// for rs; it returns the path of the payload.
+func writeLocal(c *cli.Context, u *ui, g *gathered, rs recipientsOf) (string, error) {
+	out := c.String("out")
+	if err := os.MkdirAll(out, 0o700); err != nil {
+		return "", fmt.Errorf("--out: %w", err)
+	}
+	if c.Bool("encrypt") {
+		sealed, err := seal(c, u, g.tree, g.uuid, out, rs, true, nil)
+		if err != nil {
+			return "", err
+		}
+		return sealed.PayloadPath, nil
+	}
+	path := filepath.Join(out, layout.PackedName(g.uuid))
+	stats, err := crypto.PackFile(c.Context, g.tree, path, crypto.PackOptions{Prefix: layout.MemberPrefix(g.uuid)})
+	if err != nil {
+		return "", fmt.Errorf("pack: %w", err)
+	}
+	u.notef("packed %d files, %s -> %s (not encrypted: do not send it over an untrusted channel; gather --encrypt seals it)",
+		stats.Files, human.Bytes(stats.Bytes), human.Bytes(stats.Compressed))
+	return path, nil
 }
 
 // gathered is a tree on disk in a private temporary directory.

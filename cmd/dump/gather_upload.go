@@ -42,6 +42,9 @@ func gatherUploadCommand(name string, mode uploadMode, usage string) *cli.Comman
 func gatherUploadAction(mode uploadMode) cli.ActionFunc {
 	return func(c *cli.Context) error {
 		u := newUI(c)
+		if err := checkHostsFlags(c); err != nil {
+			return err
+		}
 		if c.Bool("cluster") {
 			return gatherUploadCluster(c, u, mode)
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -20,17 +21,30 @@ import (
 // upload; the pod's own deadline bounds the whole.
 const nodeUploadTimeout = 5 * time.Minute
 
-// gatherNodePart is `dump gather --ticket T --recipient R`, what a cluster
-// dump runs on each node: gather, seal to the session recipient R alone (the
-// node never holds a key that opens anything) and upload through the node's
-// write-only ticket.
+// gatherNodePart is what a cluster dump runs on each node: gather, seal to
+// the session recipient R alone (the node never holds a key that opens
+// anything), and either upload through the node's write-only ticket
+// (`dump gather --ticket T --recipient R`) or, in an offline cluster dump,
+// write the sealed part to stdout for the transport to carry back
+// (`dump gather --stdout --uuid U --recipient R`), stdout holding nothing
+// else.
 func gatherNodePart(c *cli.Context, u *ui) error {
-	tk, err := ticket.Parse(c.String("ticket"))
-	if err != nil {
-		return usageErrorf("--ticket: %v", err)
-	}
-	if tk.Node == "" {
-		return usageErrorf("--ticket: this ticket is for a whole dump, not a node part: use dump gather-upload --ticket")
+	var tk *ticket.Ticket
+	if c.Bool("stdout") {
+		if c.String("ticket") != "" {
+			return usageErrorf("--stdout and --ticket exclude each other: a node part goes to its ticket or to stdout")
+		}
+		if c.String("uuid") == "" {
+			return usageErrorf("--stdout writes a node part of a cluster dump: pass that dump's --uuid")
+		}
+	} else {
+		var err error
+		if tk, err = ticket.Parse(c.String("ticket")); err != nil {
+			return usageErrorf("--ticket: %v", err)
+		}
+		if tk.Node == "" {
+			return usageErrorf("--ticket: this ticket is for a whole dump, not a node part: use dump gather-upload --ticket")
+		}
 	}
 	lines := c.StringSlice("recipient")
 	if len(lines) != 1 {
@@ -40,8 +54,10 @@ func gatherNodePart(c *cli.Context, u *ui) error {
 	if err != nil {
 		return usageErrorf("--recipient: %v", err)
 	}
-	if err := c.Set("uuid", tk.UUID); err != nil {
-		return err
+	if tk != nil {
+		if err := c.Set("uuid", tk.UUID); err != nil {
+			return err
+		}
 	}
 	g, err := runGather(c, u)
 	if err != nil {
@@ -53,10 +69,14 @@ func gatherNodePart(c *cli.Context, u *ui) error {
 		return fmt.Errorf("node part: %w", err)
 	}
 	sealed, err := crypto.Seal(c.Context, g.tree, crypto.SealOptions{
-		UUID: tk.UUID, SessionRecipient: to, OutDir: out, ToolVersion: version,
+		UUID: g.uuid, SessionRecipient: to, OutDir: out, ToolVersion: version,
 	})
 	if err != nil {
 		return err
+	}
+	if tk == nil {
+		u.notef("sealed node part: %s; writing it to stdout", human.Bytes(sealed.Info.PayloadSize))
+		return copyToStdout(u, sealed.PayloadPath)
 	}
 	u.notef("sealed node part %s: %s; uploading", tk.Node, human.Bytes(sealed.Info.PayloadSize))
 	store := stores.Ticket(tk, nil, storeOptions(u, nodeUploadTimeout))
@@ -66,5 +86,17 @@ func gatherNodePart(c *cli.Context, u *ui) error {
 	u.resultf("%s", layout.Object(tk.UUID, layout.NodePayloadObject(tk.Node)))
 	// The node's own report says what failed on it; the initiator reports
 	// only parts that did not arrive.
+	return nil
+}
+
+func copyToStdout(u *ui, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("node part: %w", err)
+	}
+	defer f.Close()
+	if _, err := io.Copy(u.out, f); err != nil {
+		return fmt.Errorf("write the node part to stdout: %w", err)
+	}
 	return nil
 }

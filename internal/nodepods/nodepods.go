@@ -30,6 +30,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/dumptool/dump/gather"
 	"github.com/dumptool/dump/internal/fleet"
 )
 
@@ -99,6 +100,9 @@ type Options struct {
 	NodeTimeout time.Duration // per node, from its pod's creation; default 10m
 	// Progress, if set, hears one line per node as it starts and ends.
 	Progress func(format string, args ...any)
+	// PriorityClass, if set, is the pods' PriorityClass (it must exist):
+	// the API server gives the pods its value and preemption policy.
+	PriorityClass string
 }
 
 // Run runs one pod per node and returns a result per node, in order. Its
@@ -186,7 +190,7 @@ func (r *run) values(node, pod string) map[string]any {
 	return map[string]any{
 		"Name": pod, "Namespace": r.opts.Namespace, "LabelKey": LabelKey, "Session": r.opts.Session,
 		"ServiceAccount": "dump-node-" + r.opts.Session[:8], "Node": node, "Image": r.opts.Image,
-		"DeadlineSeconds": int(r.opts.NodeTimeout.Seconds()),
+		"DeadlineSeconds": int(r.opts.NodeTimeout.Seconds()), "PriorityClass": r.opts.PriorityClass,
 	}
 }
 
@@ -220,7 +224,7 @@ func (r *run) node(ctx context.Context, i int, n fleet.Job) error {
 	select {
 	case err = <-done:
 	case <-timer.C:
-		err = fmt.Errorf("timed out after %s", r.opts.NodeTimeout)
+		err = &gather.KindError{Kind: gather.FailTimeout, Err: fmt.Errorf("timed out after %s", r.opts.NodeTimeout)}
 	case <-ctx.Done():
 		err = fmt.Errorf("interrupted: %w", context.Cause(ctx))
 	}

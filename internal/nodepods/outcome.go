@@ -3,6 +3,8 @@ package nodepods
 import (
 	"fmt"
 	"strings"
+
+	"github.com/dumptool/dump/gather"
 )
 
 // pod is what the outcome of a node pod is read from.
@@ -43,41 +45,49 @@ type pod struct {
 }
 
 // outcome reads a watch event: done says the pod has ended (or will never
-// run), err why it has no part (nil: it uploaded its part).
+// run), err why it has no part (nil: it uploaded its part), a
+// *gather.KindError so that the report says what to do.
 func outcome(event string, p pod) (err error, done bool) {
 	st := p.Status
 	switch {
 	case st.Phase == "Succeeded":
 		return nil, true
 	case event == "DELETED" || p.Metadata.DeletionTimestamp != nil:
-		return fmt.Errorf("its pod was deleted before it finished (by someone else, or the node was drained)"), true
+		return kindErrorf(gather.FailNodeEvicted, "its pod was deleted before it finished (by someone else, or the node was drained)"), true
 	case st.Reason == "Evicted":
-		return fmt.Errorf("evicted: %s", oneLine(st.Message)), true
+		return kindErrorf(gather.FailNodeEvicted, "evicted: %s", oneLine(st.Message)), true
 	case st.Reason == "DeadlineExceeded":
-		return fmt.Errorf("timed out: %s", oneLine(st.Message)), true
+		return kindErrorf(gather.FailTimeout, "timed out: %s", oneLine(st.Message)), true
 	}
 	for _, c := range st.Conditions {
 		if c.Type == "PodScheduled" && c.Status == "False" && c.Reason == "Unschedulable" {
-			return fmt.Errorf("unschedulable: %s", oneLine(c.Message)), true
+			return kindErrorf(gather.FailNodeUnschedulable, "unschedulable: %s", oneLine(c.Message)), true
 		}
 	}
 	for _, cs := range st.ContainerStatuses {
 		if w := cs.State.Waiting; w != nil {
 			switch w.Reason {
 			case "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull":
-				return fmt.Errorf("image pull back-off: the node cannot pull the image %s (%s); push it to a registry the nodes reach, or pass --image", image(p), oneLine(w.Message)), true
+				return kindErrorf(gather.FailImagePull, "image pull back-off: the node cannot pull the image %s (%s); push it to a registry the nodes reach, or pass --image", image(p), oneLine(w.Message)), true
 			case "CreateContainerConfigError", "CreateContainerError", "RunContainerError":
-				return fmt.Errorf("its container cannot start: %s: %s", w.Reason, oneLine(w.Message)), true
+				return kindErrorf(gather.FailNodeStartFailed, "its container cannot start: %s: %s", w.Reason, oneLine(w.Message)), true
 			}
 		}
+		if t := cs.State.Terminated; t != nil && st.Phase == "Failed" && (t.Reason == "StartError" || t.Reason == "ContainerCannotRun") {
+			return kindErrorf(gather.FailNodeStartFailed, "its container cannot start: %s: %s", t.Reason, oneLine(t.Message)), true
+		}
 		if t := cs.State.Terminated; t != nil && st.Phase == "Failed" {
-			return fmt.Errorf("dump exited with code %d on the node: %s", t.ExitCode, oneLine(lastLines(t.Message, 3))), true
+			return kindErrorf(gather.FailCommandFailed, "dump exited with code %d on the node: %s", t.ExitCode, oneLine(lastLines(t.Message, 3))), true
 		}
 	}
 	if st.Phase == "Failed" {
 		return fmt.Errorf("its pod failed: %s %s", st.Reason, oneLine(st.Message)), true
 	}
 	return nil, false
+}
+
+func kindErrorf(kind gather.FailureKind, format string, args ...any) error {
+	return &gather.KindError{Kind: kind, Err: fmt.Errorf(format, args...)}
 }
 
 func image(p pod) string {

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/dumptool/dump/gather"
 )
 
 // Each way a node pod can end is said plainly, and a pod still on its way
@@ -13,16 +15,19 @@ func TestOutcome(t *testing.T) {
 		name, event, status string
 		done                bool
 		want                string // in the error; "" = success
+		kind                gather.FailureKind
 	}{
-		{"running", "MODIFIED", `{"phase":"Running"}`, false, ""},
-		{"pending", "ADDED", `{"phase":"Pending"}`, false, ""},
-		{"succeeded", "MODIFIED", `{"phase":"Succeeded"}`, true, ""},
-		{"image pull", "MODIFIED", `{"phase":"Pending","containerStatuses":[{"state":{"waiting":{"reason":"ImagePullBackOff","message":"Back-off pulling image"}}}]}`, true, "image pull back-off"},
-		{"evicted", "MODIFIED", `{"phase":"Failed","reason":"Evicted","message":"The node was low on resource: memory."}`, true, "evicted: The node was low on resource: memory."},
-		{"deadline", "MODIFIED", `{"phase":"Failed","reason":"DeadlineExceeded","message":"Pod was active on the node longer than the specified deadline"}`, true, "timed out"},
-		{"unschedulable", "MODIFIED", `{"phase":"Pending","conditions":[{"type":"PodScheduled","status":"False","reason":"Unschedulable","message":"0/3 nodes are available"}]}`, true, "unschedulable: 0/3 nodes"},
-		{"upload failed", "MODIFIED", `{"phase":"Failed","containerStatuses":[{"state":{"terminated":{"exitCode":1,"message":"gathering\nupload failed: cannot reach minio\n"}}}]}`, true, "exited with code 1 on the node: gathering; upload failed: cannot reach minio"},
-		{"deleted", "DELETED", `{"phase":"Running"}`, true, "deleted before it finished"},
+		{"running", "MODIFIED", `{"phase":"Running"}`, false, "", ""},
+		{"pending", "ADDED", `{"phase":"Pending"}`, false, "", ""},
+		{"succeeded", "MODIFIED", `{"phase":"Succeeded"}`, true, "", ""},
+		{"image pull", "MODIFIED", `{"phase":"Pending","containerStatuses":[{"state":{"waiting":{"reason":"ImagePullBackOff","message":"Back-off pulling image"}}}]}`, true, "image pull back-off", gather.FailImagePull},
+		{"evicted", "MODIFIED", `{"phase":"Failed","reason":"Evicted","message":"The node was low on resource: memory."}`, true, "evicted: The node was low on resource: memory.", gather.FailNodeEvicted},
+		{"deadline", "MODIFIED", `{"phase":"Failed","reason":"DeadlineExceeded","message":"Pod was active on the node longer than the specified deadline"}`, true, "timed out", gather.FailTimeout},
+		{"unschedulable", "MODIFIED", `{"phase":"Pending","conditions":[{"type":"PodScheduled","status":"False","reason":"Unschedulable","message":"0/3 nodes are available"}]}`, true, "unschedulable: 0/3 nodes", gather.FailNodeUnschedulable},
+		{"upload failed", "MODIFIED", `{"phase":"Failed","containerStatuses":[{"state":{"terminated":{"exitCode":1,"message":"gathering\nupload failed: cannot reach minio\n"}}}]}`, true, "exited with code 1 on the node: gathering; upload failed: cannot reach minio", gather.FailCommandFailed},
+		{"cannot start", "MODIFIED", `{"phase":"Failed","containerStatuses":[{"state":{"terminated":{"exitCode":128,"reason":"StartError","message":"exec: dump: executable file not found"}}}]}`, true, "cannot start: StartError", gather.FailNodeStartFailed},
+		{"config error", "MODIFIED", `{"phase":"Pending","containerStatuses":[{"state":{"waiting":{"reason":"CreateContainerConfigError","message":"secret not found"}}}]}`, true, "cannot start", gather.FailNodeStartFailed},
+		{"deleted", "DELETED", `{"phase":"Running"}`, true, "deleted before it finished", gather.FailNodeEvicted},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var p pod
@@ -38,6 +43,8 @@ func TestOutcome(t *testing.T) {
 				t.Errorf("err = %v, want none", err)
 			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 				t.Errorf("err = %v, want it to say %q", err, tc.want)
+			case tc.want != "" && gather.ClassifyErr(err) != tc.kind:
+				t.Errorf("%v: kind %s, want %s", err, gather.ClassifyErr(err), tc.kind)
 			}
 		})
 	}

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dumptool/dump/internal/miniotest"
+	"github.com/dumptool/dump/internal/sshtest"
+)
+
+// Cluster dumps over --hosts against real sshd servers on 127.0.0.1: each
+// "host" is an sshd whose sessions gather a fixture root of their own
+// (DUMP_SYSROOT through sshd's SetEnv), reached with the real ssh client.
+
+// hostEnv is a host's session environment: the fake product tools, no user
+// config, and its own root.
+func hostEnv(t *testing.T, sysroot string, extra ...string) map[string]string {
+	env := map[string]string{}
+	for _, kv := range append(append(baseEnv(t), "DUMP_SYSROOT="+sysroot), extra...) {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	delete(env, "DUMP_QUIET") // a failing node says why on stderr
+	return env
+}
+
+// cachedBinary is the one dump binary in a host's cache.
+func cachedBinary(t *testing.T, hosts *sshtest.Hosts, alias string) os.FileInfo {
+	t.Helper()
+	bins, _ := filepath.Glob(filepath.Join(hosts.Cache[alias], "dump", "bin", "dump-*"))
+	if len(bins) != 1 {
+		t.Fatalf("%s's cache holds %v, want one dump-<sha256>", alias, bins)
+	}
+	st, err := os.Stat(bins[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func TestClusterHostsOfflineAndUpload(t *testing.T) {
+	fixtures := filepath.Join(repoRoot(t), "testdata", "fixtures")
+	hosts := sshtest.Start(t, []sshtest.Host{
+		{Alias: "host-a", Env: hostEnv(t, filepath.Join(fixtures, "teleport-node"))},
+		{Alias: "host-b", Env: hostEnv(t, filepath.Join(fixtures, "k3s-server"))},
+	}, "host-down")
+	identity, recipient := keygen(t)
+
+	// Offline: one local dump holding every node, no bucket.
+	start := time.Now()
+	r := runDump(t, t.TempDir(), nil, "gather", "--cluster", "--hosts", "host-a,host-b,host-down", "--ssh-config", hosts.Config,
+		"--encrypt", "--recipient", recipient, "--out", t.TempDir(), "--profile", "none", "--spec", writeSpec(t, okSpec))
+	t.Logf("offline two-host ssh cluster dump (+1 unreachable): %s", time.Since(start).Round(100*time.Millisecond))
+	if r.code != 3 || !strings.Contains(r.stderr, "host-down") || !strings.Contains(r.stderr, "host unreachable") {
+		t.Fatalf("an unreachable host must give exit 3 naming it: %s", r)
+	}
+	if !strings.HasSuffix(r.lastLine(), ".tar.zst.age") {
+		t.Fatalf("gather --cluster --encrypt does not end with the sealed dump's path: %s", r)
+	}
+	d := runDump(t, t.TempDir(), nil, "decrypt", "--file", r.lastLine(), "--identity", identity, "--out", t.TempDir())
+	if d.code != 0 {
+		t.Fatalf("decrypt the offline cluster dump: %s", d)
+	}
+	tree := d.lastLine()
+	if got := readFile(t, filepath.Join(tree, "system", "greeting.txt")); got != "hello from the spec\n" {
+		t.Errorf("the initiator's part is not at the top: greeting.txt = %q", got)
+	}
+	checkNodeTrees(t, tree)
+	if _, err := os.Stat(filepath.Join(tree, "nodes", "host-down")); err == nil {
+		t.Errorf("the unreachable host has a tree")
+	}
+	report := readFile(t, filepath.Join(tree, "report.txt"))
+	if !strings.Contains(report, "host-down") || !strings.Contains(report, "host_unreachable") {
+		t.Errorf("report.txt does not name the unreachable host with kind host_unreachable:\n%s", report)
+	}
+	binA, binB := cachedBinary(t, hosts, "host-a"), cachedBinary(t, hosts, "host-b")
+
+	// Upload: each host sends its part to MinIO through its own ticket;
+	// the binary, unchanged, is not copied again.
+	srv := miniotest.Start(t)
+	srv.MakeBucket(t, "support")
+	start = time.Now()
+	r = runDump(t, t.TempDir(), srv.Env(), "gather-upload", "--cluster", "--hosts", "host-a,host-b", "--ssh-config", hosts.Config,
+		"--to", "s3://support/hosts", "--recipient", recipient, "--out", t.TempDir(), "--profile", "none", "--spec", writeSpec(t, okSpec))
+	t.Logf("gather-upload two-host ssh cluster dump: %s", time.Since(start).Round(100*time.Millisecond))
+	if r.code != 0 {
+		t.Fatalf("gather-upload --cluster --hosts: %s", r)
+	}
+	for alias, before := range map[string]os.FileInfo{"host-a": binA, "host-b": binB} {
+		if after := cachedBinary(t, hosts, alias); !os.SameFile(before, after) || !after.ModTime().Equal(before.ModTime()) {
+			t.Errorf("%s: the binary was copied again though its sha256 did not change", alias)
+		}
+	}
+	if l := runDump(t, t.TempDir(), srv.Env(), "list", "--from", "s3://support/hosts"); !strings.Contains(l.stdout, "2 of 2") {
+		t.Errorf("list does not say 2 of 2 nodes: %s", l)
+	}
+	d = runDump(t, t.TempDir(), srv.Env(), "decrypt", "--from", "s3://support/hosts", "--identity", identity, "--out", t.TempDir(), r.lastLine())
+	if d.code != 0 {
+		t.Fatalf("decrypt the uploaded cluster dump: %s", d)
+	}
+	checkNodeTrees(t, d.lastLine())
+}
+
+// checkNodeTrees checks that host-a and host-b each gave their own fixture
+// root: Teleport's config on a (and no k3s registries), k3s's on b (and no
+// teleport.yaml).
+func checkNodeTrees(t *testing.T, tree string) {
+	t.Helper()
+	has := func(root, name string) bool {
+		found := false
+		filepath.Walk(root, func(p string, info os.FileInfo, err error) error {
+			found = found || err == nil && info.Name() == name
+			return nil
+		})
+		return found
+	}
+	for node, want := range map[string][2]string{"host-a": {"teleport.yaml", "registries.yaml"}, "host-b": {"registries.yaml", "teleport.yaml"}} {
+		root := filepath.Join(tree, "nodes", node)
+		if _, err := os.Stat(filepath.Join(root, "manifest.json")); err != nil {
+			t.Errorf("no tree of %s: %v", node, err)
+			continue
+		}
+		if !has(root, want[0]) || has(root, want[1]) {
+			t.Errorf("%s's tree is not its own fixture root's: want %s and no %s", node, want[0], want[1])
+		}
+	}
+}
+
+func TestClusterHostsFromTeleport(t *testing.T) {
+	// Each host gathers a spec that names it, so each tree shows where it came from.
+	host := func(name string) sshtest.Host {
+		spec := writeSpec(t, `- name: whoami
+  category: system
+  kind: run
+  command: [echo, `+name+`]
+  output: system/whoami.txt
+`)
+		return sshtest.Host{Alias: name, Env: hostEnv(t, t.TempDir(), "DUMP_PROFILE=none", "DUMP_SPEC="+spec)}
+	}
+	hosts := sshtest.Start(t, []sshtest.Host{host("tp-node-1"), host("tp-node-2")})
+	for _, tc := range []struct {
+		transport, selector string
+		want                []string
+	}{
+		{"ssh", "", []string{"tp-node-1", "tp-node-2"}}, // tctl nodes ls
+		{"tsh", "env=staging", []string{"tp-node-2"}},   // tsh ls, then tsh ssh
+	} {
+		args := []string{"gather", "--cluster", "--hosts", "teleport", "--transport", tc.transport, "--ssh-config", hosts.Config,
+			"--out", t.TempDir(), "--profile", "none"}
+		if tc.selector != "" {
+			args = append(args, "--node-selector", tc.selector)
+		}
+		r := runDump(t, t.TempDir(), []string{"DUMP_TEST_TSH_SSH_CONFIG=" + hosts.Config}, args...)
+		if r.code != 0 {
+			t.Fatalf("--hosts teleport --transport %s: %s", tc.transport, r)
+		}
+		tree := untar(t, r.lastLine())
+		got, _ := filepath.Glob(filepath.Join(tree, "nodes", "*"))
+		if len(got) != len(tc.want) {
+			t.Errorf("--transport %s: nodes %v, want %v", tc.transport, got, tc.want)
+		}
+		for _, n := range tc.want {
+			if w := readFile(t, filepath.Join(tree, "nodes", n, "system", "whoami.txt")); w != n+"\n" {
+				t.Errorf("--transport %s: node %s's tree was gathered on %q", tc.transport, n, strings.TrimSpace(w))
+			}
+		}
+	}
+}
+
+func TestClusterHostsUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"gather", "--hosts", "h1"},
+		{"gather-upload", "--hosts", "h1", "--to", "file:///tmp/x", "--recipient", "age1x"},
+		{"gather", "--cluster", "--hosts", "h 1"},
+		{"gather", "--cluster", "--hosts", "-oProxyCommand=evil"},
+		{"gather", "--cluster", "--hosts", "h1:99999"},
+		{"gather", "--cluster", "--hosts", "h1,h1"},
+		{"gather", "--cluster", "--hosts", "h1", "--transport", "telnet"},
+		{"gather", "--cluster", "--hosts", "teleport,h1"},
+		{"gather", "--cluster", "--hosts-file", "/nonexistent/hosts"},
+		{"gather", "--cluster", "--hosts", "h1", "--hosts-file", "/etc/hostname"},
+	} {
+		out := t.TempDir()
+		r := runDump(t, t.TempDir(), nil, append(args, "--out", out)...)
+		if r.code != 2 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || r.stderr == "" {
+			t.Errorf("%v: want a one-line usage error (exit 2): %s", args, r)
+		}
+		if entries, _ := os.ReadDir(out); len(entries) != 0 {
+			t.Errorf("%v: a usage error left %d files in --out", args, len(entries))
+		}
+	}
+}

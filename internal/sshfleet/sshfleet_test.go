@@ -1,0 +1,155 @@
+package sshfleet
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dumptool/dump/gather"
+	"github.com/dumptool/dump/internal/fleet"
+	"github.com/dumptool/dump/internal/sshtest"
+)
+
+// Against real sshd servers: the "binary" copied to the hosts is a shell
+// script that prints its arguments and its host's DUMP_SYSROOT, or fails on
+// demand, so what runs where can be seen.
+const script = `#!/bin/sh
+case "$1" in
+fail) echo "first line" >&2; echo "gather: something broke" >&2; exit 4 ;;
+sleep) sleep 30 ;;
+esac
+echo "args: $*"
+echo "sysroot: $DUMP_SYSROOT"
+`
+
+func writeScript(t *testing.T, body string) string {
+	p := filepath.Join(t.TempDir(), "dump")
+	if err := os.WriteFile(p, []byte(body), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestRunCopiesOnceAndRunsEverywhere(t *testing.T) {
+	hosts := sshtest.Start(t, []sshtest.Host{
+		{Alias: "alpha", Env: map[string]string{"DUMP_SYSROOT": "/roots/alpha"}},
+		{Alias: "beta", Env: map[string]string{"DUMP_SYSROOT": "/roots/beta"}},
+	}, "down")
+	list, err := ParseHosts(strings.NewReader("alpha\nbeta, down\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var progress bytes.Buffer
+	f := &Fleet{Hosts: list, SSHConfig: hosts.Config, Binary: writeScript(t, script), Concurrency: 2, NodeTimeout: time.Minute,
+		Progress: func(format string, args ...any) { progress.WriteString(strings.TrimSpace(format) + "\n") }}
+	var outA, outB, outDown bytes.Buffer
+	jobs := []fleet.Job{
+		{Node: "alpha", Args: []string{"gather", "--stdout", "it's quoted"}, Stdout: &outA},
+		{Node: "beta", Args: []string{"gather", "--stdout"}, Stdout: &outB},
+		{Node: "down", Args: []string{"gather"}, Stdout: &outDown},
+	}
+	results, err := f.Run(context.Background(), jobs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if results[0].Err != nil || results[1].Err != nil {
+		t.Fatalf("reachable hosts failed: %v / %v", results[0].Err, results[1].Err)
+	}
+	if got := outA.String(); got != "args: gather --stdout it's quoted\nsysroot: /roots/alpha\n" {
+		t.Errorf("alpha's stdout = %q", got)
+	}
+	if got := outB.String(); !strings.Contains(got, "sysroot: /roots/beta") {
+		t.Errorf("beta's stdout = %q: the job did not run on beta", got)
+	}
+	if results[2].Err == nil || gather.ClassifyErr(results[2].Err) != gather.FailHostUnreachable || !strings.Contains(results[2].Err.Error(), "refused") {
+		t.Errorf("the unreachable host: %v, want host_unreachable saying the connection was refused", results[2].Err)
+	}
+	cached, err := filepath.Glob(filepath.Join(hosts.Cache["alpha"], "dump", "bin", "dump-*"))
+	if err != nil || len(cached) != 1 {
+		t.Fatalf("alpha's cache holds %v, want one dump-<sha256>", cached)
+	}
+	before, err := os.Stat(cached[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := strings.Count(progress.String(), "copying dump"); c != 2 {
+		t.Errorf("the binary was copied %d times, want once per reachable host:\n%s", c, progress.String())
+	}
+
+	// Again: the binary is already there, nothing is copied.
+	progress.Reset()
+	outA.Reset()
+	results, err = f.Run(context.Background(), jobs[:1])
+	if err != nil || results[0].Err != nil {
+		t.Fatalf("second run: %v %v", err, results[0].Err)
+	}
+	if strings.Contains(progress.String(), "copying") {
+		t.Errorf("the binary was copied again though its sha256 is unchanged:\n%s", progress.String())
+	}
+	after, err := os.Stat(cached[0])
+	if err != nil || !os.SameFile(before, after) || !after.ModTime().Equal(before.ModTime()) {
+		t.Errorf("the cached binary was replaced: %v", err)
+	}
+
+	// A new binary replaces the old one in the cache.
+	f.Binary = writeScript(t, script+"# v2\n")
+	if results, err = f.Run(context.Background(), jobs[:1]); err != nil || results[0].Err != nil {
+		t.Fatalf("run with a new binary: %v %v", err, results[0].Err)
+	}
+	now, _ := filepath.Glob(filepath.Join(hosts.Cache["alpha"], "dump", "bin", "*"))
+	if len(now) != 1 || now[0] == cached[0] {
+		t.Errorf("after a new binary the cache holds %v, want only the new one", now)
+	}
+}
+
+func TestRunNodeFailures(t *testing.T) {
+	hosts := sshtest.Start(t, []sshtest.Host{{Alias: "alpha"}})
+	f := &Fleet{Hosts: []Host{{Addr: "alpha"}}, SSHConfig: hosts.Config, Binary: writeScript(t, script), NodeTimeout: 3 * time.Second}
+	results, err := f.Run(context.Background(), []fleet.Job{{Node: "alpha", Args: []string{"fail"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := results[0].Err; e == nil || !strings.Contains(e.Error(), "code 4") || !strings.Contains(e.Error(), "gather: something broke") {
+		t.Errorf("a failing dump on the host: %v, want its exit code and last stderr lines", e)
+	}
+	start := time.Now()
+	results, err = f.Run(context.Background(), []fleet.Job{{Node: "alpha", Args: []string{"sleep"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := results[0].Err; e == nil || gather.ClassifyErr(e) != gather.FailTimeout || time.Since(start) > 20*time.Second {
+		t.Errorf("a hung host after %s: %v, want a timeout at --node-timeout", time.Since(start), e)
+	}
+	var ke *gather.KindError
+	if !errors.As(results[0].Err, &ke) {
+		t.Errorf("the timeout carries no kind: %v", results[0].Err)
+	}
+}
+
+func TestParseHost(t *testing.T) {
+	for in, want := range map[string]Host{
+		"h1":                   {Addr: "h1"},
+		"root@h1.example:2222": {User: "root", Addr: "h1.example", Port: "2222"},
+		"[fd00::1]:22":         {Addr: "fd00::1", Port: "22"},
+		"fd00::1":              {Addr: "fd00::1"},
+		"Node-1":               {Addr: "Node-1"},
+	} {
+		got, err := ParseHost(in)
+		if err != nil || got != want {
+			t.Errorf("ParseHost(%q) = %+v, %v; want %+v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "-oProxyCommand=x", "h1:0", "h1:ssh", "@h1", "h 1", "[fd00::1", "under_score"} {
+		if _, err := ParseHost(bad); err == nil {
+			t.Errorf("ParseHost(%q) accepted it", bad)
+		}
+	}
+	if _, err := ParseHosts(strings.NewReader("a\nroot@a:22\n")); err == nil || !strings.Contains(err.Error(), "once") {
+		t.Errorf("a host listed twice: %v", err)
+	}
+}
