@@ -16,6 +16,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/receiver/otlpreceiver"
 	"go.opentelemetry.io/collector/receiver/receivertest"
+
+	"github.com/dumptool/dump/internal/miniotest"
 )
 
 // otlpReceiver runs the OpenTelemetry Collector's own OTLP receiver in this
@@ -130,6 +132,22 @@ func TestTraceExporterOTLP(t *testing.T) {
 			}
 		})
 	}
+}
+
+// An upload to S3 shows each multipart part under the upload made while
+// sealing.
+func TestTraceExporterS3Parts(t *testing.T) {
+	srv := miniotest.Start(t)
+	srv.MakeBucket(t, "support")
+	_, recipient := keygen(t)
+	grpcAddr, _, sink := otlpReceiver(t)
+	r := runDump(t, t.TempDir(), srv.Env(), "gather-upload", "--profile", "none", "--spec", writeSpec(t, okSpec),
+		"--recipient", recipient, "--to", "s3://support/dumps", "--out", t.TempDir(), "--trace-exporter", "grpc://"+grpcAddr)
+	if r.code != 0 {
+		t.Fatalf("gather-upload to s3: %s", r)
+	}
+	stream := "dump gather-upload > put stream " + r.lastLine() + "/dump.tar.zst.age"
+	wantSpans(t, spanTree(sink.AllTraces()), stream, stream+" > part 1")
 }
 
 // file:///dir writes OTLP JSON lines, which the Collector's JSON decoder reads.

@@ -23,15 +23,18 @@ type StandInNode struct {
 // PodRunner is a stand-in kubelet for Nodes of its own: it watches the real
 // API server for pods bound to them, runs each pod's command as a local
 // process (Rewrite maps the image's binary and /host), and reports the pod's
-// status back through the API as a kubelet does. It also keeps every pod
-// object it saw, as the API server stored it.
+// status back through the API as a kubelet does. It serves `kubectl exec`
+// into those pods too (exec.go). It also keeps every pod object it saw, as
+// the API server stored it.
 type PodRunner struct {
 	c       *Cluster
 	nodes   map[string]StandInNode
 	rewrite func(args []string, sysroot string) *exec.Cmd
+	exec    *execKubelet
 
 	mu      sync.Mutex
 	seen    map[string][]byte // "ns/name" -> the pod's JSON when first seen
+	podNode map[string]string // "ns/name" -> its node
 	running map[string]*exec.Cmd
 }
 
@@ -40,10 +43,14 @@ type PodRunner struct {
 func (c *Cluster) RunPods(t testing.TB, label, value string, nodes map[string]StandInNode, rewrite func(args []string, sysroot string) *exec.Cmd) *PodRunner {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &PodRunner{c: c, nodes: nodes, rewrite: rewrite, seen: map[string][]byte{}, running: map[string]*exec.Cmd{}}
+	r := &PodRunner{c: c, nodes: nodes, rewrite: rewrite, seen: map[string][]byte{}, podNode: map[string]string{}, running: map[string]*exec.Cmd{}}
+	r.exec = newExecKubelet(r)
 	for name := range nodes {
 		node := fmt.Sprintf(`{"apiVersion":"v1","kind":"Node","metadata":{"name":%q,"labels":{%q:%q}}}`, name, label, value)
 		if _, err := c.Kubectl(ctx, node, "apply", "-f", "-"); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.registerNode(ctx, name, r.exec.port); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -82,8 +89,16 @@ func (c *Cluster) RunPods(t testing.TB, label, value string, nodes map[string]St
 		for name := range nodes {
 			c.Kubectl(context.Background(), "", "delete", "node", name, "--ignore-not-found")
 		}
+		r.exec.srv.Close()
 	})
 	return r
+}
+
+// ExecBytes says how much the exec'd commands wrote to stdout and how many
+// bytes the stand-in kubelet sent the API server for them (TLS and the
+// stream protocol's framing included).
+func (r *PodRunner) ExecBytes() (stdout, wire int64) {
+	return r.exec.out.Load(), r.exec.wire.Load()
 }
 
 // Pods are the pod objects seen, as first stored by the API server.
@@ -127,6 +142,7 @@ func (r *PodRunner) event(ctx context.Context, typ string, raw json.RawMessage) 
 	_, known := r.seen[key]
 	if !known {
 		r.seen[key] = raw
+		r.podNode[key] = p.Spec.NodeName
 	}
 	proc := r.running[key]
 	r.mu.Unlock()

@@ -13,6 +13,12 @@
 //		if r.Err != nil { ... } // why node r.Name has no part
 //	}
 //
+// A Job with Stdout set (an offline dump, no bucket) is run differently: its
+// pod only holds the node until the deadline, and Run executes the command in
+// it with kubectl exec, through the API server, copying its standard output
+// (the node's sealed part) to Job.Stdout: at most Options.Concurrency streams
+// at once, each within the node's deadline. That is the small-cluster path.
+//
 // Every object carries the label LabelKey=<session>; Cleanup deletes what an
 // interrupted run left.
 package nodepods
@@ -25,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"text/template"
@@ -119,7 +126,7 @@ func Run(ctx context.Context, opts Options, nodes []fleet.Job) (_ []fleet.Result
 	if opts.Progress == nil {
 		opts.Progress = func(string, ...any) {}
 	}
-	r := &run{opts: opts, waiting: map[string]chan error{}}
+	r := &run{opts: opts, waiting: map[string]*podWait{}}
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
@@ -149,9 +156,12 @@ func Run(ctx context.Context, opts Options, nodes []fleet.Job) (_ []fleet.Result
 				start := time.Now()
 				err := r.node(ctx, i, nodes[i])
 				results[i] = fleet.Result{Node: nodes[i].Node, Started: start, Took: time.Since(start), Err: err}
-				if err != nil {
+				switch {
+				case err != nil:
 					opts.Progress("node %s: %v", nodes[i].Node, err)
-				} else {
+				case nodes[i].Stdout != nil:
+					opts.Progress("node %s: part received through the API server (%s)", nodes[i].Node, time.Since(start).Round(100*time.Millisecond))
+				default:
 					opts.Progress("node %s: part uploaded (%s)", nodes[i].Node, time.Since(start).Round(100*time.Millisecond))
 				}
 			}
@@ -180,7 +190,14 @@ type run struct {
 	opts Options
 
 	mu      sync.Mutex
-	waiting map[string]chan error // pod name -> its outcome, sent once
+	waiting map[string]*podWait // by pod name
+}
+
+// podWait is what the watch tells a node about its pod.
+type podWait struct {
+	done    chan error    // its outcome, sent once
+	running chan struct{} // closed when it runs
+	started bool
 }
 
 // podName is short and fixed-length: node names can be 253 characters.
@@ -203,30 +220,38 @@ func (r *run) render(name string, v map[string]any) ([]byte, error) {
 }
 
 // node runs the pod of node n and waits for its outcome or its deadline.
+// With n.Stdout set, the pod only holds the node until its deadline, and
+// the command runs in it through the API server (stream).
 func (r *run) node(ctx context.Context, i int, n fleet.Job) error {
 	name := r.podName(i)
 	v := r.values(n.Node, name)
-	v["Command"] = append(append([]string{"dump"}, n.Args...), "--sysroot", "/host")
+	command := append(append([]string{"dump"}, n.Args...), "--sysroot", "/host")
+	v["Command"] = command
+	if n.Stdout != nil {
+		v["Command"] = []string{"sleep", strconv.Itoa(int(r.opts.NodeTimeout.Seconds()))}
+	}
 	spec, err := r.render("pod.yaml.tmpl", v)
 	if err != nil {
 		return err
 	}
-	done := make(chan error, 1)
+	w := &podWait{done: make(chan error, 1), running: make(chan struct{})}
 	r.mu.Lock()
-	r.waiting[name] = done
+	r.waiting[name] = w
 	r.mu.Unlock()
 	if _, err := r.opts.Kubectl.Run(ctx, spec, "create", "-f", "-"); err != nil {
 		return fmt.Errorf("create its pod: %w", err)
 	}
 	r.opts.Progress("node %s: pod %s created", n.Node, name)
-	timer := time.NewTimer(r.opts.NodeTimeout)
-	defer timer.Stop()
-	select {
-	case err = <-done:
-	case <-timer.C:
-		err = &gather.KindError{Kind: gather.FailTimeout, Err: fmt.Errorf("timed out after %s", r.opts.NodeTimeout)}
-	case <-ctx.Done():
-		err = fmt.Errorf("interrupted: %w", context.Cause(ctx))
+	nctx, cancel := context.WithTimeoutCause(ctx, r.opts.NodeTimeout, errNodeDeadline)
+	defer cancel()
+	if n.Stdout != nil {
+		err = r.stream(nctx, name, w, command, n.Stdout)
+	} else {
+		select {
+		case err = <-w.done:
+		case <-nctx.Done():
+			err = r.stopped(nctx)
+		}
 	}
 	// Its slot goes to the next node now, not at the end of the run.
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -260,6 +285,8 @@ func (r *run) watch(ctx context.Context) {
 			}
 			if err, done := outcome(ev.Type, ev.Object); done {
 				r.deliver(ev.Object.Metadata.Name, err)
+			} else if ev.Object.Status.Phase == "Running" {
+				r.runs(ev.Object.Metadata.Name)
 			}
 		}
 		cmd.Wait()
@@ -273,10 +300,31 @@ func (r *run) watch(ctx context.Context) {
 func (r *run) deliver(name string, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if ch, ok := r.waiting[name]; ok {
-		ch <- err
+	if w, ok := r.waiting[name]; ok {
+		w.done <- err
 		delete(r.waiting, name)
 	}
+}
+
+func (r *run) runs(name string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if w, ok := r.waiting[name]; ok && !w.started {
+		close(w.running)
+		w.started = true
+	}
+}
+
+// errNodeDeadline ends a node's context at --node-timeout.
+var errNodeDeadline = errors.New("node deadline")
+
+// stopped says why the context of a node ended: its deadline, or the run
+// was interrupted.
+func (r *run) stopped(ctx context.Context) error {
+	if errors.Is(context.Cause(ctx), errNodeDeadline) {
+		return &gather.KindError{Kind: gather.FailTimeout, Err: fmt.Errorf("timed out after %s", r.opts.NodeTimeout)}
+	}
+	return fmt.Errorf("interrupted: %w", context.Cause(ctx))
 }
 
 // Cleanup deletes the objects of session (every session when it is "") in

@@ -196,3 +196,11 @@ func envExporter(ctx context.Context) (sdktrace.SpanExporter, error) {
 	}
 	return nil, errors.New("OTEL_EXPORTER_OTLP_PROTOCOL: want grpc or http/protobuf, got " + proto)
 }
+
+// End ends span, marking it failed if err is not nil.
+func End(span trace.Span, err error) {
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
+}

@@ -34,7 +34,6 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/dumptool/dump/internal/tracing"
@@ -110,7 +109,7 @@ func (s *store) Unwrap() upload.Store { return s.inner }
 func (s *store) do(ctx context.Context, op string, f func() error) (err error) {
 	tr := trace.SpanFromContext(ctx).TracerProvider().Tracer(tracing.Name)
 	ctx, span := tr.Start(ctx, op)
-	defer func() { endSpan(span, err) }()
+	defer func() { tracing.End(span, err) }()
 	b := backoff.NewExponentialBackOff(
 		backoff.WithInitialInterval(s.opts.InitialInterval),
 		backoff.WithMaxInterval(s.opts.MaxInterval),
@@ -126,7 +125,7 @@ func (s *store) do(ctx context.Context, op string, f func() error) (err error) {
 		}
 		err := f()
 		if retrySpan != nil {
-			endSpan(retrySpan, err)
+			tracing.End(retrySpan, err)
 		}
 		span.SetAttributes(attribute.Int("attempts", attempt))
 		if answered(err) {
@@ -156,13 +155,6 @@ func (s *store) do(ctx context.Context, op string, f func() error) (err error) {
 		case <-t.C:
 		}
 	}
-}
-
-func endSpan(span trace.Span, err error) {
-	if err != nil {
-		span.SetStatus(codes.Error, err.Error())
-	}
-	span.End()
 }
 
 func (s *store) IsTemporary(err error) bool { return s.inner.IsTemporary(err) }

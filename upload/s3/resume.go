@@ -53,14 +53,18 @@ func (s *Store) putResumable(ctx context.Context, key string, src upload.Source)
 				parts[i] = types.CompletedPart{PartNumber: p.PartNumber, ETag: p.ETag, ChecksumCRC32: p.ChecksumCRC32}
 				return nil
 			}
-			out, err := s.client.UploadPart(gctx, &s3.UploadPartInput{
-				Bucket:            aws.String(s.bucket),
-				Key:               aws.String(key),
-				UploadId:          aws.String(id),
-				PartNumber:        aws.Int32(num),
-				Body:              exactSection(src, off, length),
-				ContentLength:     aws.Int64(length),
-				ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
+			var out *s3.UploadPartOutput
+			err := uploadPart(gctx, num, length, func(ctx context.Context) (err error) {
+				out, err = s.client.UploadPart(ctx, &s3.UploadPartInput{
+					Bucket:            aws.String(s.bucket),
+					Key:               aws.String(key),
+					UploadId:          aws.String(id),
+					PartNumber:        aws.Int32(num),
+					Body:              exactSection(src, off, length),
+					ContentLength:     aws.Int64(length),
+					ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
+				})
+				return err
 			})
 			if err != nil {
 				return err

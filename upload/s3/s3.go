@@ -81,6 +81,7 @@ func Open(ctx context.Context, u *url.URL) (*Store, error) {
 			o.UsePathStyle = true
 		}
 		o.DisableLogOutputChecksumValidationSkipped = true
+		o.APIOptions = append(o.APIOptions, addRetrySpans)
 	})
 	return New(client, u.Host, u.Path), nil
 }

@@ -331,17 +331,8 @@ func (p *loseAnswers) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func TestLostAnswerIsSuccess(t *testing.T) {
 	miniotest.Need(t, srv)
-	bucket := newBucket(t)
 	p := &loseAnswers{target: strings.TrimPrefix(srv.Endpoint, "http://")}
-	ts := httptest.NewServer(p)
-	defer ts.Close()
-	srv.Setenv(t)
-	t.Setenv("AWS_ENDPOINT_URL_S3", ts.URL)
-	u, _ := url.Parse("s3://" + bucket)
-	s, err := s3.Open(context.Background(), u)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openVia(t, newBucket(t), p)
 	ctx := context.Background()
 	for _, size := range []int64{100, 2*s3.PartSize + 1} {
 		name := fmt.Sprintf("u/%d", size)
@@ -355,4 +346,19 @@ func TestLostAnswerIsSuccess(t *testing.T) {
 	if p.lost.Load() != 2 {
 		t.Fatalf("%d answers lost, want 2 (PutObject and CompleteMultipartUpload)", p.lost.Load())
 	}
+}
+
+// openVia opens the store of bucket as the command does, its requests sent
+// through h.
+func openVia(t *testing.T, bucket string, h http.Handler) *s3.Store {
+	ts := httptest.NewServer(h)
+	t.Cleanup(ts.Close)
+	srv.Setenv(t)
+	t.Setenv("AWS_ENDPOINT_URL_S3", ts.URL)
+	u, _ := url.Parse("s3://" + bucket)
+	s, err := s3.Open(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/dumptool/dump/internal/tracing"
 	"github.com/dumptool/dump/upload"
 )
 
@@ -28,7 +29,9 @@ var _ upload.Streamer = (*Store)(nil)
 // bytes from the local file cuts the same parts and reuses every one already
 // stored (see putResumable). When r fails (the seal failed), the upload is
 // aborted and nothing is kept.
-func (s *Store) PutStream(ctx context.Context, name string, r io.Reader) error {
+func (s *Store) PutStream(ctx context.Context, name string, r io.Reader) (err error) {
+	ctx, span := startSpan(ctx, "put stream "+name)
+	defer func() { tracing.End(span, err) }()
 	key := s.key(name)
 	if err := s.absent(ctx, name, key); err != nil {
 		return err
@@ -112,14 +115,18 @@ func (s *Store) streamParts(ctx context.Context, key string, id *string, r io.Re
 		mu.Unlock()
 		g.Go(func() error {
 			defer func() { free <- buf }()
-			out, err := s.client.UploadPart(gctx, &s3.UploadPartInput{
-				Bucket:            aws.String(s.bucket),
-				Key:               aws.String(key),
-				UploadId:          id,
-				PartNumber:        aws.Int32(num),
-				Body:              bytes.NewReader(buf[:n]),
-				ContentLength:     aws.Int64(int64(n)),
-				ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
+			var out *s3.UploadPartOutput
+			err := uploadPart(gctx, num, int64(n), func(ctx context.Context) (err error) {
+				out, err = s.client.UploadPart(ctx, &s3.UploadPartInput{
+					Bucket:            aws.String(s.bucket),
+					Key:               aws.String(key),
+					UploadId:          id,
+					PartNumber:        aws.Int32(num),
+					Body:              bytes.NewReader(buf[:n]),
+					ContentLength:     aws.Int64(int64(n)),
+					ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
+				})
+				return err
 			})
 			if err != nil {
 				return err

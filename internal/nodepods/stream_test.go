@@ -1,0 +1,120 @@
+package nodepods
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dumptool/dump/gather"
+	"github.com/dumptool/dump/internal/fleet"
+	"github.com/dumptool/dump/internal/kubetest"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	kubetest.StopShared()
+	os.Exit(code)
+}
+
+// nodeScript stands in for the image's dump on a node: it writes the node's
+// part.bin (under its --sysroot) to stdout, or fails as the node's "fail"
+// file says.
+const nodeScript = `for a; do root=$a; done
+if [ -e "$root/fail" ]; then cat "$root/fail" >&2; exit 4; fi
+cat "$root/part.bin"`
+
+// capped refuses more than max bytes, as the offline orchestration's part
+// files do.
+type capped struct {
+	got []byte
+	max int
+}
+
+func (c *capped) Write(p []byte) (int, error) {
+	if len(c.got)+len(p) > c.max {
+		return 0, errors.New("part too large")
+	}
+	c.got = append(c.got, p...)
+	return len(p), nil
+}
+
+// With Job.Stdout set, each node's command runs in its holding pod through
+// the real API server's exec (to the stand-in kubelet), its stdout comes
+// back whole, and each failure says its kind.
+func TestStreamThroughAPIServer(t *testing.T) {
+	c := kubetest.Shared(t)
+	root := t.TempDir()
+	part := make([]byte, 3<<20)
+	rand.Read(part)
+	sysroot := func(name string, files map[string][]byte) string {
+		dir := filepath.Join(root, name)
+		os.MkdirAll(dir, 0o700)
+		for f, b := range files {
+			if err := os.WriteFile(filepath.Join(dir, f), b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dir
+	}
+	runner := c.RunPods(t, "dumptest", "stream", map[string]kubetest.StandInNode{
+		"stream-ok":   {Sysroot: sysroot("ok", map[string][]byte{"part.bin": part})},
+		"stream-big":  {Sysroot: sysroot("big", map[string][]byte{"part.bin": part})},
+		"stream-fail": {Sysroot: sysroot("fail", map[string][]byte{"fail": []byte("gathering\ncannot seal: disk full\n")})},
+		"stream-pull": {PullFails: true},
+	}, func(args []string, sysroot string) *exec.Cmd {
+		if args[0] == "dump" {
+			for i, a := range args {
+				if a == "/host" {
+					args[i] = sysroot
+				}
+			}
+			return exec.Command("sh", append([]string{"-c", nodeScript, "dump"}, args[1:]...)...)
+		}
+		return exec.Command(args[0], args[1:]...) // the pod's own command: it holds the node
+	})
+
+	var ok, fail, pull bytes.Buffer
+	big := &capped{max: 1 << 20}
+	results, err := Run(context.Background(), Options{
+		Kubectl: Kubectl{Kubeconfig: c.AdminKubeconfig}, Namespace: "default", Session: "5e0c1d2a-3b4c-4d5e-9f60-718293a4b5c6",
+		Image: "dump:test", Concurrency: 2, NodeTimeout: 2 * time.Minute, Progress: t.Logf,
+	}, []fleet.Job{
+		{Node: "stream-ok", Args: []string{"gather", "--stdout"}, Stdout: &ok},
+		{Node: "stream-big", Args: []string{"gather", "--stdout"}, Stdout: big},
+		{Node: "stream-fail", Args: []string{"gather", "--stdout"}, Stdout: &fail},
+		{Node: "stream-pull", Args: []string{"gather", "--stdout"}, Stdout: &pull},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if results[0].Err != nil || !bytes.Equal(ok.Bytes(), part) {
+		t.Errorf("stream-ok: err %v, %d bytes back of %d sent", results[0].Err, ok.Len(), len(part))
+	}
+	if err := results[1].Err; err == nil || !strings.Contains(err.Error(), "part too large") {
+		t.Errorf("stream-big: a part over the writer's cap must end the stream with its error, got %v", err)
+	}
+	if err := results[2].Err; err == nil || gather.ClassifyErr(err) != gather.FailCommandFailed ||
+		!strings.Contains(err.Error(), "code 4") || !strings.Contains(err.Error(), "cannot seal: disk full") {
+		t.Errorf("stream-fail: want command_failed with the exit code and the last lines, got %v (%s)", err, gather.ClassifyErr(err))
+	}
+	if err := results[3].Err; err == nil || gather.ClassifyErr(err) != gather.FailImagePull {
+		t.Errorf("stream-pull: want image_pull, got %v", err)
+	}
+	stdout, wire := runner.ExecBytes()
+	t.Logf("through the API server: %d bytes of stdout, %d bytes on the kubelet's wire (%.3f×)", stdout, wire, float64(wire)/float64(stdout))
+	for _, p := range runner.Pods() {
+		if !bytes.Contains(p, []byte(`"command":["sleep","120"]`)) {
+			t.Errorf("a streaming node pod does not just hold its node:\n%s", p)
+		}
+	}
+	if out, _ := c.Kubectl(context.Background(), "", "get", "pods,serviceaccounts", "-A", "-l", LabelKey, "-o", "name"); strings.TrimSpace(out) != "" {
+		t.Errorf("left in the cluster:\n%s", out)
+	}
+}
