@@ -170,6 +170,33 @@ func TestClusterHostsFromTeleport(t *testing.T) {
 	}
 }
 
+// A node whose part is over --node-max-size is stopped and reported; the
+// others are in the dump.
+func TestClusterHostsNodeMaxSize(t *testing.T) {
+	spec := writeSpec(t, `- name: big
+  category: system
+  kind: run
+  command: [head, -c, "300000", /dev/urandom]
+  output: system/big.bin
+`)
+	hosts := sshtest.Start(t, []sshtest.Host{
+		{Alias: "small", Env: hostEnv(t, t.TempDir(), "DUMP_PROFILE=none")},
+		{Alias: "big", Env: hostEnv(t, t.TempDir(), "DUMP_PROFILE=none", "DUMP_SPEC="+spec)},
+	})
+	r := runDump(t, t.TempDir(), nil, "gather", "--cluster", "--hosts", "small,big", "--ssh-config", hosts.Config,
+		"--node-max-size", "200KiB", "--out", t.TempDir(), "--profile", "none")
+	if r.code != 3 || !strings.Contains(r.stderr, "big (its part is larger than --node-max-size 200KiB") {
+		t.Fatalf("a node over --node-max-size must fail saying so, with exit 3: %s", r)
+	}
+	tree := untar(t, r.lastLine())
+	if _, err := os.Stat(filepath.Join(tree, "nodes", "small", "manifest.json")); err != nil {
+		t.Errorf("the small node is not in the dump: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(tree, "nodes", "big")); err == nil {
+		t.Errorf("the node over the limit has a tree")
+	}
+}
+
 func TestClusterHostsUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"gather", "--hosts", "h1"},

@@ -84,7 +84,7 @@ func gatherCluster(c *cli.Context, u *ui, rs recipientsOf) error {
 	defer g.cleanup()
 	for _, r := range results {
 		if r.Err == nil {
-			if err := placeTree(u, filepath.Join(stage, "nodes", r.Node), filepath.Join(g.tree, "nodes", r.Node)); err != nil {
+			if err := placeTree(u, filepath.Join(stage, "nodes", r.Node), g.tree, filepath.Join("nodes", r.Node)); err != nil {
 				return fmt.Errorf("cluster dump: node %s: %w", r.Node, err)
 			}
 		}
@@ -141,10 +141,11 @@ func openNodePart(c *cli.Context, r fleet.Result, p *partFile, maxPart int64, id
 	return nil
 }
 
-// placeTree moves the node tree src to dst. When dst exists (this host's
-// own gather wrote nodes/<its name>/ too), the node's entries join it, and
-// the few the node shares with it keep this host's copy.
-func placeTree(u *ui, src, dst string) error {
+// placeTree moves the node tree src to tree/rel. When that exists (this
+// host's own gather wrote nodes/<its name>/ too), the node's entries join
+// it, and the few the node shares with it keep this host's copy.
+func placeTree(u *ui, src, tree, rel string) error {
+	dst := filepath.Join(tree, rel)
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return err
 	}
@@ -156,15 +157,15 @@ func placeTree(u *ui, src, dst string) error {
 		return err
 	}
 	for _, e := range entries {
-		s, d := filepath.Join(src, e.Name()), filepath.Join(dst, e.Name())
-		st, err := os.Lstat(d)
+		s, r := filepath.Join(src, e.Name()), filepath.Join(rel, e.Name())
+		st, err := os.Lstat(filepath.Join(tree, r))
 		switch {
 		case errors.Is(err, os.ErrNotExist):
-			err = os.Rename(s, d)
+			err = os.Rename(s, filepath.Join(tree, r))
 		case err == nil && st.IsDir() && e.IsDir():
-			err = placeTree(u, s, d)
+			err = placeTree(u, s, tree, r)
 		case err == nil:
-			u.warnf("%s: kept the initiator's copy; the node's is not in the dump", d)
+			u.warnf("%s: this host's own gather wrote it too; the dump keeps this host's copy", r)
 		}
 		if err != nil {
 			return err

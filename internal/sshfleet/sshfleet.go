@@ -202,13 +202,31 @@ func (f *Fleet) nodeSteps(ctx context.Context, h Host, bin binary, j fleet.Job) 
 		}
 	}
 	f.Progress("node %s: running dump on %s", j.Node, h)
-	script := "exec " + cacheDir + "/dump-" + bin.sha256
+	dump := cacheDir + "/dump-" + bin.sha256
 	for _, a := range j.Args {
-		script += " " + shellQuote(a)
+		dump += " " + shellQuote(a)
 	}
+	// Without a terminal, sshd signals nothing when the connection goes (a
+	// deadline, Ctrl-C here): the session's stdin, which this side keeps
+	// open and never writes, ends then, and the watcher stops dump.
+	script := strings.Join([]string{
+		"exec 3<&0",
+		dump + " </dev/null &",
+		"pid=$!",
+		`( cat <&3 >/dev/null 2>&1; kill -TERM "$pid" 2>/dev/null ) >/dev/null 2>&1 &`,
+		"watcher=$!",
+		"exec 3<&-",
+		`wait "$pid"`,
+		"status=$?",
+		`kill "$watcher" 2>/dev/null`,
+		`exit "$status"`,
+	}, "\n")
 	var stderr tail
 	cmd := f.command(ctx, h, script)
 	cmd.Stdout, cmd.Stderr = j.Stdout, &stderr
+	if _, err := cmd.StdinPipe(); err != nil { // closed by Wait
+		return fmt.Errorf("run dump on %s: %w", h, err)
+	}
 	if err := run(cmd); err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) && ee.ExitCode() == 255 && f.Transport == SSH {

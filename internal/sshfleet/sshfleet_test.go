@@ -3,10 +3,12 @@ package sshfleet
 import (
 	"bytes"
 	"context"
-	"errors"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,7 +23,7 @@ import (
 const script = `#!/bin/sh
 case "$1" in
 fail) echo "first line" >&2; echo "gather: something broke" >&2; exit 4 ;;
-sleep) sleep 30 ;;
+sleep) echo $$ > "$PIDFILE"; exec sleep 30 ;;
 esac
 echo "args: $*"
 echo "sysroot: $DUMP_SYSROOT"
@@ -107,8 +109,30 @@ func TestRunCopiesOnceAndRunsEverywhere(t *testing.T) {
 	}
 }
 
+func TestRunUserAndPort(t *testing.T) {
+	hosts := sshtest.Start(t, []sshtest.Host{{Alias: "alpha", Env: map[string]string{"DUMP_SYSROOT": "/roots/alpha"}}})
+	me, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := ParseHost(me.Username + "@127.0.0.1:" + strconv.Itoa(hosts.Ports["alpha"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	f := &Fleet{Hosts: []Host{h}, SSHConfig: hosts.Config, Binary: writeScript(t, script)}
+	results, err := f.Run(context.Background(), []fleet.Job{{Node: "127.0.0.1", Args: []string{"gather"}, Stdout: &out}})
+	if err != nil || results[0].Err != nil {
+		t.Fatalf("%s: %v %v", h, err, results[0].Err)
+	}
+	if !strings.Contains(out.String(), "sysroot: /roots/alpha") {
+		t.Errorf("%s did not reach alpha's server: %q", h, out.String())
+	}
+}
+
 func TestRunNodeFailures(t *testing.T) {
-	hosts := sshtest.Start(t, []sshtest.Host{{Alias: "alpha"}})
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	hosts := sshtest.Start(t, []sshtest.Host{{Alias: "alpha", Env: map[string]string{"PIDFILE": pidFile}}})
 	f := &Fleet{Hosts: []Host{{Addr: "alpha"}}, SSHConfig: hosts.Config, Binary: writeScript(t, script), NodeTimeout: 3 * time.Second}
 	results, err := f.Run(context.Background(), []fleet.Job{{Node: "alpha", Args: []string{"fail"}}})
 	if err != nil {
@@ -125,9 +149,19 @@ func TestRunNodeFailures(t *testing.T) {
 	if e := results[0].Err; e == nil || gather.ClassifyErr(e) != gather.FailTimeout || time.Since(start) > 20*time.Second {
 		t.Errorf("a hung host after %s: %v, want a timeout at --node-timeout", time.Since(start), e)
 	}
-	var ke *gather.KindError
-	if !errors.As(results[0].Err, &ke) {
-		t.Errorf("the timeout carries no kind: %v", results[0].Err)
+	// The command on the host is stopped too, not left running.
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); syscall.Kill(pid, 0) == nil; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the timed-out command (pid %d) still runs on the host", pid)
+		}
 	}
 }
 

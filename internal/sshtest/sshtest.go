@@ -83,15 +83,22 @@ func Start(t testing.TB, hosts []Host, down ...string) *Hosts {
 		out.Ports[alias] = port
 		hostEntry(&config, alias, port, me.Username, dir)
 	}
+	// Entries such as user@127.0.0.1:port reach the servers by address.
+	hostEntry(&config, "127.0.0.1", 0, me.Username, dir)
 	writeFile(t, filepath.Join(dir, "known_hosts"), known.String())
 	writeFile(t, out.Config, config.String())
 	return out
 }
 
+// hostEntry maps alias to 127.0.0.1:port (port 0: the port given on the command line).
 func hostEntry(b *strings.Builder, alias string, port int, user, dir string) {
-	fmt.Fprintf(b, "Host %s\n  HostName 127.0.0.1\n  Port %d\n  User %s\n  IdentityFile %s\n  IdentitiesOnly yes\n"+
+	fmt.Fprintf(b, "Host %s\n  HostName 127.0.0.1\n", alias)
+	if port != 0 {
+		fmt.Fprintf(b, "  Port %d\n", port)
+	}
+	fmt.Fprintf(b, "  User %s\n  IdentityFile %s\n  IdentitiesOnly yes\n"+
 		"  UserKnownHostsFile %s\n  GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking yes\n  LogLevel ERROR\n",
-		alias, port, user, filepath.Join(dir, "user_key"), filepath.Join(dir, "known_hosts"))
+		user, filepath.Join(dir, "user_key"), filepath.Join(dir, "known_hosts"))
 }
 
 // startSSHD starts the server of one host and waits until it accepts
