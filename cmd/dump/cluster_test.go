@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -325,4 +326,62 @@ func TestNodeTicketLife(t *testing.T) {
 	if got := nodeTicketLife(99999, 10, timeout); got != 7*24*time.Hour {
 		t.Errorf("a ticket lives %s, more than a presigned URL may (7 days)", got)
 	}
+}
+
+// Offline on Kubernetes: each node pod only holds its node, and the initiator
+// runs the node's dump in it with kubectl exec through the real API server
+// (to the stand-in kubelet), taking the sealed part from its stdout; the
+// result is one local dump holding every node.
+func TestClusterOfflineThroughAPIServer(t *testing.T) {
+	c := kubetest.Shared(t)
+	fixtures := filepath.Join(repoRoot(t), "testdata", "fixtures")
+	runner := c.RunPods(t, "dumptest", "offline", map[string]kubetest.StandInNode{
+		"off-a": {Sysroot: filepath.Join(fixtures, "teleport-node")},
+		"off-b": {Sysroot: filepath.Join(fixtures, "k3s-server")},
+		"off-c": {PullFails: true},
+	}, standIn(t))
+	kubectl, _ := exec.LookPath("kubectl")
+
+	start := time.Now()
+	r := runDump(t, t.TempDir(), []string{"PATH=" + filepath.Dir(kubectl) + ":" + os.Getenv("PATH")}, "gather", "--cluster", "--node-selector", "dumptest=offline",
+		"--kubeconfig", c.AdminKubeconfig, "--out", t.TempDir(), "--profile", "none", "--spec", writeSpec(t, okSpec), "--node-timeout", "2m")
+	t.Logf("offline three-node cluster dump through the API server: %s", time.Since(start).Round(100*time.Millisecond))
+	if r.code != 3 || !strings.Contains(r.stderr, "off-c") || !strings.Contains(r.stderr, "image pull back-off") {
+		t.Fatalf("one node failing must give exit 3 naming it and saying why: %s", r)
+	}
+	if left := leftovers(t, c); left != "" {
+		t.Errorf("labelled objects left in the cluster:\n%s", left)
+	}
+	if !strings.HasSuffix(r.lastLine(), ".tar.zst") {
+		t.Fatalf("gather --cluster does not end with the local dump's path: %s", r)
+	}
+	tree := untar(t, r.lastLine())
+	if got := readFile(t, filepath.Join(tree, "system", "greeting.txt")); got != "hello from the spec\n" {
+		t.Errorf("the initiator's part is not at the top: greeting.txt = %q", got)
+	}
+	for node, want := range map[string][2]string{"off-a": {"teleport.yaml", "registries.yaml"}, "off-b": {"registries.yaml", "teleport.yaml"}} {
+		var found []string
+		filepath.Walk(filepath.Join(tree, "nodes", node), func(p string, info os.FileInfo, err error) error {
+			if err == nil {
+				found = append(found, info.Name())
+			}
+			return nil
+		})
+		if !slices.Contains(found, "manifest.json") || !slices.Contains(found, want[0]) || slices.Contains(found, want[1]) {
+			t.Errorf("nodes/%s is not the tree of its own fixture root (want manifest.json and %s, no %s): %v", node, want[0], want[1], found)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(tree, "nodes", "off-c")); err == nil {
+		t.Errorf("the failed node has a tree")
+	}
+	if report := readFile(t, filepath.Join(tree, "report.txt")); !strings.Contains(report, "off-c") || !strings.Contains(report, "image_pull (1)") {
+		t.Errorf("report.txt does not say why off-c has no part:\n%s", report)
+	}
+	for _, p := range runner.Pods() {
+		if !bytes.Contains(p, []byte(`"command":["sleep","120"]`)) || bytes.Contains(bytes.ToUpper(p), []byte("AGE-SECRET-KEY-")) {
+			t.Errorf("an offline node pod must only hold its node (the command comes by exec) and hold no secret:\n%s", p)
+		}
+	}
+	stdout, wire := runner.ExecBytes()
+	t.Logf("through the API server for 2 node parts: %d bytes of sealed parts, %d bytes from the stand-in kubelet (%.2f%% more)", stdout, wire, 100*float64(wire-stdout)/float64(stdout))
 }
