@@ -29,7 +29,7 @@ import (
 
 // clusterEnv is the initiator's environment: MinIO's credentials and the real
 // kubectl first on PATH.
-func clusterEnv(t *testing.T, srv *miniotest.Server) []string {
+func clusterEnv(t testing.TB, srv *miniotest.Server) []string {
 	kubectl, err := exec.LookPath("kubectl")
 	if err != nil {
 		t.Fatal(err)
@@ -39,7 +39,7 @@ func clusterEnv(t *testing.T, srv *miniotest.Server) []string {
 
 // standIn runs a node pod's `dump gather --sysroot /host ...` as this test's
 // binary on the node's fixture root, with no bucket credentials.
-func standIn(t *testing.T) func(args []string, sysroot string) *exec.Cmd {
+func standIn(t testing.TB) func(args []string, sysroot string) *exec.Cmd {
 	env := baseEnv(t)
 	return func(args []string, sysroot string) *exec.Cmd {
 		args = append([]string(nil), args...)
@@ -307,6 +307,24 @@ func assertNodeSpans(t *testing.T, path string, ok map[string]bool) {
 		if !seen[n] {
 			t.Errorf("trace.json has no span for node %s", n)
 		}
+	}
+}
+
+// Every ticket is signed at the start: a late node's must still be valid when
+// its turn comes, in a run far longer than one node's deadline.
+func TestNodeTicketLife(t *testing.T) {
+	timeout := 10 * time.Minute
+	if got := nodeTicketLife(0, 10, timeout); got != timeout+time.Hour {
+		t.Errorf("the first node's ticket lives %s, want its deadline and an hour", got)
+	}
+	// 1,000 nodes, 10 at once, each taking its whole deadline: node 999
+	// starts after 99 turns of about 10 minutes, some 16.5 hours in.
+	latest := 99 * timeout
+	if got := nodeTicketLife(999, 10, timeout); got < latest+timeout+time.Hour {
+		t.Errorf("node 999's ticket lives %s: it expires before its upload, which may start %s in", got, latest+timeout)
+	}
+	if got := nodeTicketLife(99999, 10, timeout); got != 7*24*time.Hour {
+		t.Errorf("a ticket lives %s, more than a presigned URL may (7 days)", got)
 	}
 }
 
