@@ -279,6 +279,7 @@ func (s *runState) copyFile(c Collector, res *CollectorResult, h *hostFS, name, 
 		return nil
 	}
 	tb, err := s.stream(dest, src, limit)
+	defer tb.Close()
 	if err != nil {
 		return fmt.Errorf("%s: %w", host, err)
 	}

@@ -63,6 +63,7 @@ func (httpKind) run(ctx context.Context, s *runState, c Collector, res *Collecto
 	defer resp.Body.Close()
 	res.HTTPStatus = resp.StatusCode
 	tb, err := s.stream(c.Output, resp.Body, s.fileCap(c))
+	defer tb.Close()
 	if werr := s.writeOutput(res, c.Output, tb, false); werr != nil {
 		err = errors.Join(err, werr)
 	}

@@ -68,6 +68,8 @@ func (journalKind) run(ctx context.Context, s *runState, c Collector, res *Colle
 			s.commandMissing(Collector{Command: argv, Output: errRel, Optional: c.Optional}, res, err)
 			return
 		}
+		defer stdout.Close()
+		defer stderr.Close()
 		if werr := s.writeOutput(res, out, stdout, false); werr != nil {
 			res.fail(FailOther, werr.Error())
 		}

@@ -93,6 +93,7 @@ func (s *runState) kubeCall(ctx context.Context, c Collector, parent *CollectorR
 		stdout, err = s.stream(output, r, s.fileCap(c))
 		return err
 	})
+	defer stdout.Close()
 	if sub.Status == StatusOK && stdout != nil {
 		if werr := s.writeOutput(&sub, output, stdout, false); werr != nil {
 			sub.fail(FailOther, werr.Error())
@@ -125,6 +126,7 @@ func (s *runState) kubeCallTo(ctx context.Context, c Collector, parent *Collecto
 		s.commandMissing(cmd, &sub, err)
 		return sub
 	}
+	defer stderr.Close()
 	forbidden := p.exitCode > 0 && strings.Contains(strings.ToLower(string(stderr.Bytes())), "forbidden")
 	if forbidden && access != "" {
 		fmt.Fprintln(stderr, rbacHint(kubectlArgv(c), access, namespace))

@@ -42,6 +42,8 @@ func (s *runState) runCommand(ctx context.Context, c Collector, res *CollectorRe
 		s.commandMissing(c, res, err)
 		return
 	}
+	defer stdout.Close()
+	defer stderr.Close()
 	s.finishCommand(ctx, c, res, stderr, p, errorPath(c.Output))
 	// An empty output of a command that failed says nothing its .error does not.
 	if res.Status == StatusOK || !stdout.Empty() {

@@ -1,6 +1,7 @@
 package gather
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"strings"
 
 	"syscall"
+	"unicode"
 
 	"github.com/dumptool/dump/gather/redact"
 	"github.com/dumptool/dump/internal/human"
@@ -34,6 +36,7 @@ func errorPath(output string) string {
 // write (and record its redactions).
 func (s *runState) stream(rel string, rd io.Reader, limit int64) (*tailBuffer, error) {
 	tb := newTailBuffer(limit)
+	tb.spillDir = s.dir
 	counts, err := s.red.Stream(tb, rd, rel) // its error already names rel
 	tb.counts = counts
 	return tb, err
@@ -134,7 +137,7 @@ func (s *runState) writeOutput(res *CollectorResult, rel string, tb *tailBuffer,
 		return errAbandoned
 	}
 	res.Redactions.Add(tb.counts)
-	size := int64(len(tb.buf))
+	size := tb.Len()
 	if s.written.Load()+size > s.opts.MaxSize*2 {
 		s.drop(Dropped{Path: rel, Collector: res.Name, Bytes: size, Action: "deleted", Reason: errBudget.Error()})
 		return errBudget
@@ -191,84 +194,193 @@ func (s *runState) fileCap(c Collector) int64 {
 }
 
 // tailBuffer keeps the last max bytes written to it: logs matter most at their
-// end. Memory grows with the data up to max and no further.
+// end. It holds them in memory up to spillAt bytes, and past that (a cap
+// raised to gigabytes) in a temporary file in spillDir, unlinked as soon as
+// it is made so that nothing is ever left behind: memory stays bounded
+// whatever the cap. Close releases the file; an unreachable buffer's file is
+// closed by the garbage collector.
 type tailBuffer struct {
-	max   int
-	buf   []byte // ring once len(buf) == max
-	pos   int    // next write position when the ring is full
-	total int64  // bytes written in all
-	cut   bool   // the source was already cut at a line start before it was written here
+	max      int64
+	spillDir string   // "" keeps everything in memory
+	mem      []byte   // the kept bytes while in memory
+	file     *os.File // the kept bytes once spilled
+	size     int64    // bytes kept; a ring once size == max
+	pos      int64    // next write position when the ring is full
+	total    int64    // bytes written in all
+	cut      bool     // the source was already cut at a line start before it was written here
 
 	counts redact.Counts // redactions made in what was written
 }
+
+// spillAt is the most a tailBuffer keeps in memory.
+var spillAt int64 = 8 << 20
 
 func newTailBuffer(max int64) *tailBuffer {
 	if max <= 0 {
 		max = DefaultMaxFileSize
 	}
-	return &tailBuffer{max: int(max)}
+	return &tailBuffer{max: max}
 }
 
 func (t *tailBuffer) Write(p []byte) (int, error) {
 	n := len(p)
 	t.total += int64(n)
-	if n >= t.max {
-		if cap(t.buf) < t.max {
-			t.buf = make([]byte, t.max)
-		}
-		t.buf = t.buf[:t.max]
-		copy(t.buf, p[n-t.max:])
-		t.pos = 0
-		return n, nil
+	if int64(len(p)) >= t.max {
+		p = p[int64(len(p))-t.max:]
+		t.size, t.pos = 0, 0
 	}
-	if room := t.max - len(t.buf); room > 0 {
-		k := min(room, len(p))
-		if cap(t.buf)-len(t.buf) < k {
-			grown := make([]byte, len(t.buf), min(t.max, max(2*cap(t.buf), len(t.buf)+k, 4096)))
-			copy(grown, t.buf)
-			t.buf = grown
+	if room := t.max - t.size; room > 0 {
+		k := min(room, int64(len(p)))
+		if err := t.put(p[:k], t.size); err != nil {
+			return 0, err
 		}
-		t.buf = append(t.buf, p[:k]...)
+		t.size += k
 		p = p[k:]
 	}
 	for len(p) > 0 {
-		c := copy(t.buf[t.pos:], p)
-		p = p[c:]
+		c := min(int64(len(p)), t.max-t.pos)
+		if err := t.put(p[:c], t.pos); err != nil {
+			return 0, err
+		}
 		t.pos = (t.pos + c) % t.max
+		p = p[c:]
 	}
 	return n, nil
 }
 
+// put stores p at off of the kept bytes, growing them or spilling them to a
+// file on the way.
+func (t *tailBuffer) put(p []byte, off int64) error {
+	end := off + int64(len(p))
+	if t.file == nil && end > spillAt && t.spillDir != "" {
+		if err := t.spill(); err != nil {
+			return err
+		}
+	}
+	if t.file != nil {
+		if _, err := t.file.WriteAt(p, off); err != nil {
+			return fmt.Errorf("keep output beyond %s: %w", human.Bytes(spillAt), err)
+		}
+		return nil
+	}
+	if end > int64(cap(t.mem)) {
+		grown := make([]byte, len(t.mem), min(t.max, max(2*int64(cap(t.mem)), end, 4096)))
+		copy(grown, t.mem)
+		t.mem = grown
+	}
+	if end > int64(len(t.mem)) {
+		t.mem = t.mem[:end]
+	}
+	copy(t.mem[off:], p)
+	return nil
+}
+
+// spill moves the kept bytes, which have not wrapped yet (max > spillAt),
+// to a file.
+func (t *tailBuffer) spill() error {
+	f, err := os.CreateTemp(t.spillDir, ".spill-*")
+	if err != nil {
+		return fmt.Errorf("keep output beyond %s: %w", human.Bytes(spillAt), err)
+	}
+	os.Remove(f.Name())
+	if _, err := f.WriteAt(t.mem[:t.size], 0); err != nil {
+		f.Close()
+		return fmt.Errorf("keep output beyond %s: %w", human.Bytes(spillAt), err)
+	}
+	t.file, t.mem = f, nil
+	return nil
+}
+
+// Close releases the file of a spilled buffer; its content is gone then.
+func (t *tailBuffer) Close() error {
+	if t == nil || t.file == nil {
+		return nil
+	}
+	err := t.file.Close()
+	t.file, t.size, t.pos = nil, 0, 0
+	return err
+}
+
+// Len is the number of bytes kept.
+func (t *tailBuffer) Len() int64 { return t.size }
+
 // Truncated reports whether bytes were dropped from the front.
 func (t *tailBuffer) Truncated() bool { return t.cut || t.dropped() }
 
-func (t *tailBuffer) dropped() bool { return t.total > int64(len(t.buf)) }
+func (t *tailBuffer) dropped() bool { return t.total > t.size }
+
+// stretch is a part of the kept bytes.
+type stretch struct{ off, n int64 }
+
+// stretches are the kept bytes in order.
+func (t *tailBuffer) stretches() []stretch {
+	if t.size == t.max && t.pos > 0 {
+		return []stretch{{t.pos, t.max - t.pos}, {0, t.pos}}
+	}
+	return []stretch{{0, t.size}}
+}
+
+func (t *tailBuffer) reader(s stretch) io.Reader {
+	if t.file != nil {
+		return io.NewSectionReader(t.file, s.off, s.n)
+	}
+	return bytes.NewReader(t.mem[s.off : s.off+s.n])
+}
+
+// index returns the offset in s of the first byte for which match is true,
+// or -1.
+func (t *tailBuffer) index(s stretch, match func(byte) bool) int64 {
+	if t.file == nil {
+		return int64(slices.IndexFunc(t.mem[s.off:s.off+s.n], match))
+	}
+	r := bufio.NewReaderSize(t.reader(s), 64<<10)
+	for i := int64(0); ; i++ {
+		c, err := r.ReadByte()
+		if err != nil {
+			return -1
+		}
+		if match(c) {
+			return i
+		}
+	}
+}
+
+func isNewline(c byte) bool { return c == '\n' }
+func notSpace(c byte) bool  { return !unicode.IsSpace(rune(c)) }
 
 // Empty reports whether nothing (or only whitespace) was written.
 func (t *tailBuffer) Empty() bool {
-	return len(bytes.TrimSpace(t.buf)) == 0
+	for _, s := range t.stretches() {
+		if t.index(s, notSpace) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // WriteTo writes the kept bytes in order. When the front was dropped it starts
 // after the first newline so that the first line is whole.
 func (t *tailBuffer) WriteTo(w io.Writer) (int64, error) {
-	a, b := t.buf[t.pos:], t.buf[:t.pos]
-	if len(t.buf) < t.max {
-		a, b = t.buf, nil
-	}
+	parts := t.stretches()
 	if t.dropped() {
-		if i := bytes.IndexByte(a, '\n'); i >= 0 {
-			a = a[i+1:]
-		} else if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			a, b = nil, b[i+1:]
+		for i, s := range parts {
+			if j := t.index(s, isNewline); j >= 0 {
+				parts = parts[i:]
+				parts[0] = stretch{s.off + j + 1, s.n - j - 1}
+				break
+			}
 		}
 	}
-	n1, err := w.Write(a)
-	if err != nil {
-		return int64(n1), err
+	var n int64
+	buf := make([]byte, 0, 256<<10)
+	for _, s := range parts {
+		m, err := io.CopyBuffer(w, t.reader(s), buf[:cap(buf)])
+		n += m
+		if err != nil {
+			return n, err
+		}
 	}
-	n2, err := w.Write(b)
-	return int64(n1 + n2), err
+	return n, nil
 }
 
 // LastLine is the last non-empty line, shortened, for the manifest's error field.

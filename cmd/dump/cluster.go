@@ -100,9 +100,8 @@ func gatherUploadCluster(c *cli.Context, u *ui, mode uploadMode) error {
 		return fmt.Errorf("generate session key: %w", err)
 	}
 	var jobs []fleet.Job
-	for _, n := range names {
-		// The ticket outlives the node's deadline by the time its upload may take.
-		tk, err := ticketForNode(c, p, id, n, c.Duration("node-timeout")+time.Hour)
+	for i, n := range names {
+		tk, err := ticketForNode(c, p, id, n, nodeTicketLife(i, c.Int("node-concurrency"), c.Duration("node-timeout")))
 		if err != nil {
 			return err
 		}
@@ -151,6 +150,16 @@ func gatherUploadCluster(c *cli.Context, u *ui, mode uploadMode) error {
 	}
 	u.resultf("%s", id)
 	return g.exit()
+}
+
+// nodeTicketLife is how long the ticket of the i-th node must stay valid,
+// all being signed at the start: nodes start in order, conc at a time, each
+// holding its slot at most its deadline (plus its start and clean-up),
+// so node i starts within i/conc such turns; then its own deadline, and an
+// hour for its upload. Presigned URLs live 7 days at most (S3 and GCS).
+func nodeTicketLife(i, conc int, timeout time.Duration) time.Duration {
+	turn := timeout + time.Minute
+	return min(time.Duration(i/max(conc, 1))*turn+timeout+time.Hour, 7*24*time.Hour)
 }
 
 // openCluster makes a cluster dump's uuid, opens its fleet and names the

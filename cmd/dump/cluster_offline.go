@@ -36,9 +36,6 @@ func gatherCluster(c *cli.Context, u *ui, rs recipientsOf) error {
 	if err != nil {
 		return err
 	}
-	if !hostsGiven(c) {
-		return usageErrorf("gather --cluster reaches the nodes with --hosts (ssh or tsh) for now; on Kubernetes use gather-upload --cluster")
-	}
 	id, fl, names, err := openCluster(c, u)
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -28,7 +29,7 @@ import (
 
 // clusterEnv is the initiator's environment: MinIO's credentials and the real
 // kubectl first on PATH.
-func clusterEnv(t *testing.T, srv *miniotest.Server) []string {
+func clusterEnv(t testing.TB, srv *miniotest.Server) []string {
 	kubectl, err := exec.LookPath("kubectl")
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +39,7 @@ func clusterEnv(t *testing.T, srv *miniotest.Server) []string {
 
 // standIn runs a node pod's `dump gather --sysroot /host ...` as this test's
 // binary on the node's fixture root, with no bucket credentials.
-func standIn(t *testing.T) func(args []string, sysroot string) *exec.Cmd {
+func standIn(t testing.TB) func(args []string, sysroot string) *exec.Cmd {
 	env := baseEnv(t)
 	return func(args []string, sysroot string) *exec.Cmd {
 		args = append([]string(nil), args...)
@@ -307,4 +308,80 @@ func assertNodeSpans(t *testing.T, path string, ok map[string]bool) {
 			t.Errorf("trace.json has no span for node %s", n)
 		}
 	}
+}
+
+// Every ticket is signed at the start: a late node's must still be valid when
+// its turn comes, in a run far longer than one node's deadline.
+func TestNodeTicketLife(t *testing.T) {
+	timeout := 10 * time.Minute
+	if got := nodeTicketLife(0, 10, timeout); got != timeout+time.Hour {
+		t.Errorf("the first node's ticket lives %s, want its deadline and an hour", got)
+	}
+	// 1,000 nodes, 10 at once, each taking its whole deadline: node 999
+	// starts after 99 turns of about 10 minutes, some 16.5 hours in.
+	latest := 99 * timeout
+	if got := nodeTicketLife(999, 10, timeout); got < latest+timeout+time.Hour {
+		t.Errorf("node 999's ticket lives %s: it expires before its upload, which may start %s in", got, latest+timeout)
+	}
+	if got := nodeTicketLife(99999, 10, timeout); got != 7*24*time.Hour {
+		t.Errorf("a ticket lives %s, more than a presigned URL may (7 days)", got)
+	}
+}
+
+// Offline on Kubernetes: each node pod only holds its node, and the initiator
+// runs the node's dump in it with kubectl exec through the real API server
+// (to the stand-in kubelet), taking the sealed part from its stdout; the
+// result is one local dump holding every node.
+func TestClusterOfflineThroughAPIServer(t *testing.T) {
+	c := kubetest.Shared(t)
+	fixtures := filepath.Join(repoRoot(t), "testdata", "fixtures")
+	runner := c.RunPods(t, "dumptest", "offline", map[string]kubetest.StandInNode{
+		"off-a": {Sysroot: filepath.Join(fixtures, "teleport-node")},
+		"off-b": {Sysroot: filepath.Join(fixtures, "k3s-server")},
+		"off-c": {PullFails: true},
+	}, standIn(t))
+	kubectl, _ := exec.LookPath("kubectl")
+
+	start := time.Now()
+	r := runDump(t, t.TempDir(), []string{"PATH=" + filepath.Dir(kubectl) + ":" + os.Getenv("PATH")}, "gather", "--cluster", "--node-selector", "dumptest=offline",
+		"--kubeconfig", c.AdminKubeconfig, "--out", t.TempDir(), "--profile", "none", "--spec", writeSpec(t, okSpec), "--node-timeout", "2m")
+	t.Logf("offline three-node cluster dump through the API server: %s", time.Since(start).Round(100*time.Millisecond))
+	if r.code != 3 || !strings.Contains(r.stderr, "off-c") || !strings.Contains(r.stderr, "image pull back-off") {
+		t.Fatalf("one node failing must give exit 3 naming it and saying why: %s", r)
+	}
+	if left := leftovers(t, c); left != "" {
+		t.Errorf("labelled objects left in the cluster:\n%s", left)
+	}
+	if !strings.HasSuffix(r.lastLine(), ".tar.zst") {
+		t.Fatalf("gather --cluster does not end with the local dump's path: %s", r)
+	}
+	tree := untar(t, r.lastLine())
+	if got := readFile(t, filepath.Join(tree, "system", "greeting.txt")); got != "hello from the spec\n" {
+		t.Errorf("the initiator's part is not at the top: greeting.txt = %q", got)
+	}
+	for node, want := range map[string][2]string{"off-a": {"teleport.yaml", "registries.yaml"}, "off-b": {"registries.yaml", "teleport.yaml"}} {
+		var found []string
+		filepath.Walk(filepath.Join(tree, "nodes", node), func(p string, info os.FileInfo, err error) error {
+			if err == nil {
+				found = append(found, info.Name())
+			}
+			return nil
+		})
+		if !slices.Contains(found, "manifest.json") || !slices.Contains(found, want[0]) || slices.Contains(found, want[1]) {
+			t.Errorf("nodes/%s is not the tree of its own fixture root (want manifest.json and %s, no %s): %v", node, want[0], want[1], found)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(tree, "nodes", "off-c")); err == nil {
+		t.Errorf("the failed node has a tree")
+	}
+	if report := readFile(t, filepath.Join(tree, "report.txt")); !strings.Contains(report, "off-c") || !strings.Contains(report, "image_pull (1)") {
+		t.Errorf("report.txt does not say why off-c has no part:\n%s", report)
+	}
+	for _, p := range runner.Pods() {
+		if !bytes.Contains(p, []byte(`"command":["sleep","120"]`)) || bytes.Contains(bytes.ToUpper(p), []byte("AGE-SECRET-KEY-")) {
+			t.Errorf("an offline node pod must only hold its node (the command comes by exec) and hold no secret:\n%s", p)
+		}
+	}
+	stdout, wire := runner.ExecBytes()
+	t.Logf("through the API server for 2 node parts: %d bytes of sealed parts, %d bytes from the stand-in kubelet (%.2f%% more)", stdout, wire, 100*float64(wire-stdout)/float64(stdout))
 }
