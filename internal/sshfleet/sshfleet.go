@@ -61,6 +61,9 @@ type Fleet struct {
 	Transport Transport
 	// SSHConfig, if set, is the ssh config file (ssh -F) instead of ~/.ssh/config.
 	SSHConfig string
+	// Sudo runs dump on the hosts through `sudo -n` (passwordless sudo),
+	// for logins that are not root; the binary stays in the login's cache.
+	Sudo bool
 	// Binaries are the dump binaries that may be copied to the hosts, at
 	// most one per architecture: each host gets the one built for its own
 	// (read from their ELF headers; a binary that is not ELF suits any
@@ -254,6 +257,9 @@ func (f *Fleet) nodeSteps(ctx context.Context, h Host, bins []localBinary, j fle
 	}
 	f.Progress("node %s: running dump on %s", j.Node, h)
 	dump := cacheDir + "/dump-" + bin.sha256
+	if f.Sudo {
+		dump = "sudo -n " + dump
+	}
 	for _, a := range j.Args {
 		dump += " " + shellQuote(a)
 	}

@@ -6,6 +6,7 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
 	"runtime"
@@ -30,6 +31,7 @@ sleep) echo $$ > "$PIDFILE"; exec sleep 30 ;;
 esac
 echo "args: $*"
 echo "sysroot: $DUMP_SYSROOT"
+echo "sudo: ${SUDO_USER:-no}"
 `
 
 func writeScript(t *testing.T, body string) string {
@@ -65,7 +67,7 @@ func TestRunCopiesOnceAndRunsEverywhere(t *testing.T) {
 	if results[0].Err != nil || results[1].Err != nil {
 		t.Fatalf("reachable hosts failed: %v / %v", results[0].Err, results[1].Err)
 	}
-	if got := outA.String(); got != "args: gather --stdout it's quoted\nsysroot: /roots/alpha\n" {
+	if got := outA.String(); got != "args: gather --stdout it's quoted\nsysroot: /roots/alpha\nsudo: no\n" {
 		t.Errorf("alpha's stdout = %q", got)
 	}
 	if got := outB.String(); !strings.Contains(got, "sysroot: /roots/beta") {
@@ -177,6 +179,23 @@ func TestRunOtherArchitecture(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "--- PASS: TestParseHost") {
 		t.Errorf("the host's own build did not run there: %q", out.String())
+	}
+}
+
+func TestRunSudo(t *testing.T) {
+	if _, err := exec.LookPath("sudo"); err != nil {
+		t.Skip("sudo is not installed (apt-get install sudo)")
+	}
+	hosts := sshtest.Start(t, []sshtest.Host{{Alias: "alpha"}})
+	var out bytes.Buffer
+	f := &Fleet{Hosts: []Host{{Addr: "alpha"}}, SSHConfig: hosts.Config, Binaries: []string{writeScript(t, script)}, Sudo: true}
+	results, err := f.Run(context.Background(), []fleet.Job{{Node: "alpha", Args: []string{"gather"}, Stdout: &out}})
+	if err != nil || results[0].Err != nil {
+		t.Fatalf("--sudo: %v %v", err, results[0].Err)
+	}
+	me, _ := user.Current()
+	if !strings.Contains(out.String(), "sudo: "+me.Username) {
+		t.Errorf("dump did not run through sudo: %q", out.String())
 	}
 }
 
