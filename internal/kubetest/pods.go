@@ -101,6 +101,13 @@ func (r *PodRunner) ExecBytes() (stdout, wire int64) {
 	return r.exec.out.Load(), r.exec.wire.Load()
 }
 
+// ExecPeak is the largest number of exec'd commands that ran at once.
+func (r *PodRunner) ExecPeak() int {
+	r.exec.mu.Lock()
+	defer r.exec.mu.Unlock()
+	return r.exec.peak
+}
+
 // Pods are the pod objects seen, as first stored by the API server.
 func (r *PodRunner) Pods() [][]byte {
 	r.mu.Lock()

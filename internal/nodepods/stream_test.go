@@ -27,6 +27,7 @@ func TestMain(m *testing.M) {
 // part.bin (under its --sysroot) to stdout, or fails as the node's "fail"
 // file says.
 const nodeScript = `for a; do root=$a; done
+sleep 1
 if [ -e "$root/fail" ]; then cat "$root/fail" >&2; exit 4; fi
 cat "$root/part.bin"`
 
@@ -65,6 +66,8 @@ func TestStreamThroughAPIServer(t *testing.T) {
 	}
 	runner := c.RunPods(t, "dumptest", "stream", map[string]kubetest.StandInNode{
 		"stream-ok":   {Sysroot: sysroot("ok", map[string][]byte{"part.bin": part})},
+		"stream-ok2":  {Sysroot: sysroot("ok2", map[string][]byte{"part.bin": []byte("two")})},
+		"stream-ok3":  {Sysroot: sysroot("ok3", map[string][]byte{"part.bin": []byte("three")})},
 		"stream-big":  {Sysroot: sysroot("big", map[string][]byte{"part.bin": part})},
 		"stream-fail": {Sysroot: sysroot("fail", map[string][]byte{"fail": []byte("gathering\ncannot seal: disk full\n")})},
 		"stream-pull": {PullFails: true},
@@ -80,7 +83,7 @@ func TestStreamThroughAPIServer(t *testing.T) {
 		return exec.Command(args[0], args[1:]...) // the pod's own command: it holds the node
 	})
 
-	var ok, fail, pull bytes.Buffer
+	var ok, ok2, ok3, fail, pull bytes.Buffer
 	big := &capped{max: 1 << 20}
 	results, err := Run(context.Background(), Options{
 		Kubectl: Kubectl{Kubeconfig: c.AdminKubeconfig}, Namespace: "default", Session: "5e0c1d2a-3b4c-4d5e-9f60-718293a4b5c6",
@@ -90,6 +93,8 @@ func TestStreamThroughAPIServer(t *testing.T) {
 		{Node: "stream-big", Args: []string{"gather", "--stdout"}, Stdout: big},
 		{Node: "stream-fail", Args: []string{"gather", "--stdout"}, Stdout: &fail},
 		{Node: "stream-pull", Args: []string{"gather", "--stdout"}, Stdout: &pull},
+		{Node: "stream-ok2", Args: []string{"gather", "--stdout"}, Stdout: &ok2},
+		{Node: "stream-ok3", Args: []string{"gather", "--stdout"}, Stdout: &ok3},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -106,6 +111,12 @@ func TestStreamThroughAPIServer(t *testing.T) {
 	}
 	if err := results[3].Err; err == nil || gather.ClassifyErr(err) != gather.FailImagePull {
 		t.Errorf("stream-pull: want image_pull, got %v", err)
+	}
+	if results[4].Err != nil || ok2.String() != "two" || results[5].Err != nil || ok3.String() != "three" {
+		t.Errorf("stream-ok2, stream-ok3: %v %q, %v %q", results[4].Err, ok2.String(), results[5].Err, ok3.String())
+	}
+	if peak := runner.ExecPeak(); peak < 1 || peak > 2 {
+		t.Errorf("%d exec streams ran at once; Concurrency is 2", peak)
 	}
 	stdout, wire := runner.ExecBytes()
 	t.Logf("through the API server: %d bytes of stdout, %d bytes on the kubelet's wire (%.3f×)", stdout, wire, float64(wire)/float64(stdout))
