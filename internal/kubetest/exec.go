@@ -70,7 +70,7 @@ type execIn struct {
 	k *execKubelet
 }
 
-func (e execIn) ExecInContainer(ctx context.Context, pod string, _ types.UID, container string, cmd []string, in io.Reader, out, errOut io.WriteCloser, _ bool, _ <-chan remotecommand.TerminalSize, _ time.Duration) error {
+func (e execIn) ExecInContainer(_ context.Context, pod string, _ types.UID, container string, cmd []string, in io.Reader, out, errOut io.WriteCloser, _ bool, _ <-chan remotecommand.TerminalSize, _ time.Duration) error {
 	e.r.mu.Lock()
 	_, running := e.r.running[pod]
 	node := e.r.podNode[pod]
@@ -94,15 +94,14 @@ func (e execIn) ExecInContainer(ctx context.Context, pod string, _ types.UID, co
 	e.k.active++
 	e.k.peak = max(e.k.peak, e.k.active)
 	e.k.mu.Unlock()
-	defer func() {
-		e.k.mu.Lock()
-		e.k.active--
-		e.k.mu.Unlock()
-	}()
-	// The exec ends with its stream: a caller gone kills the command's group.
-	stop := context.AfterFunc(ctx, func() { syscall.Kill(-c.Process.Pid, syscall.SIGKILL) })
-	defer stop()
+	// Its pod deleted, the command is killed with the container.
+	e.r.mu.Lock()
+	e.r.execs[pod] = append(e.r.execs[pod], c)
+	e.r.mu.Unlock()
 	err := c.Wait()
+	e.k.mu.Lock()
+	e.k.active--
+	e.k.mu.Unlock()
 	var exit *exec.ExitError
 	if errors.As(err, &exit) && exit.Exited() {
 		return utilexec.CodeExitError{Err: err, Code: exit.ExitCode()}
