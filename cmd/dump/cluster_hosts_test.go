@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -252,6 +255,59 @@ func TestClusterHostsHostileNodePart(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// Ctrl-C on the initiator stops the dump on every host too (their
+// collectors included), and leaves nothing behind here.
+func TestClusterHostsInterrupt(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	spec := writeSpec(t, `- name: hang
+  category: system
+  kind: run
+  command: [sh, -c, "echo $$ > `+pidFile+`; exec sleep 120"]
+  output: system/hang.txt
+`)
+	hosts := sshtest.Start(t, []sshtest.Host{{Alias: "slow", Env: hostEnv(t, t.TempDir(), "DUMP_PROFILE=none", "DUMP_SPEC="+spec)}})
+	out, tmp := t.TempDir(), t.TempDir()
+	cmd := exec.Command(dumpBin, "gather", "--cluster", "--hosts", "slow", "--ssh-config", hosts.Config, "--out", out, "--profile", "none")
+	cmd.Env = append(baseEnv(t), "TMPDIR="+tmp)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	for deadline := time.Now().Add(2 * time.Minute); pid == 0 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if b, err := os.ReadFile(pidFile); err == nil && bytes.HasSuffix(b, []byte("\n")) {
+			pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		}
+	}
+	if pid == 0 {
+		cmd.Process.Kill()
+		t.Fatalf("the host's collector never started:\n%s", stderr.String())
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Errorf("an interrupted cluster dump exited 0:\n%s", stderr.String())
+		}
+	case <-time.After(time.Minute):
+		cmd.Process.Kill()
+		t.Fatalf("the interrupted dump did not end:\n%s", stderr.String())
+	}
+	for deadline := time.Now().Add(20 * time.Second); syscall.Kill(pid, 0) == nil; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the host's collector (pid %d) still runs after Ctrl-C on the initiator", pid)
+		}
+	}
+	for _, dir := range []string{out, tmp} {
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Errorf("an interrupted cluster dump left %d entries in %s", len(entries), dir)
+		}
+	}
 }
 
 func TestClusterHostsUsageErrors(t *testing.T) {
