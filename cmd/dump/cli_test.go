@@ -23,7 +23,7 @@ func keygen(t *testing.T) (identity, recipient string) {
 	return identity, r.lastLine()
 }
 
-func writeSpec(t *testing.T, body string) string {
+func writeSpec(t testing.TB, body string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "spec.yaml")
 	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {

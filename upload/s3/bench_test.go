@@ -13,10 +13,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/dumptool/dump/internal/miniotest"
 	"github.com/dumptool/dump/upload/s3"
+	"github.com/dumptool/dump/upload/ticket"
 )
 
 // benchFile returns $DUMP_BENCH_FILE (scripts/bench-s3.sh passes the file it
@@ -201,4 +205,20 @@ func measureMemory(b *testing.B, f func() error) {
 	runtime.ReadMemStats(&ms)
 	b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MiB")
 	b.ReportMetric(float64(ms.Sys)/(1<<20), "sys-MiB")
+}
+
+// BenchmarkNodeTicket signs one node's ticket of a cluster dump (two
+// presigned PUTs), the initiator's per-node signing cost: local work, no
+// request to the bucket.
+func BenchmarkNodeTicket(b *testing.B) {
+	client := awss3.New(awss3.Options{Region: "us-east-1", BaseEndpoint: aws.String("https://s3.example.com"),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIAEXAMPLE", "secret", "")})
+	store := s3.New(client, "support", "dumps")
+	ctx := context.Background()
+	b.ReportAllocs()
+	for i := range b.N {
+		if _, err := ticket.CreateNode(ctx, store, "s3://support/dumps", "0f1e2d3c-0000-4000-8000-000000000001", fmt.Sprintf("node-%d", i), 2*time.Hour); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
