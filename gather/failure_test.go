@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/dumptool/dump/docs"
 )
 
 func TestClassify(t *testing.T) {
@@ -38,6 +41,19 @@ func TestClassify(t *testing.T) {
 	for err, want := range errs {
 		if got := ClassifyErr(err); got != want {
 			t.Errorf("ClassifyErr(%v) = %q, want %q", err, got, want)
+		}
+	}
+}
+
+// Every kind a report can name has its hint and the section its link points
+// to, in the troubleshooting page each dump carries.
+func TestEveryFailureKindIsDocumented(t *testing.T) {
+	for _, k := range failureKinds {
+		if k.Hint() == "" {
+			t.Errorf("kind %s has no hint", k)
+		}
+		if !strings.Contains(string(docs.Troubleshooting), `<a id="`+string(k)+`"></a>`+"\n## "+string(k)+"\n") {
+			t.Errorf("docs/troubleshooting.md has no section %s (anchor and heading)", k)
 		}
 	}
 }

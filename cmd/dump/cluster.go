@@ -69,9 +69,7 @@ func cleanupCommand() *cli.Command {
 // part (with the node outcomes in its report), seals it with the same
 // session key and uploads it with info.json listing every node.
 func gatherUploadCluster(c *cli.Context, u *ui, mode uploadMode) error {
-	if mode == modeConfirm && !c.Bool("yes") {
-		return usageErrorf("--cluster does not ask yet: pass --yes, or use gather-upload or gather-upload-nometa")
-	}
+	asking := mode == modeConfirm && !c.Bool("yes")
 	dest, err := openDestination(c, u)
 	if err != nil {
 		return err
@@ -90,6 +88,11 @@ func gatherUploadCluster(c *cli.Context, u *ui, mode uploadMode) error {
 	}
 	if err := checkDestination(c, u, dest, id); err != nil {
 		return err
+	}
+	if asking {
+		if err := confirmCluster(c, u, fl, names, dest, rs, id); err != nil {
+			return err
+		}
 	}
 	out := c.String("out")
 	if err := os.MkdirAll(out, 0o700); err != nil {
@@ -123,6 +126,17 @@ func gatherUploadCluster(c *cli.Context, u *ui, mode uploadMode) error {
 		IncludeKey: mode != modeNoMeta, OutDir: out, ToolVersion: version, Session: session})
 	if err != nil {
 		return fmt.Errorf("%w (the node parts are in the bucket; the cluster part was not uploaded)", err)
+	}
+	if asking {
+		u.warnf("\n%d of %d node parts are in the bucket; they open only with this dump's key", len(results)-len(failed), len(results))
+		withKey, err := confirmUpload(u, g, sealed, dest, rs, out)
+		if err != nil {
+			u.warnf("without the cluster part and its key, the node parts in the bucket cannot be opened by anyone")
+			return err
+		}
+		if !withKey {
+			mode = modeNoMeta
+		}
 	}
 	sealed.Info.Schema, sealed.Info.Nodes = layout.InfoSchemaCluster, parts
 	info, err := sealed.Info.Marshal()
@@ -215,4 +229,35 @@ func nodeOutcomes(ctx context.Context, results []fleet.Result) (outcomes []gathe
 		parts = append(parts, part)
 	}
 	return outcomes, parts, failed
+}
+
+// confirmCluster shows what a cluster dump is about to do and asks, before
+// anything is created in the cluster or on a node.
+func confirmCluster(c *cli.Context, u *ui, fl nodeFleet, names []string, dest *destination, rs recipientsOf, id string) error {
+	u.warnf("\nAbout to gather cluster dump %s", id)
+	if k, ok := fl.(kubeFleet); ok {
+		for _, l := range k.summary(c.Context) {
+			u.warnf("  %s", l)
+		}
+	} else {
+		u.warnf("  hosts:       over %s; each runs dump gather on its own root (the binary is copied when its sha256 differs)", c.String("transport"))
+	}
+	shown := names[:min(len(names), 5)]
+	more := ""
+	if len(names) > len(shown) {
+		more = fmt.Sprintf(", and %d more", len(names)-len(shown))
+	}
+	u.warnf("  nodes:       %d (%s%s)", len(names), strings.Join(shown, ", "), more)
+	u.warnf("  destination: %s (each node uploads its own sealed part there)", destName(dest))
+	u.warnf("  recipients:  %s", strings.Join(rs.fingerprints, ", "))
+	u.warnf("  secrets:     none leave this machine: a node gets the public session recipient and a write-only ticket for its own part; no key, no bucket credentials")
+	ok, err := ask(u, "Gather these nodes?", false)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		u.warnf("nothing was created on the nodes and nothing was uploaded")
+		return &exitError{code: exitFailed}
+	}
+	return nil
 }

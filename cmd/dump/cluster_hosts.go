@@ -17,6 +17,8 @@ func hostsFlags() []cli.Flag {
 		stringFlag("hosts-file", "with --cluster: a file of hosts to gather, one [user@]host[:port] per line", ""),
 		stringFlag("transport", "with --hosts: ssh (OpenSSH's ssh and your ssh config) or tsh (Teleport's tsh ssh)", "ssh"),
 		stringFlag("ssh-config", "with --hosts and --transport ssh: the ssh config file (ssh -F) instead of ~/.ssh/config", ""),
+		boolFlag("sudo", "with --hosts: run dump on the hosts through sudo -n, for logins that are not root (passwordless sudo)"),
+		sliceFlag("node-binary", "with --hosts: the dump binaries the hosts run, one per architecture; each host gets the one built for it (default: this binary)"),
 	}
 }
 
@@ -47,7 +49,7 @@ func hostsFleet(c *cli.Context, u *ui) (_ nodeFleet, ok bool, _ error) {
 	if len(c.StringSlice("nodes")) > 0 {
 		return nil, true, usageErrorf("--nodes picks Kubernetes nodes: with --hosts, list just the hosts you want")
 	}
-	f := &sshfleet.Fleet{Transport: t, SSHConfig: c.String("ssh-config"), Concurrency: c.Int("node-concurrency"),
+	f := &sshfleet.Fleet{Transport: t, SSHConfig: c.String("ssh-config"), Sudo: c.Bool("sudo"), Binaries: c.StringSlice("node-binary"), Concurrency: c.Int("node-concurrency"),
 		NodeTimeout: c.Duration("node-timeout"), Progress: u.notef}
 	list, file := c.StringSlice("hosts"), c.String("hosts-file")
 	switch {

@@ -55,3 +55,18 @@ func (f kubeFleet) Run(ctx context.Context, jobs []fleet.Job) ([]fleet.Result, e
 	}
 	return results, nil
 }
+
+// summary says which cluster the node pods go to and what they run, for
+// gather-upload-confirm.
+func (f kubeFleet) summary(ctx context.Context) []string {
+	name, server, err := f.k.Current(ctx)
+	if err != nil {
+		name, server = "?", err.Error()
+	}
+	return []string{
+		fmt.Sprintf("cluster:     context %s (%s)", name, server),
+		fmt.Sprintf("node pods:   in namespace %s, image %s, %d at once, each deleted when done (--node-timeout %s)",
+			f.c.String("node-namespace"), f.c.String("image"), f.c.Int("node-concurrency"), f.c.Duration("node-timeout")),
+		"on each:     dump gather --sysroot /host: the node's root mounted read-only, host PID and network, no API access",
+	}
+}

@@ -385,3 +385,78 @@ func TestClusterOfflineThroughAPIServer(t *testing.T) {
 	stdout, wire := runner.ExecBytes()
 	t.Logf("through the API server for 2 node parts: %d bytes of sealed parts, %d bytes from the stand-in kubelet (%.2f%% more)", stdout, wire, 100*float64(wire-stdout)/float64(stdout))
 }
+
+// gather-upload-confirm --cluster asks before it creates anything in the
+// cluster, and again, as for one host, before the upload and the key.
+func TestClusterConfirm(t *testing.T) {
+	c := kubetest.Shared(t)
+	srv := miniotest.Start(t)
+	srv.MakeBucket(t, "support")
+	_, recipient := keygen(t)
+	fixtures := filepath.Join(repoRoot(t), "testdata", "fixtures")
+	runner := c.RunPods(t, "dumptest", "confirm", map[string]kubetest.StandInNode{
+		"conf-a": {Sysroot: filepath.Join(fixtures, "teleport-node")},
+		"conf-b": {Sysroot: filepath.Join(fixtures, "k3s-server")},
+	}, standIn(t))
+	env := append(baseEnv(t), clusterEnv(t, srv)...)
+	const id = "c0f1a2b3-0000-4000-8000-00000000000c"
+	args := []string{"gather-upload-confirm", "--cluster", "--node-selector", "dumptest=confirm", "--kubeconfig", c.AdminKubeconfig,
+		"--to", "s3://support/confirm", "--recipient", recipient, "--out", t.TempDir(), "--profile", "none", "--spec", writeSpec(t, okSpec), "--uuid", id}
+	stored := func() []string {
+		out, err := srv.Client().ListObjectsV2(context.Background(), &s3sdk.ListObjectsV2Input{Bucket: aws.String("support"), Prefix: aws.String("confirm/")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keys []string
+		for _, o := range out.Contents {
+			keys = append(keys, strings.TrimPrefix(*o.Key, "confirm/"+id+"/"))
+		}
+		return keys
+	}
+
+	out, code := runOnTerminalEnv(t, env, "n\n", args...)
+	for _, want := range []string{"About to gather cluster dump " + id, "context", c.Server, "conf-a", "conf-b", "namespace default", defaultImage,
+		"read-only", "s3://support/confirm", "no key, no bucket credentials", "Gather these nodes?", "nothing was created"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("the terminal did not show %q before the cluster dump:\n%s", want, out)
+		}
+	}
+	if code != 1 {
+		t.Errorf("declining must exit 1, got %d:\n%s", code, out)
+	}
+	if pods := runner.Pods(); len(pods) != 0 || leftovers(t, c) != "" {
+		t.Errorf("the user said no, yet %d node pod(s) were created:\n%s", len(pods), leftovers(t, c))
+	}
+	if keys := stored(); len(keys) != 0 {
+		t.Errorf("the user said no, yet the bucket holds %v", keys)
+	}
+
+	// Yes to the nodes and the upload, no to the key: everything but key.age
+	// goes up, and the key shown on the terminal opens the whole dump.
+	out, code = runOnTerminalEnv(t, env, "y\ny\nn\n", args...)
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	for _, want := range []string{"2 of 2 node parts are in the bucket", "About to upload", "Upload?", "Include the encrypted key", "key=AGE-SECRET-KEY-1"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("the terminal did not show %q after gathering:\n%s", want, out)
+		}
+	}
+	keys := stored()
+	slices.Sort(keys)
+	if !slices.Contains(keys, "nodes/conf-a.tar.zst.age") || !slices.Contains(keys, "dump.tar.zst.age") || slices.Contains(keys, "key.age") {
+		t.Errorf("bucket after yes, yes, no to the key: %v (want the node parts and the cluster part, no key.age)", keys)
+	}
+	key := out[strings.Index(out, "key=AGE-SECRET-KEY-1"):]
+	key = strings.TrimSpace(strings.SplitN(key, "\n", 2)[0])
+	d := runDump(t, t.TempDir(), append(srv.Env(), "DUMP_KEY="+key), "decrypt", "--from", "s3://support/confirm", "--out", t.TempDir(), id)
+	if d.code != 0 {
+		t.Fatalf("the key shown on the terminal does not open the cluster dump: %s", d)
+	}
+	if _, err := os.Stat(filepath.Join(d.lastLine(), "nodes", "conf-b", "manifest.json")); err != nil {
+		t.Errorf("no tree of conf-b: %v", err)
+	}
+	if left := leftovers(t, c); left != "" {
+		t.Errorf("labelled objects left in the cluster:\n%s", left)
+	}
+}

@@ -13,6 +13,12 @@ import (
 // and types answers at its prompts.
 func runOnTerminal(t *testing.T, answers string, args ...string) (string, int) {
 	t.Helper()
+	return runOnTerminalEnv(t, baseEnv(t), answers, args...)
+}
+
+// runOnTerminalEnv is runOnTerminal with dump's environment env.
+func runOnTerminalEnv(t *testing.T, env []string, answers string, args ...string) (string, int) {
+	t.Helper()
 	if _, err := exec.LookPath("script"); err != nil {
 		t.Fatalf("script(1) is needed to give dump a terminal (Debian package bsdutils): %v", err)
 	}
@@ -21,7 +27,7 @@ func runOnTerminal(t *testing.T, answers string, args ...string) (string, int) {
 		line += " '" + a + "'"
 	}
 	cmd := exec.Command("script", "-q", "-e", "-c", line, "/dev/null")
-	cmd.Env = baseEnv(t)
+	cmd.Env = env
 	cmd.Stdin = strings.NewReader(answers)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

@@ -22,6 +22,32 @@ func showSummary(u *ui, g *gathered, sealed *crypto.Sealed, dest *destination, r
 	u.warnf("  local copy:  %s", sealed.PayloadPath)
 }
 
+// confirmUpload shows the summary and asks before uploading (declined: the
+// user is told where the sealed dump is kept, and the error is the exit) and
+// before including the key (declined: the key file is removed now, so a
+// later `dump upload` retry cannot send it either).
+func confirmUpload(u *ui, g *gathered, sealed *crypto.Sealed, dest *destination, rs recipientsOf, out string) (withKey bool, err error) {
+	showSummary(u, g, sealed, dest, rs)
+	ok, err := ask(u, "Upload?", false)
+	if err != nil {
+		return false, err
+	}
+	if !ok {
+		u.warnf("not uploaded; the sealed dump is kept in %s; upload it later with:\n  %s", out, retryCommand(dest, sealed))
+		u.resultf("%s", sealed.PayloadPath)
+		return false, &exitError{code: exitFailed}
+	}
+	withKey, err = ask(u, "Include the encrypted key (support can open it without asking you)?", true)
+	if err != nil || withKey {
+		return withKey, err
+	}
+	if err := os.Remove(sealed.KeyPath); err != nil {
+		return false, fmt.Errorf("remove the key file you chose not to upload: %w", err)
+	}
+	sealed.KeyPath = ""
+	return false, nil
+}
+
 type uploadMode int
 
 const (
@@ -46,6 +72,9 @@ func gatherUploadAction(mode uploadMode) cli.ActionFunc {
 			return err
 		}
 		if c.Bool("cluster") {
+			if err := canAsk(c, mode); err != nil {
+				return err
+			}
 			return gatherUploadCluster(c, u, mode)
 		}
 		// Everything that can be checked before gathering is, so a bad flag
@@ -54,8 +83,8 @@ func gatherUploadAction(mode uploadMode) cli.ActionFunc {
 		if err != nil {
 			return err
 		}
-		if mode == modeConfirm && !c.Bool("yes") && !stdinIsTerminal() {
-			return usageErrorf("gather-upload-confirm asks before uploading and there is no terminal: pass --yes, or use gather-upload (key included) or gather-upload-nometa (key shown to you)")
+		if err := canAsk(c, mode); err != nil {
+			return err
 		}
 		rs, err := recipients(c, mode != modeNoMeta)
 		if err != nil {
@@ -98,26 +127,12 @@ func gatherUploadAction(mode uploadMode) cli.ActionFunc {
 		parts := sealedUpload(sealed)
 
 		if mode == modeConfirm && !c.Bool("yes") {
-			showSummary(u, g, sealed, dest, rs)
-			ok, err := ask(u, "Upload?", false)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				u.warnf("not uploaded; the sealed dump is kept in %s; upload it later with:\n  %s", out, retryCommand(dest, sealed))
-				u.resultf("%s", sealed.PayloadPath)
-				return &exitError{code: exitFailed}
-			}
-			withKey, err := ask(u, "Include the encrypted key (support can open it without asking you)?", true)
+			withKey, err := confirmUpload(u, g, sealed, dest, rs, out)
 			if err != nil {
 				return err
 			}
 			if !withKey {
-				// Removed now, so a later `dump upload` retry cannot send it either.
-				if err := os.Remove(sealed.KeyPath); err != nil {
-					return fmt.Errorf("remove the key file you chose not to upload: %w", err)
-				}
-				parts.KeyPath, sealed.KeyPath = "", ""
+				parts.KeyPath = ""
 				mode = modeNoMeta
 			}
 		}
@@ -137,4 +152,13 @@ func gatherUploadAction(mode uploadMode) cli.ActionFunc {
 		u.resultf("%s", g.uuid)
 		return g.exit()
 	}
+}
+
+// canAsk refuses gather-upload-confirm without --yes when there is no
+// terminal to ask on.
+func canAsk(c *cli.Context, mode uploadMode) error {
+	if mode == modeConfirm && !c.Bool("yes") && !stdinIsTerminal() {
+		return usageErrorf("gather-upload-confirm asks before uploading and there is no terminal: pass --yes, or use gather-upload (key included) or gather-upload-nometa (key shown to you)")
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os/exec"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -34,6 +35,9 @@ type execKubelet struct {
 	srv  *httptest.Server
 	wire atomic.Int64 // bytes this kubelet sent to the API server (TLS included)
 	out  atomic.Int64 // bytes of the commands' stdout
+
+	mu           sync.Mutex
+	active, peak int // commands running now, and at most
 }
 
 func newExecKubelet(r *PodRunner) *execKubelet {
@@ -51,7 +55,7 @@ func newExecKubelet(r *PodRunner) *execKubelet {
 		}
 		// The kubelet's defaults: streams must come within 30 s; an idle
 		// connection lives 4 h.
-		remotecommandserver.ServeExec(w, req, execIn{r: r, out: &k.out}, parts[0]+"/"+parts[1], "", parts[2], req.URL.Query()["command"], opts,
+		remotecommandserver.ServeExec(w, req, execIn{r: r, k: k}, parts[0]+"/"+parts[1], "", parts[2], req.URL.Query()["command"], opts,
 			4*time.Hour, remotecommandconsts.DefaultStreamCreationTimeout, remotecommandconsts.SupportedStreamingProtocols)
 	}))
 	k.srv.Listener = countingListener{Listener: mustListen(), n: &k.wire}
@@ -62,11 +66,11 @@ func newExecKubelet(r *PodRunner) *execKubelet {
 
 // execIn runs an exec'd command on the node of its pod.
 type execIn struct {
-	r   *PodRunner
-	out *atomic.Int64
+	r *PodRunner
+	k *execKubelet
 }
 
-func (e execIn) ExecInContainer(ctx context.Context, pod string, _ types.UID, container string, cmd []string, in io.Reader, out, errOut io.WriteCloser, _ bool, _ <-chan remotecommand.TerminalSize, _ time.Duration) error {
+func (e execIn) ExecInContainer(_ context.Context, pod string, _ types.UID, container string, cmd []string, in io.Reader, out, errOut io.WriteCloser, _ bool, _ <-chan remotecommand.TerminalSize, _ time.Duration) error {
 	e.r.mu.Lock()
 	_, running := e.r.running[pod]
 	node := e.r.podNode[pod]
@@ -77,7 +81,7 @@ func (e execIn) ExecInContainer(ctx context.Context, pod string, _ types.UID, co
 	c := e.r.rewrite(cmd, e.r.nodes[node].Sysroot)
 	c.Stdin = in
 	if out != nil {
-		c.Stdout = countingWriter{w: out, n: e.out}
+		c.Stdout = countingWriter{w: out, n: &e.k.out}
 	}
 	if errOut != nil {
 		c.Stderr = errOut
@@ -86,10 +90,18 @@ func (e execIn) ExecInContainer(ctx context.Context, pod string, _ types.UID, co
 	if err := c.Start(); err != nil {
 		return err
 	}
-	// The exec ends with its stream: a caller gone kills the command's group.
-	stop := context.AfterFunc(ctx, func() { syscall.Kill(-c.Process.Pid, syscall.SIGKILL) })
-	defer stop()
+	e.k.mu.Lock()
+	e.k.active++
+	e.k.peak = max(e.k.peak, e.k.active)
+	e.k.mu.Unlock()
+	// Its pod deleted, the command is killed with the container.
+	e.r.mu.Lock()
+	e.r.execs[pod] = append(e.r.execs[pod], c)
+	e.r.mu.Unlock()
 	err := c.Wait()
+	e.k.mu.Lock()
+	e.k.active--
+	e.k.mu.Unlock()
 	var exit *exec.ExitError
 	if errors.As(err, &exit) && exit.Exited() {
 		return utilexec.CodeExitError{Err: err, Code: exit.ExitCode()}

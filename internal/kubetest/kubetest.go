@@ -3,7 +3,9 @@
 // into the cache) for tests of the kube profile, populated like a Teleport
 // install. The kubelet is the one stand-in: a small TLS server serving
 // container logs from fixtures, which the API server reaches through a Node
-// whose status points at it.
+// whose status points at it; and, for cluster dumps, PodRunner, which runs
+// the pods bound to its Nodes as local processes and serves `kubectl exec`
+// into them with the kubelet's own remotecommand server.
 //
 // Each test binary shares one cluster, started on first use:
 //

@@ -36,6 +36,7 @@ type PodRunner struct {
 	seen    map[string][]byte // "ns/name" -> the pod's JSON when first seen
 	podNode map[string]string // "ns/name" -> its node
 	running map[string]*exec.Cmd
+	execs   map[string][]*exec.Cmd // "ns/name" -> the commands exec'd in it
 }
 
 // RunPods registers nodes (labelled label=value) and runs their pods until
@@ -43,7 +44,7 @@ type PodRunner struct {
 func (c *Cluster) RunPods(t testing.TB, label, value string, nodes map[string]StandInNode, rewrite func(args []string, sysroot string) *exec.Cmd) *PodRunner {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &PodRunner{c: c, nodes: nodes, rewrite: rewrite, seen: map[string][]byte{}, podNode: map[string]string{}, running: map[string]*exec.Cmd{}}
+	r := &PodRunner{c: c, nodes: nodes, rewrite: rewrite, seen: map[string][]byte{}, podNode: map[string]string{}, running: map[string]*exec.Cmd{}, execs: map[string][]*exec.Cmd{}}
 	r.exec = newExecKubelet(r)
 	for name := range nodes {
 		node := fmt.Sprintf(`{"apiVersion":"v1","kind":"Node","metadata":{"name":%q,"labels":{%q:%q}}}`, name, label, value)
@@ -101,6 +102,20 @@ func (r *PodRunner) ExecBytes() (stdout, wire int64) {
 	return r.exec.out.Load(), r.exec.wire.Load()
 }
 
+// ExecPeak is the largest number of exec'd commands that ran at once.
+func (r *PodRunner) ExecPeak() int {
+	r.exec.mu.Lock()
+	defer r.exec.mu.Unlock()
+	return r.exec.peak
+}
+
+// ExecRunning is the number of exec'd commands running now.
+func (r *PodRunner) ExecRunning() int {
+	r.exec.mu.Lock()
+	defer r.exec.mu.Unlock()
+	return r.exec.active
+}
+
 // Pods are the pod objects seen, as first stored by the API server.
 func (r *PodRunner) Pods() [][]byte {
 	r.mu.Lock()
@@ -144,12 +159,15 @@ func (r *PodRunner) event(ctx context.Context, typ string, raw json.RawMessage) 
 		r.seen[key] = raw
 		r.podNode[key] = p.Spec.NodeName
 	}
-	proc := r.running[key]
+	procs := append([]*exec.Cmd{r.running[key]}, r.execs[key]...)
 	r.mu.Unlock()
 	if typ == "DELETED" || p.Metadata.DeletionTimestamp != nil {
-		// As a kubelet: stop the container, then confirm the deletion.
-		if proc != nil {
-			syscall.Kill(-proc.Process.Pid, syscall.SIGKILL)
+		// As a kubelet: stop the container (what was exec'd in it too),
+		// then confirm the deletion.
+		for _, proc := range procs {
+			if proc != nil {
+				syscall.Kill(-proc.Process.Pid, syscall.SIGKILL)
+			}
 		}
 		if typ != "DELETED" {
 			r.c.Kubectl(ctx, "", "delete", "pod", "-n", p.Metadata.Namespace, p.Metadata.Name, "--grace-period=0", "--force", "--ignore-not-found")

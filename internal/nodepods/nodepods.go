@@ -84,6 +84,16 @@ func (k Kubectl) flags() []string {
 	return f
 }
 
+// Current names the kubeconfig context kubectl uses and its API server.
+func (k Kubectl) Current(ctx context.Context) (name, server string, err error) {
+	out, err := k.Run(ctx, nil, "config", "view", "--minify", "-o", "jsonpath={.contexts[0].name}{\"\\n\"}{.clusters[0].cluster.server}")
+	if err != nil {
+		return "", "", fmt.Errorf("read kubectl's context: %w", err)
+	}
+	name, server, _ = strings.Cut(strings.TrimSpace(string(out)), "\n")
+	return name, server, nil
+}
+
 // ListNodes names the cluster's nodes that match selector ("" for all).
 func ListNodes(ctx context.Context, k Kubectl, selector string) ([]string, error) {
 	args := []string{"get", "nodes", "-o", "jsonpath={range .items[*]}{.metadata.name}{\"\\n\"}{end}"}

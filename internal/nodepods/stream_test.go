@@ -27,8 +27,24 @@ func TestMain(m *testing.M) {
 // part.bin (under its --sysroot) to stdout, or fails as the node's "fail"
 // file says.
 const nodeScript = `for a; do root=$a; done
+sleep 1
+if [ -e "$root/hang" ]; then echo started; exec sleep 600; fi
 if [ -e "$root/fail" ]; then cat "$root/fail" >&2; exit 4; fi
 cat "$root/part.bin"`
+
+// runNodeScript is the stand-in kubelet's rewrite: dump runs nodeScript
+// with /host mapped to the node's sysroot.
+func runNodeScript(args []string, sysroot string) *exec.Cmd {
+	if args[0] == "dump" {
+		for i, a := range args {
+			if a == "/host" {
+				args[i] = sysroot
+			}
+		}
+		return exec.Command("sh", append([]string{"-c", nodeScript, "dump"}, args[1:]...)...)
+	}
+	return exec.Command(args[0], args[1:]...) // the pod's own command: it holds the node
+}
 
 // capped refuses more than max bytes, as the offline orchestration's part
 // files do.
@@ -65,22 +81,14 @@ func TestStreamThroughAPIServer(t *testing.T) {
 	}
 	runner := c.RunPods(t, "dumptest", "stream", map[string]kubetest.StandInNode{
 		"stream-ok":   {Sysroot: sysroot("ok", map[string][]byte{"part.bin": part})},
+		"stream-ok2":  {Sysroot: sysroot("ok2", map[string][]byte{"part.bin": []byte("two")})},
+		"stream-ok3":  {Sysroot: sysroot("ok3", map[string][]byte{"part.bin": []byte("three")})},
 		"stream-big":  {Sysroot: sysroot("big", map[string][]byte{"part.bin": part})},
 		"stream-fail": {Sysroot: sysroot("fail", map[string][]byte{"fail": []byte("gathering\ncannot seal: disk full\n")})},
 		"stream-pull": {PullFails: true},
-	}, func(args []string, sysroot string) *exec.Cmd {
-		if args[0] == "dump" {
-			for i, a := range args {
-				if a == "/host" {
-					args[i] = sysroot
-				}
-			}
-			return exec.Command("sh", append([]string{"-c", nodeScript, "dump"}, args[1:]...)...)
-		}
-		return exec.Command(args[0], args[1:]...) // the pod's own command: it holds the node
-	})
+	}, runNodeScript)
 
-	var ok, fail, pull bytes.Buffer
+	var ok, ok2, ok3, fail, pull bytes.Buffer
 	big := &capped{max: 1 << 20}
 	results, err := Run(context.Background(), Options{
 		Kubectl: Kubectl{Kubeconfig: c.AdminKubeconfig}, Namespace: "default", Session: "5e0c1d2a-3b4c-4d5e-9f60-718293a4b5c6",
@@ -90,6 +98,8 @@ func TestStreamThroughAPIServer(t *testing.T) {
 		{Node: "stream-big", Args: []string{"gather", "--stdout"}, Stdout: big},
 		{Node: "stream-fail", Args: []string{"gather", "--stdout"}, Stdout: &fail},
 		{Node: "stream-pull", Args: []string{"gather", "--stdout"}, Stdout: &pull},
+		{Node: "stream-ok2", Args: []string{"gather", "--stdout"}, Stdout: &ok2},
+		{Node: "stream-ok3", Args: []string{"gather", "--stdout"}, Stdout: &ok3},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -107,6 +117,12 @@ func TestStreamThroughAPIServer(t *testing.T) {
 	if err := results[3].Err; err == nil || gather.ClassifyErr(err) != gather.FailImagePull {
 		t.Errorf("stream-pull: want image_pull, got %v", err)
 	}
+	if results[4].Err != nil || ok2.String() != "two" || results[5].Err != nil || ok3.String() != "three" {
+		t.Errorf("stream-ok2, stream-ok3: %v %q, %v %q", results[4].Err, ok2.String(), results[5].Err, ok3.String())
+	}
+	if peak := runner.ExecPeak(); peak < 1 || peak > 2 {
+		t.Errorf("%d exec streams ran at once; Concurrency is 2", peak)
+	}
 	stdout, wire := runner.ExecBytes()
 	t.Logf("through the API server: %d bytes of stdout, %d bytes on the kubelet's wire (%.3f×)", stdout, wire, float64(wire)/float64(stdout))
 	for _, p := range runner.Pods() {
@@ -118,3 +134,64 @@ func TestStreamThroughAPIServer(t *testing.T) {
 		t.Errorf("left in the cluster:\n%s", out)
 	}
 }
+
+// A run interrupted while a node's command streams ends at once: the
+// stream is cut, the pod deleted (and the command with it), nothing left.
+func TestStreamInterrupted(t *testing.T) {
+	c := kubetest.Shared(t)
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "hang"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	runner := c.RunPods(t, "dumptest", "stream-interrupt", map[string]kubetest.StandInNode{"stream-hang": {Sysroot: root}}, runNodeScript)
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan struct{})
+	out := writerFunc(func(p []byte) (int, error) {
+		if bytes.Contains(p, []byte("started")) {
+			close(started)
+		}
+		return len(p), nil
+	})
+	done := make(chan error, 1)
+	var results []fleet.Result
+	go func() {
+		var err error
+		results, err = Run(ctx, Options{Kubectl: Kubectl{Kubeconfig: c.AdminKubeconfig}, Namespace: "default",
+			Session: "1e0c1d2a-3b4c-4d5e-9f60-718293a4b5c6", Image: "dump:test", NodeTimeout: 5 * time.Minute},
+			[]fleet.Job{{Node: "stream-hang", Args: []string{"gather", "--stdout"}, Stdout: out}})
+		done <- err
+	}()
+	select {
+	case <-started:
+	case err := <-done:
+		t.Fatalf("the run ended before the stream started: %v %v", err, results)
+	case <-time.After(time.Minute):
+		t.Fatal("the node's command never started streaming")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err == nil || results[0].Err == nil || !strings.Contains(results[0].Err.Error(), "interrupted") {
+			t.Errorf("an interrupted run: err %v, node %v", err, results[0].Err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the run did not end when interrupted mid-stream")
+	}
+	if _, wire := runner.ExecBytes(); wire == 0 {
+		t.Errorf("no exec reached the stand-in kubelet")
+	}
+	if out, _ := c.Kubectl(context.Background(), "", "get", "pods,serviceaccounts", "-A", "-l", LabelKey, "-o", "name"); strings.TrimSpace(out) != "" {
+		t.Errorf("left in the cluster:\n%s", out)
+	}
+	// The pod's deletion reaches the kubelet through its watch.
+	for deadline := time.Now().Add(30 * time.Second); runner.ExecRunning() != 0 && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := runner.ExecRunning(); n != 0 {
+		t.Errorf("%d exec'd command(s) still run on the node after its pod was deleted", n)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -2,9 +2,11 @@
 // not schedule (Teleport agents on VMs, k3s servers) through the access the
 // customer already uses: the OpenSSH client (`ssh`, honouring the user's ssh
 // config) or Teleport's (`tsh ssh`). Nothing is installed on a host: the
-// initiator's own dump binary is copied into a per-user cache there,
-// ${XDG_CACHE_HOME:-~/.cache}/dump/bin/dump-<sha256>, only when that file is
-// missing, and runs with the Job's arguments exactly as a node pod would:
+// initiator's own dump binary (or, in a fleet of several architectures, the
+// one of Fleet.Binaries built for the host's) is copied into a per-user
+// cache there, ${XDG_CACHE_HOME:-~/.cache}/dump/bin/dump-<sha256>, only when
+// that file is missing, and runs with the Job's arguments exactly as a node
+// pod would:
 //
 //	f := &sshfleet.Fleet{Hosts: hosts, Transport: sshfleet.SSH, Concurrency: 10, NodeTimeout: 10 * time.Minute}
 //	results, err := f.Run(ctx, []fleet.Job{{Node: hosts[0].Node(), Args: []string{"gather", "--ticket", t, ...}}})
@@ -19,13 +21,13 @@ package sshfleet
 import (
 	"context"
 	"crypto/sha256"
+	"debug/elf"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -59,8 +61,14 @@ type Fleet struct {
 	Transport Transport
 	// SSHConfig, if set, is the ssh config file (ssh -F) instead of ~/.ssh/config.
 	SSHConfig string
-	// Binary is the dump binary copied to the hosts; default: this executable.
-	Binary         string
+	// Sudo runs dump on the hosts through `sudo -n` (passwordless sudo),
+	// for logins that are not root; the binary stays in the login's cache.
+	Sudo bool
+	// Binaries are the dump binaries that may be copied to the hosts, at
+	// most one per architecture: each host gets the one built for its own
+	// (read from their ELF headers; a binary that is not ELF suits any
+	// host). Default: this executable.
+	Binaries       []string
 	Concurrency    int           // hosts at once; default 10
 	NodeTimeout    time.Duration // per host, copy included; default 10m
 	ConnectTimeout time.Duration // ssh's ConnectTimeout; default 15s
@@ -87,7 +95,7 @@ func (f *Fleet) Run(ctx context.Context, jobs []fleet.Job) ([]fleet.Result, erro
 	for _, h := range f.Hosts {
 		hosts[h.Node()] = h
 	}
-	bin, err := readBinary(f.Binary)
+	bins, err := readBinaries(f.Binaries)
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +122,7 @@ func (f *Fleet) Run(ctx context.Context, jobs []fleet.Job) ([]fleet.Result, erro
 			defer wg.Done()
 			defer func() { <-slots }()
 			start := time.Now()
-			err := f.node(ctx, h, bin, j)
+			err := f.node(ctx, h, bins, j)
 			results[i] = fleet.Result{Node: j.Node, Started: start, Took: time.Since(start), Err: err}
 			took := time.Since(start).Round(100 * time.Millisecond)
 			switch {
@@ -149,30 +157,76 @@ func (f *Fleet) defaults() {
 	}
 }
 
-// binary is the dump binary the hosts run, named by its sha256.
-type binary struct {
+// localBinary is a dump binary the hosts may run, named by its sha256.
+type localBinary struct {
 	path, sha256 string
 	size         int64
+	arch         string // GOARCH of a Linux ELF binary; "": not one, unchecked
 }
 
-func readBinary(path string) (binary, error) {
-	if path == "" {
-		var err error
-		if path, err = os.Executable(); err != nil {
-			return binary{}, fmt.Errorf("find the dump binary to copy to the hosts: %w", err)
+// readBinaries reads the binaries of Fleet.Binaries.
+func readBinaries(paths []string) ([]localBinary, error) {
+	if len(paths) == 0 {
+		self, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("find the dump binary to copy to the hosts: %w", err)
 		}
+		paths = []string{self}
 	}
+	var bins []localBinary
+	byArch := map[string]string{}
+	for _, p := range paths {
+		b, err := readBinary(p)
+		if err != nil {
+			return nil, err
+		}
+		if prev, dup := byArch[b.arch]; dup {
+			return nil, fmt.Errorf("%s and %s are both for linux/%s: give one binary per architecture", prev, p, b.arch)
+		}
+		byArch[b.arch] = p
+		bins = append(bins, b)
+	}
+	return bins, nil
+}
+
+func readBinary(path string) (localBinary, error) {
 	file, err := os.Open(path)
 	if err != nil {
-		return binary{}, fmt.Errorf("read the dump binary to copy to the hosts: %w", err)
+		return localBinary{}, fmt.Errorf("read the dump binary to copy to the hosts: %w", err)
 	}
 	defer file.Close()
 	h := sha256.New()
 	n, err := io.Copy(h, file)
 	if err != nil {
-		return binary{}, fmt.Errorf("read the dump binary to copy to the hosts: %w", err)
+		return localBinary{}, fmt.Errorf("read the dump binary to copy to the hosts: %w", err)
 	}
-	return binary{path: path, sha256: hex.EncodeToString(h.Sum(nil)), size: n}, nil
+	return localBinary{path: path, sha256: hex.EncodeToString(h.Sum(nil)), size: n, arch: elfArch(path)}, nil
+}
+
+// elfArch is the GOARCH an ELF binary is built for, "" for anything else.
+func elfArch(path string) string {
+	f, err := elf.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	switch f.Machine {
+	case elf.EM_X86_64:
+		return "amd64"
+	case elf.EM_AARCH64:
+		return "arm64"
+	case elf.EM_386:
+		return "386"
+	case elf.EM_ARM:
+		return "arm"
+	case elf.EM_PPC64:
+		return "ppc64le"
+	case elf.EM_S390:
+		return "s390x"
+	case elf.EM_RISCV:
+		return "riscv64"
+	}
+	return strings.ToLower(strings.TrimPrefix(f.Machine.String(), "EM_"))
 }
 
 // cacheDir is where each host keeps the binary: per user, never shared.
@@ -180,18 +234,18 @@ const cacheDir = `"${XDG_CACHE_HOME:-$HOME/.cache}/dump/bin"`
 
 // node probes host h, copies the binary if it is missing there, and runs
 // job j with it.
-func (f *Fleet) node(ctx context.Context, h Host, bin binary, j fleet.Job) error {
+func (f *Fleet) node(ctx context.Context, h Host, bins []localBinary, j fleet.Job) error {
 	ctx, cancel := context.WithTimeout(ctx, f.NodeTimeout)
 	defer cancel()
-	err := f.nodeSteps(ctx, h, bin, j)
+	err := f.nodeSteps(ctx, h, bins, j)
 	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return &gather.KindError{Kind: gather.FailTimeout, Err: fmt.Errorf("timed out after %s (--node-timeout): %w", f.NodeTimeout, err)}
 	}
 	return err
 }
 
-func (f *Fleet) nodeSteps(ctx context.Context, h Host, bin binary, j fleet.Job) error {
-	cached, err := f.probe(ctx, h, bin)
+func (f *Fleet) nodeSteps(ctx context.Context, h Host, bins []localBinary, j fleet.Job) error {
+	bin, cached, err := f.probe(ctx, h, bins)
 	if err != nil {
 		return err
 	}
@@ -203,6 +257,9 @@ func (f *Fleet) nodeSteps(ctx context.Context, h Host, bin binary, j fleet.Job) 
 	}
 	f.Progress("node %s: running dump on %s", j.Node, h)
 	dump := cacheDir + "/dump-" + bin.sha256
+	if f.Sudo {
+		dump = "sudo -n " + dump
+	}
 	for _, a := range j.Args {
 		dump += " " + shellQuote(a)
 	}
@@ -241,31 +298,59 @@ func (f *Fleet) nodeSteps(ctx context.Context, h Host, bin binary, j fleet.Job) 
 	return nil
 }
 
-// probe says whether the binary is cached on h; any failure of it means h
-// cannot be reached (or refuses the login), since the remote side runs
-// nothing that can fail.
-func (f *Fleet) probe(ctx context.Context, h Host, bin binary) (cached bool, err error) {
-	script := "uname -sm; if test -x " + cacheDir + "/dump-" + bin.sha256 + "; then echo cached; else echo missing; fi"
+// probe picks the binary for h's OS and architecture and says whether h
+// has it cached. A failure of the probe means h cannot be reached (or
+// refuses the login): the remote side runs nothing that can fail.
+func (f *Fleet) probe(ctx context.Context, h Host, bins []localBinary) (_ localBinary, cached bool, err error) {
+	script := "uname -sm"
+	for _, b := range bins {
+		script += "; if test -x " + cacheDir + "/dump-" + b.sha256 + "; then echo " + b.sha256 + "; fi"
+	}
 	var stdout strings.Builder
 	var stderr tail
 	cmd := f.command(ctx, h, script)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := run(cmd); err != nil {
 		if ctx.Err() != nil {
-			return false, fmt.Errorf("connect to %s: %w", h, err)
+			return localBinary{}, false, fmt.Errorf("connect to %s: %w", h, err)
 		}
-		return false, &gather.KindError{Kind: gather.FailHostUnreachable,
+		return localBinary{}, false, &gather.KindError{Kind: gather.FailHostUnreachable,
 			Err: fmt.Errorf("host unreachable: %s %s: %s", f.Transport, h, stderr.lastLines(2))}
 	}
-	lines := strings.Fields(stdout.String())
-	if len(lines) != 3 {
-		return false, fmt.Errorf("%s answered the probe with %q: its login shell prints something of its own", h, oneLine(stdout.String()))
+	words := strings.Fields(stdout.String())
+	if len(words) < 2 || len(words) > 2+len(bins) {
+		return localBinary{}, false, fmt.Errorf("%s answered the probe with %q: its login shell prints something of its own", h, oneLine(stdout.String()))
 	}
-	if os, arch := strings.ToLower(lines[0]), goArch(lines[1]); os != runtime.GOOS || arch != runtime.GOARCH {
-		return false, fmt.Errorf("%s is %s %s and this dump binary is for %s/%s: run the cluster dump from a %s %s machine",
-			h, lines[0], lines[1], runtime.GOOS, runtime.GOARCH, lines[0], lines[1])
+	os, arch := strings.ToLower(words[0]), goArch(words[1])
+	bin, ok := pickBinary(bins, os, arch)
+	if !ok {
+		var have []string
+		for _, b := range bins {
+			have = append(have, b.path+" (linux/"+b.arch+")")
+		}
+		return localBinary{}, false, fmt.Errorf("%s is %s %s and no dump binary is built for it (%s): pass --node-binary with a dump built for %s/%s",
+			h, words[0], words[1], strings.Join(have, ", "), os, arch)
 	}
-	return lines[2] == "cached", nil
+	for _, w := range words[2:] {
+		cached = cached || w == bin.sha256
+	}
+	return bin, cached, nil
+}
+
+// pickBinary is the binary for a host of os and arch: the one built for
+// it, or else one that is not ELF (a test's script).
+func pickBinary(bins []localBinary, os, arch string) (localBinary, bool) {
+	for _, b := range bins {
+		if os == "linux" && b.arch == arch {
+			return b, true
+		}
+	}
+	for _, b := range bins {
+		if b.arch == "" {
+			return b, true
+		}
+	}
+	return localBinary{}, false
 }
 
 // goArch maps uname -m to Go's GOARCH.
@@ -288,7 +373,7 @@ func goArch(machine string) string {
 // name, checks its size (and sha256 where sha256sum exists), and only then
 // renames it into place, so a cut connection never leaves a half binary
 // that a later run would take for the real one. Older versions go.
-func (f *Fleet) copyBinary(ctx context.Context, h Host, bin binary) error {
+func (f *Fleet) copyBinary(ctx context.Context, h Host, bin localBinary) error {
 	final := cacheDir + "/dump-" + bin.sha256
 	script := strings.Join([]string{
 		"set -e", "umask 077", "mkdir -p " + cacheDir,

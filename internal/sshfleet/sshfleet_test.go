@@ -3,9 +3,13 @@ package sshfleet
 import (
 	"bytes"
 	"context"
+	"debug/elf"
+	"encoding/binary"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -27,6 +31,7 @@ sleep) echo $$ > "$PIDFILE"; exec sleep 30 ;;
 esac
 echo "args: $*"
 echo "sysroot: $DUMP_SYSROOT"
+echo "sudo: ${SUDO_USER:-no}"
 `
 
 func writeScript(t *testing.T, body string) string {
@@ -47,7 +52,7 @@ func TestRunCopiesOnceAndRunsEverywhere(t *testing.T) {
 		t.Fatal(err)
 	}
 	var progress bytes.Buffer
-	f := &Fleet{Hosts: list, SSHConfig: hosts.Config, Binary: writeScript(t, script), Concurrency: 2, NodeTimeout: time.Minute,
+	f := &Fleet{Hosts: list, SSHConfig: hosts.Config, Binaries: []string{writeScript(t, script)}, Concurrency: 2, NodeTimeout: time.Minute,
 		Progress: func(format string, args ...any) { progress.WriteString(strings.TrimSpace(format) + "\n") }}
 	var outA, outB, outDown bytes.Buffer
 	jobs := []fleet.Job{
@@ -62,7 +67,7 @@ func TestRunCopiesOnceAndRunsEverywhere(t *testing.T) {
 	if results[0].Err != nil || results[1].Err != nil {
 		t.Fatalf("reachable hosts failed: %v / %v", results[0].Err, results[1].Err)
 	}
-	if got := outA.String(); got != "args: gather --stdout it's quoted\nsysroot: /roots/alpha\n" {
+	if got := outA.String(); got != "args: gather --stdout it's quoted\nsysroot: /roots/alpha\nsudo: no\n" {
 		t.Errorf("alpha's stdout = %q", got)
 	}
 	if got := outB.String(); !strings.Contains(got, "sysroot: /roots/beta") {
@@ -99,7 +104,7 @@ func TestRunCopiesOnceAndRunsEverywhere(t *testing.T) {
 	}
 
 	// A new binary replaces the old one in the cache.
-	f.Binary = writeScript(t, script+"# v2\n")
+	f.Binaries = []string{writeScript(t, script+"# v2\n")}
 	if results, err = f.Run(context.Background(), jobs[:1]); err != nil || results[0].Err != nil {
 		t.Fatalf("run with a new binary: %v %v", err, results[0].Err)
 	}
@@ -120,7 +125,7 @@ func TestRunUserAndPort(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	f := &Fleet{Hosts: []Host{h}, SSHConfig: hosts.Config, Binary: writeScript(t, script)}
+	f := &Fleet{Hosts: []Host{h}, SSHConfig: hosts.Config, Binaries: []string{writeScript(t, script)}}
 	results, err := f.Run(context.Background(), []fleet.Job{{Node: "127.0.0.1", Args: []string{"gather"}, Stdout: &out}})
 	if err != nil || results[0].Err != nil {
 		t.Fatalf("%s: %v %v", h, err, results[0].Err)
@@ -130,10 +135,74 @@ func TestRunUserAndPort(t *testing.T) {
 	}
 }
 
+// A binary built for another architecture than the host's is not copied:
+// the node fails saying which binary to pass.
+func TestRunOtherArchitecture(t *testing.T) {
+	hosts := sshtest.Start(t, []sshtest.Host{{Alias: "alpha"}})
+	// An ELF header whose machine is not the host's: s390x, or arm64 on s390x.
+	machine := elf.EM_S390
+	if runtime.GOARCH == "s390x" {
+		machine = elf.EM_AARCH64
+	}
+	hdr := make([]byte, 64)
+	copy(hdr, "\x7fELF\x02\x01\x01")
+	binary.LittleEndian.PutUint16(hdr[16:], uint16(elf.ET_EXEC))
+	binary.LittleEndian.PutUint16(hdr[18:], uint16(machine))
+	binary.LittleEndian.PutUint32(hdr[20:], 1)
+	binary.LittleEndian.PutUint16(hdr[52:], 64)
+	bin := filepath.Join(t.TempDir(), "dump-other")
+	if err := os.WriteFile(bin, hdr, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	f := &Fleet{Hosts: []Host{{Addr: "alpha"}}, SSHConfig: hosts.Config, Binaries: []string{bin}}
+	results, err := f.Run(context.Background(), []fleet.Job{{Node: "alpha", Args: []string{"gather"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := results[0].Err; e == nil || !strings.Contains(e.Error(), "--node-binary") || !strings.Contains(e.Error(), "linux/"+runtime.GOARCH) {
+		t.Errorf("a binary for another architecture: %v, want the node to fail naming the binary it needs", e)
+	}
+	if cached, _ := filepath.Glob(filepath.Join(hosts.Cache["alpha"], "dump", "bin", "*")); len(cached) != 0 {
+		t.Errorf("the foreign binary was copied: %v", cached)
+	}
+
+	// With the host's own build among the binaries, that one is copied and runs.
+	self, err := os.Executable() // this test binary: an ELF for this machine
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Binaries = append(f.Binaries, self)
+	var out bytes.Buffer
+	results, err = f.Run(context.Background(), []fleet.Job{{Node: "alpha", Args: []string{"-test.run=^TestParseHost$", "-test.v"}, Stdout: &out}})
+	if err != nil || results[0].Err != nil {
+		t.Fatalf("with the host's own build: %v %v", err, results[0].Err)
+	}
+	if !strings.Contains(out.String(), "--- PASS: TestParseHost") {
+		t.Errorf("the host's own build did not run there: %q", out.String())
+	}
+}
+
+func TestRunSudo(t *testing.T) {
+	if _, err := exec.LookPath("sudo"); err != nil {
+		t.Skip("sudo is not installed (apt-get install sudo)")
+	}
+	hosts := sshtest.Start(t, []sshtest.Host{{Alias: "alpha"}})
+	var out bytes.Buffer
+	f := &Fleet{Hosts: []Host{{Addr: "alpha"}}, SSHConfig: hosts.Config, Binaries: []string{writeScript(t, script)}, Sudo: true}
+	results, err := f.Run(context.Background(), []fleet.Job{{Node: "alpha", Args: []string{"gather"}, Stdout: &out}})
+	if err != nil || results[0].Err != nil {
+		t.Fatalf("--sudo: %v %v", err, results[0].Err)
+	}
+	me, _ := user.Current()
+	if !strings.Contains(out.String(), "sudo: "+me.Username) {
+		t.Errorf("dump did not run through sudo: %q", out.String())
+	}
+}
+
 func TestRunNodeFailures(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	hosts := sshtest.Start(t, []sshtest.Host{{Alias: "alpha", Env: map[string]string{"PIDFILE": pidFile}}})
-	f := &Fleet{Hosts: []Host{{Addr: "alpha"}}, SSHConfig: hosts.Config, Binary: writeScript(t, script), NodeTimeout: 3 * time.Second}
+	f := &Fleet{Hosts: []Host{{Addr: "alpha"}}, SSHConfig: hosts.Config, Binaries: []string{writeScript(t, script)}, NodeTimeout: 3 * time.Second}
 	results, err := f.Run(context.Background(), []fleet.Job{{Node: "alpha", Args: []string{"fail"}}})
 	if err != nil {
 		t.Fatal(err)
