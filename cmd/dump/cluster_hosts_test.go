@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -194,6 +198,115 @@ func TestClusterHostsNodeMaxSize(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(tree, "nodes", "big")); err == nil {
 		t.Errorf("the node over the limit has a tree")
+	}
+}
+
+// hostileNode is a "dump" that answers gather --stdout with a part sealed to
+// the session recipient whose members aim outside nodes/<node>/: an
+// absolute path and a ../ path, both at $HOSTILE_TARGET, next to one
+// honest file. It runs with the stock tar, zstd and age.
+const hostileNode = `#!/bin/sh
+set -e
+while [ $# -gt 0 ]; do
+	case "$1" in --uuid) uuid=$2; shift ;; --recipient) r=$2; shift ;; esac
+	shift
+done
+w=$(mktemp -d)
+mkdir -p "$w/dump-$uuid"
+echo fine > "$w/dump-$uuid/ok.txt"
+echo planted > "$w/planted"
+cd "$w"
+tar -cPf - "dump-$uuid/ok.txt" planted planted \
+	--transform "s|^planted$|$HOSTILE_TARGET|;s|^$HOSTILE_TARGET$|../../../../../../../../../../../../../../..$HOSTILE_TARGET|2" |
+	zstd -q -c | age -r "$r"
+rm -rf "$w"
+`
+
+// A node is not trusted: what it sends back is opened with the same safe
+// extractor as decrypt, and writes nothing outside its own nodes/<node>/.
+func TestClusterHostsHostileNodePart(t *testing.T) {
+	for _, tool := range []string{"age", "zstd", "tar"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed: %v", tool, err)
+		}
+	}
+	target := filepath.Join(t.TempDir(), "escaped.txt")
+	hosts := sshtest.Start(t, []sshtest.Host{{Alias: "evil", Env: hostEnv(t, t.TempDir(), "HOSTILE_TARGET="+target)}})
+	bin := filepath.Join(t.TempDir(), "hostile-dump")
+	if err := os.WriteFile(bin, []byte(hostileNode), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	r := runDump(t, t.TempDir(), nil, "gather", "--cluster", "--hosts", "evil", "--ssh-config", hosts.Config,
+		"--node-binary", bin, "--out", out, "--profile", "none")
+	if _, err := os.Stat(target); err == nil {
+		t.Fatalf("a node part wrote %s, outside the dump", target)
+	}
+	if r.code != 0 || !strings.Contains(r.stderr, "node evil: 2 member(s) of its part not extracted") {
+		t.Fatalf("the hostile members must be skipped and said so: %s", r)
+	}
+	tree := untar(t, r.lastLine())
+	if got := readFile(t, filepath.Join(tree, "nodes", "evil", "ok.txt")); got != "fine\n" {
+		t.Errorf("the honest member is not under nodes/evil/: %q", got)
+	}
+	filepath.Walk(tree, func(p string, info os.FileInfo, err error) error {
+		if err == nil && info.Name() == "escaped.txt" {
+			t.Errorf("a hostile member was extracted: %s", p)
+		}
+		return nil
+	})
+}
+
+// Ctrl-C on the initiator stops the dump on every host too (their
+// collectors included), and leaves nothing behind here.
+func TestClusterHostsInterrupt(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	spec := writeSpec(t, `- name: hang
+  category: system
+  kind: run
+  command: [sh, -c, "echo $$ > `+pidFile+`; exec sleep 120"]
+  output: system/hang.txt
+`)
+	hosts := sshtest.Start(t, []sshtest.Host{{Alias: "slow", Env: hostEnv(t, t.TempDir(), "DUMP_PROFILE=none", "DUMP_SPEC="+spec)}})
+	out, tmp := t.TempDir(), t.TempDir()
+	cmd := exec.Command(dumpBin, "gather", "--cluster", "--hosts", "slow", "--ssh-config", hosts.Config, "--out", out, "--profile", "none")
+	cmd.Env = append(baseEnv(t), "TMPDIR="+tmp)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	for deadline := time.Now().Add(2 * time.Minute); pid == 0 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if b, err := os.ReadFile(pidFile); err == nil && bytes.HasSuffix(b, []byte("\n")) {
+			pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		}
+	}
+	if pid == 0 {
+		cmd.Process.Kill()
+		t.Fatalf("the host's collector never started:\n%s", stderr.String())
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Errorf("an interrupted cluster dump exited 0:\n%s", stderr.String())
+		}
+	case <-time.After(time.Minute):
+		cmd.Process.Kill()
+		t.Fatalf("the interrupted dump did not end:\n%s", stderr.String())
+	}
+	for deadline := time.Now().Add(20 * time.Second); syscall.Kill(pid, 0) == nil; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the host's collector (pid %d) still runs after Ctrl-C on the initiator", pid)
+		}
+	}
+	for _, dir := range []string{out, tmp} {
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Errorf("an interrupted cluster dump left %d entries in %s", len(entries), dir)
+		}
 	}
 }
 

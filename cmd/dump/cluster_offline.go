@@ -70,7 +70,7 @@ func gatherCluster(c *cli.Context, u *ui, rs recipientsOf) error {
 		return fmt.Errorf("cluster dump: %w", err)
 	}
 	for i := range results {
-		results[i].Err = openNodePart(c, results[i], parts[i], maxPart, id, session, filepath.Join(stage, "nodes", results[i].Node))
+		results[i].Err = openNodePart(c, u, results[i], parts[i], maxPart, id, session, filepath.Join(stage, "nodes", results[i].Node))
 	}
 	outcomes, _, failed := nodeOutcomes(c.Context, results)
 
@@ -120,8 +120,9 @@ func (p *partFile) Write(b []byte) (int, error) {
 }
 
 // openNodePart opens the part node r sent into dir and says why the node
-// has no part when it cannot.
-func openNodePart(c *cli.Context, r fleet.Result, p *partFile, maxPart int64, id string, session age.Identity, dir string) error {
+// has no part when it cannot. Members that would leave dir are not
+// extracted, and the user is told.
+func openNodePart(c *cli.Context, u *ui, r fleet.Result, p *partFile, maxPart int64, id string, session age.Identity, dir string) error {
 	defer os.Remove(p.f.Name())
 	if err := p.f.Close(); err != nil && r.Err == nil {
 		return fmt.Errorf("keep its part: %w", err)
@@ -132,8 +133,12 @@ func openNodePart(c *cli.Context, r fleet.Result, p *partFile, maxPart int64, id
 	case r.Err != nil:
 		return r.Err
 	}
-	if _, err := decrypt.NodePart(c.Context, p.f.Name(), id, session, dir, decrypt.Options{}); err != nil {
+	res, err := decrypt.NodePart(c.Context, p.f.Name(), id, session, dir, decrypt.Options{})
+	if err != nil {
 		return fmt.Errorf("its part cannot be opened: %w", err)
+	}
+	if st := res.Stats; st.Skipped > 0 {
+		u.warnf("node %s: %d member(s) of its part not extracted: %s", r.Node, st.Skipped, strings.Join(st.SkipSample, "; "))
 	}
 	return nil
 }

@@ -202,7 +202,7 @@ func TestRunSudo(t *testing.T) {
 func TestRunNodeFailures(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	hosts := sshtest.Start(t, []sshtest.Host{{Alias: "alpha", Env: map[string]string{"PIDFILE": pidFile}}})
-	f := &Fleet{Hosts: []Host{{Addr: "alpha"}}, SSHConfig: hosts.Config, Binaries: []string{writeScript(t, script)}, NodeTimeout: 3 * time.Second}
+	f := &Fleet{Hosts: []Host{{Addr: "alpha"}}, SSHConfig: hosts.Config, Binaries: []string{writeScript(t, script)}, NodeTimeout: time.Minute}
 	results, err := f.Run(context.Background(), []fleet.Job{{Node: "alpha", Args: []string{"fail"}}})
 	if err != nil {
 		t.Fatal(err)
@@ -210,12 +210,15 @@ func TestRunNodeFailures(t *testing.T) {
 	if e := results[0].Err; e == nil || !strings.Contains(e.Error(), "code 4") || !strings.Contains(e.Error(), "gather: something broke") {
 		t.Errorf("a failing dump on the host: %v, want its exit code and last stderr lines", e)
 	}
+	// Long enough for the probe and the start on a loaded machine, far
+	// shorter than the command's 30 s.
+	f.NodeTimeout = 8 * time.Second
 	start := time.Now()
 	results, err = f.Run(context.Background(), []fleet.Job{{Node: "alpha", Args: []string{"sleep"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e := results[0].Err; e == nil || gather.ClassifyErr(e) != gather.FailTimeout || time.Since(start) > 20*time.Second {
+	if e := results[0].Err; e == nil || gather.ClassifyErr(e) != gather.FailTimeout || time.Since(start) > 25*time.Second {
 		t.Errorf("a hung host after %s: %v, want a timeout at --node-timeout", time.Since(start), e)
 	}
 	// The command on the host is stopped too, not left running.
