@@ -247,11 +247,12 @@ The real `dump gather-upload --cluster` binary, as a subprocess, against the
 real kube-apiserver + etcd and MinIO; stand-in kubelets (internal/kubetest)
 watch the API server and run each node pod's `dump gather` as a local
 process on a tiny fixture root (three small files: a node part of about
-13 KB). Every "node" and every kubectl runs on this machine's cores, so the
+15 KB). Every "node" and every kubectl runs on this machine's cores, so the
 wall time is the machine's, not a cluster's: the initiator's own cost is its
 CPU time, its peak RSS and its API requests. Requests and bytes are the API
-server's own /metrics, before and after the run, all clients (the initiator,
-the stand-in kubelets, discovery, the API server's upkeep).
+server's own /metrics, before and after the run, of all clients; "made by"
+says whose (the initiator, the stand-in kubelets, the API server's upkeep)
+and the last line sums the initiator's share.
 TXT
 {
 	echo '```'

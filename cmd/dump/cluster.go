@@ -139,12 +139,8 @@ func gatherUploadCluster(c *cli.Context, u *ui, mode uploadMode) error {
 		}
 	}
 	sealed.Info.Schema, sealed.Info.Nodes = layout.InfoSchemaCluster, parts
-	info, err := sealed.Info.Marshal()
-	if err == nil {
-		err = os.WriteFile(sealed.InfoPath, info, 0o600)
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", sealed.InfoPath, err)
+	if err := rewriteInfo(sealed); err != nil {
+		return err
 	}
 	if mode == modeNoMeta {
 		u.warnf("the key is not uploaded: give support this line by another channel (it opens the dump and every node part; it is shown only now):")

@@ -42,7 +42,7 @@ func runOnTerminalEnv(t *testing.T, env []string, answers string, args ...string
 }
 
 func TestConfirmFlow(t *testing.T) {
-	_, recipient := keygen(t)
+	identity, recipient := keygen(t)
 	spec := writeSpec(t, okSpec)
 
 	// The user declines the key; the upload then fails, and the printed retry
@@ -72,6 +72,11 @@ func TestConfirmFlow(t *testing.T) {
 		}
 		if _, err := os.Stat(filepath.Join(bucketDir, id, "key.age")); err == nil {
 			t.Fatalf("the retry uploaded the key the user declined")
+		}
+		// Support without the key is told to ask for it, not that key.age was lost.
+		r = runDump(t, t.TempDir(), nil, "decrypt", "--from", "file://"+bucketDir, "--identity", identity, "--out", t.TempDir(), id)
+		if r.code == 0 || strings.Contains(r.stderr, "missing") || !strings.Contains(r.stderr, "--key") {
+			t.Fatalf("decrypt without the declined key must ask for the session key: %s", r)
 		}
 		key := out[strings.Index(out, "key=AGE-SECRET-KEY-1"):]
 		key = strings.TrimSpace(strings.SplitN(key, "\n", 2)[0])

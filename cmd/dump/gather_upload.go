@@ -45,7 +45,10 @@ func confirmUpload(u *ui, g *gathered, sealed *crypto.Sealed, dest *destination,
 		return false, fmt.Errorf("remove the key file you chose not to upload: %w", err)
 	}
 	sealed.KeyPath = ""
-	return false, nil
+	// info.json must say so: support is then told to ask for the key, not
+	// that key.age went missing.
+	sealed.Info.KeyIncluded = false
+	return false, rewriteInfo(sealed)
 }
 
 type uploadMode int

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/google/renameio/v2"
 	"github.com/urfave/cli/v2"
 
 	"github.com/dumptool/dump/crypto"
@@ -49,6 +50,18 @@ func sealedUpload(s *crypto.Sealed) upload.Parts {
 		p.PayloadParts = s.PayloadParts
 	}
 	return p
+}
+
+// rewriteInfo writes sealed.Info again after a change made since sealing.
+func rewriteInfo(sealed *crypto.Sealed) error {
+	info, err := sealed.Info.Marshal()
+	if err == nil {
+		err = renameio.WriteFile(sealed.InfoPath, info, 0o600)
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", sealed.InfoPath, err)
+	}
+	return nil
 }
 
 func sealCommand() *cli.Command {

@@ -136,7 +136,7 @@ func Run(ctx context.Context, opts Options, nodes []fleet.Job) (_ []fleet.Result
 	if opts.Progress == nil {
 		opts.Progress = func(string, ...any) {}
 	}
-	r := &run{opts: opts, waiting: map[string]*podWait{}}
+	r := &run{opts: opts, waiting: map[string]*podWait{}, kubectls: make(chan struct{}, maxKubectls)}
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
@@ -196,8 +196,16 @@ func Run(ctx context.Context, opts Options, nodes []fleet.Job) (_ []fleet.Result
 	return results, ctx.Err()
 }
 
+// maxKubectls bounds the kubectl processes the nodes' pods are created and
+// deleted with: each is some 45 MiB resident, and every slot of
+// --node-concurrency 50 starting its pod at once meant 2.4 GiB with them
+// (0.34 GiB bounded; BENCHMARKS.md). Each takes about 0.1 s of CPU, so four
+// keep up with some 20 pods a second, a create and a delete each.
+const maxKubectls = 4
+
 type run struct {
-	opts Options
+	opts     Options
+	kubectls chan struct{} // one token per kubectl running for a node
 
 	mu      sync.Mutex
 	waiting map[string]*podWait // by pod name
@@ -248,7 +256,7 @@ func (r *run) node(ctx context.Context, i int, n fleet.Job) error {
 	r.mu.Lock()
 	r.waiting[name] = w
 	r.mu.Unlock()
-	if _, err := r.opts.Kubectl.Run(ctx, spec, "create", "-f", "-"); err != nil {
+	if _, err := r.kubectl(ctx, spec, "create", "-f", "-"); err != nil {
 		return fmt.Errorf("create its pod: %w", err)
 	}
 	r.opts.Progress("node %s: pod %s created", n.Node, name)
@@ -266,8 +274,19 @@ func (r *run) node(ctx context.Context, i int, n fleet.Job) error {
 	// Its slot goes to the next node now, not at the end of the run.
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	r.opts.Kubectl.Run(dctx, nil, "delete", "pod", "-n", r.opts.Namespace, name, "--ignore-not-found", "--wait=false")
+	r.kubectl(dctx, nil, "delete", "pod", "-n", r.opts.Namespace, name, "--ignore-not-found", "--wait=false")
 	return err
+}
+
+// kubectl runs kubectl for a node, at most maxKubectls at once.
+func (r *run) kubectl(ctx context.Context, stdin []byte, args ...string) ([]byte, error) {
+	select {
+	case r.kubectls <- struct{}{}:
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+	defer func() { <-r.kubectls }()
+	return r.opts.Kubectl.Run(ctx, stdin, args...)
 }
 
 // watch follows the run's pods and hands each pod's outcome to its waiter.
