@@ -15,9 +15,9 @@ for tool in zstd age age-keygen openssl /usr/bin/time; do
 	command -v "$tool" >/dev/null || { echo "bench: $tool is missing; apt-get install zstd age openssl time" >&2; exit 1; }
 done
 if [[ -n ${BENCH_QUICK:-} ]]; then
-	sizes=(100) small=10000 rounds=1 nodes=20 node_concurrency=10 mode="BENCH_QUICK=1 make bench"
+	sizes=(100) small=10000 big_mib=50 big_cap_mib=64 rounds=1 nodes=20 node_concurrency=10 mode="BENCH_QUICK=1 make bench"
 else
-	sizes=(100 1024 4096) small=100000 rounds=3 nodes=200 node_concurrency=10,50 mode="make bench"
+	sizes=(100 1024 4096) small=100000 big_mib=300 big_cap_mib=400 rounds=3 nodes=200 node_concurrency=10,50 mode="make bench"
 fi
 work=$(mktemp -d "${BENCH_DIR:-/var/tmp}/dump-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -140,6 +140,28 @@ g=$(wall small-gather) s=$(wall small-shell)
 	echo '```'
 } >>"$work/md"
 rm -rf "$smalldir" "$work/small-out" "$work/small.age"
+
+# --- one large output under a raised cap -------------------------------------------
+section "Gather: one large output under a raised cap"
+# A spec may raise a collector's max_size far above the default; what is kept
+# past 8 MiB waits in a file, so memory must not grow with the output.
+big=$work/big
+mkdir -p "$big/src" "$big/out"
+find "$neighbour_tree" -type f -name '*.txt' -print0 | sort -z | xargs -0 cat 2>/dev/null | head -c "$((big_mib << 20))" >"$big/src/app.log" || true
+cat >"$big/spec.yaml" <<YAML
+- name: big
+  category: app
+  kind: copy
+  paths: [$big/src/app.log]
+  output: app/big
+  max_size: $((big_cap_mib << 20))
+YAML
+timed big-gather "$dump" gather --quiet --nice=false --profile none --spec "$big/spec.yaml" --max-size 4GiB --out "$big/out"
+{
+	echo "A \`copy\` collector with \`max_size: ${big_cap_mib}MiB\` gathering one $(($(stat -c %s "$big/src/app.log") >> 20)) MiB log (the tail of the"
+	echo "tree's text logs), redacted and packed in one \`dump gather\`: peak RSS **$(rss big-gather) MiB**, $(wall big-gather) s."
+} >>"$work/md"
+rm -rf "$big"
 
 # --- a gentle guest ----------------------------------------------------------------
 section "A gentle guest: a CPU-bound neighbour while a dump seals"
