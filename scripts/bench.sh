@@ -15,12 +15,13 @@ for tool in zstd age age-keygen openssl /usr/bin/time; do
 	command -v "$tool" >/dev/null || { echo "bench: $tool is missing; apt-get install zstd age openssl time" >&2; exit 1; }
 done
 if [[ -n ${BENCH_QUICK:-} ]]; then
-	sizes=(100) small=10000 big_mib=50 big_cap_mib=64 rounds=1 nodes=20 node_concurrency=10 mode="BENCH_QUICK=1 make bench"
+	sizes=(100) small=10000 big_mib=50 big_cap_mib=64 rounds=1 nodes=20 node_concurrency=10 onepass_mib=100 mode="BENCH_QUICK=1 make bench"
 else
-	sizes=(100 1024 4096) small=100000 big_mib=300 big_cap_mib=400 rounds=3 nodes=200 node_concurrency=10,50 mode="make bench"
+	sizes=(100 1024 4096) small=100000 big_mib=300 big_cap_mib=400 rounds=3 nodes=200 node_concurrency=10,50 onepass_mib=1024 mode="make bench"
 fi
 work=$(mktemp -d "${BENCH_DIR:-/var/tmp}/dump-bench.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+minio_started=
+trap 'rm -rf "$work"; [[ -z $minio_started ]] || scripts/minio.sh stop' EXIT
 dump=$PWD/bin/dump
 age-keygen -o "$work/support.key" 2>/dev/null
 recipient=$(age-keygen -y "$work/support.key")
@@ -262,6 +263,49 @@ run go test ./decrypt -run '^$' -bench . -benchtime 3x
 
 section "S3 upload and download against awscli (same file, same local MinIO)"
 run scripts/bench-s3.sh 256
+
+section "One pass to the bucket: gather-upload against gather --encrypt, then upload"
+# The same gather (a copy collector over a generated tree) either streams its
+# sealed payload to MinIO while writing the local copy, or seals to a file
+# that dump upload then reads again. Interleaved rounds, medians.
+scripts/minio.sh env >/dev/null 2>&1 || minio_started=1
+eval "$(scripts/minio.sh start)"
+onepass=$work/onepass
+bucket=onepass-$$
+go run ./scripts/genlogs "$onepass/tree" "$onepass_mib"
+cat >"$onepass/spec.yaml" <<YAML
+- name: logs
+  category: app
+  kind: copy
+  paths: [$onepass/tree]
+  output: app/logs
+  max_size: 8589934592
+YAML
+curl -fsS --aws-sigv4 "aws:amz:$AWS_REGION:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" -X PUT "$AWS_ENDPOINT_URL_S3/$bucket" >/dev/null
+gather_flags=(--quiet --nice=false --profile none --spec "$onepass/spec.yaml" --max-size 8GiB --collector-timeout 1h --recipient "$recipient")
+one_pass() {
+	timed upload-one "$dump" gather-upload "${gather_flags[@]}" --to "s3://$bucket/one" --out "$onepass/out"
+	rm -rf "$onepass/out"
+}
+two_pass() {
+	timed upload-two sh -c "p=\$('$dump' gather ${gather_flags[*]} --encrypt --out '$onepass/out' | tail -n 1) && '$dump' upload --quiet --to s3://$bucket/two \"\$p\""
+	rm -rf "$onepass/out"
+}
+for ((r = 0; r < rounds; r++)); do
+	if ((r % 2 == 0)); then one_pass; two_pass; else two_pass; one_pass; fi
+done
+{
+	echo "A ${onepass_mib} MiB tree of generated logs (\`genlogs\`), gathered by a \`copy\` collector, redacted, sealed"
+	echo "and put to the local MinIO; $rounds rounds of each, interleaved, medians:"
+	echo '```'
+	echo "\$ dump gather-upload --spec SPEC --to s3://BUCKET/one          # one pass: uploads while it seals"
+	echo "one pass:   $(wall upload-one) s (CPU $(cpu upload-one) s, peak RSS $(rss upload-one) MiB)"
+	echo "\$ dump upload --to s3://BUCKET/two \$(dump gather --spec SPEC --encrypt)"
+	echo "two passes: $(wall upload-two) s (CPU $(cpu upload-two) s, peak RSS $(rss upload-two) MiB)"
+	echo "speed-up:   $(ratio "$(wall upload-two)" "$(wall upload-one)")×"
+	echo '```'
+} >>"$work/md"
+rm -rf "$onepass"
 
 section "Cluster mode: $nodes stand-in nodes, real kube-apiserver and MinIO"
 cat >>"$work/md" <<'TXT'
