@@ -286,18 +286,7 @@ func TestClusterHostsInterrupt(t *testing.T) {
 		cmd.Process.Kill()
 		t.Fatalf("the host's collector never started:\n%s", stderr.String())
 	}
-	cmd.Process.Signal(syscall.SIGINT)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err == nil {
-			t.Errorf("an interrupted cluster dump exited 0:\n%s", stderr.String())
-		}
-	case <-time.After(time.Minute):
-		cmd.Process.Kill()
-		t.Fatalf("the interrupted dump did not end:\n%s", stderr.String())
-	}
+	interrupt(t, cmd, &stderr, time.Minute)
 	for deadline := time.Now().Add(20 * time.Second); syscall.Kill(pid, 0) == nil; time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the host's collector (pid %d) still runs after Ctrl-C on the initiator", pid)

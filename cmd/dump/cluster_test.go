@@ -220,18 +220,7 @@ func TestClusterInterruptDeletesEverything(t *testing.T) {
 		cmd.Process.Kill()
 		t.Fatalf("the node pods never appeared:\n%s", stderr.String())
 	}
-	cmd.Process.Signal(syscall.SIGINT)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err == nil {
-			t.Errorf("an interrupted cluster dump exited 0:\n%s", stderr.String())
-		}
-	case <-time.After(2 * time.Minute):
-		cmd.Process.Kill()
-		t.Fatalf("the interrupted dump did not end:\n%s", stderr.String())
-	}
+	interrupt(t, cmd, &stderr, 2*time.Minute)
 	if left := leftovers(t, c); left != "" {
 		t.Errorf("labelled objects left after SIGINT:\n%s\n%s", left, stderr.String())
 	}
@@ -458,5 +447,23 @@ func TestClusterConfirm(t *testing.T) {
 	}
 	if left := leftovers(t, c); left != "" {
 		t.Errorf("labelled objects left in the cluster:\n%s", left)
+	}
+}
+
+// interrupt sends a running cluster dump SIGINT (Ctrl-C) and waits up to
+// within for it to end, which it must do with a non-zero exit.
+func interrupt(t *testing.T, cmd *exec.Cmd, stderr *bytes.Buffer, within time.Duration) {
+	t.Helper()
+	cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Errorf("an interrupted cluster dump exited 0:\n%s", stderr.String())
+		}
+	case <-time.After(within):
+		cmd.Process.Kill()
+		t.Fatalf("the interrupted dump did not end:\n%s", stderr.String())
 	}
 }
