@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -267,7 +268,8 @@ func TestClusterHostsInterrupt(t *testing.T) {
   command: [sh, -c, "echo $$ > `+pidFile+`; exec sleep 120"]
   output: system/hang.txt
 `)
-	hosts := sshtest.Start(t, []sshtest.Host{{Alias: "slow", Env: hostEnv(t, t.TempDir(), "DUMP_PROFILE=none", "DUMP_SPEC="+spec)}})
+	env := hostEnv(t, t.TempDir(), "DUMP_PROFILE=none", "DUMP_SPEC="+spec)
+	hosts := sshtest.Start(t, []sshtest.Host{{Alias: "slow", Env: env}})
 	out, tmp := t.TempDir(), t.TempDir()
 	cmd := exec.Command(dumpBin, "gather", "--cluster", "--hosts", "slow", "--ssh-config", hosts.Config, "--out", out, "--profile", "none")
 	cmd.Env = append(baseEnv(t), "TMPDIR="+tmp)
@@ -286,17 +288,38 @@ func TestClusterHostsInterrupt(t *testing.T) {
 		cmd.Process.Kill()
 		t.Fatalf("the host's collector never started:\n%s", stderr.String())
 	}
+	// The collector's parent is the host's dump; both must end, and the
+	// host's dump must clean up after itself before it does.
+	hostDump := parentPID(t, pid)
 	interrupt(t, cmd, &stderr, time.Minute)
-	for deadline := time.Now().Add(20 * time.Second); syscall.Kill(pid, 0) == nil; time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the host's collector (pid %d) still runs after Ctrl-C on the initiator", pid)
+	for _, p := range []int{pid, hostDump} {
+		for deadline := time.Now().Add(20 * time.Second); syscall.Kill(p, 0) == nil; time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the host's dump or collector (pid %d) still runs after Ctrl-C on the initiator", p)
+			}
 		}
 	}
-	for _, dir := range []string{out, tmp} {
+	for _, dir := range []string{out, tmp, env["TMPDIR"]} {
 		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 			t.Errorf("an interrupted cluster dump left %d entries in %s", len(entries), dir)
 		}
 	}
+}
+
+// parentPID is the parent of a running process, read from /proc.
+func parentPID(t *testing.T, pid int) int {
+	t.Helper()
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The command name in parentheses may hold spaces; the fields after it do not.
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	ppid, err := strconv.Atoi(fields[1])
+	if err != nil {
+		t.Fatalf("/proc/%d/stat: %v", pid, err)
+	}
+	return ppid
 }
 
 func TestClusterHostsUsageErrors(t *testing.T) {

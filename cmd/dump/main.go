@@ -20,7 +20,11 @@ import (
 var version = "dev"
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGPIPE too: when whoever reads our stdout or stderr goes away (an ssh
+	// session to a cluster node, a closed pipe), the run stops and cleans up
+	// as on Ctrl-C; the runtime's default would kill it mid-write and leave
+	// its temporary tree behind.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGPIPE)
 	app := newApp()
 	err := app.RunContext(ctx, interspersed(app, os.Args))
 	stop()
