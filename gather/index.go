@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"net/url"
 	"os"
@@ -376,22 +377,37 @@ func treeRows(root string) []treeRow {
 	return out
 }
 
+// tokenSearchLimit bounds how much of one output redactionTokenIn reads: an
+// example for the page is not worth reading a multi-gigabyte log whole.
+const tokenSearchLimit = 4 << 20
+
 // redactionTokenIn finds a redaction token for the grep example, reading
-// only the outputs of a collector that redacted something.
+// only the start of the outputs of a collector that redacted something.
 func redactionTokenIn(root string, m *Manifest) string {
 	for _, c := range m.Collectors {
 		if c.Redactions.Total() == 0 {
 			continue
 		}
 		for _, o := range c.Outputs {
-			if b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(o))); err == nil {
-				if tok := redactionToken.FindString(string(b)); tok != "" {
-					return tok
-				}
+			if tok := firstRedactionToken(filepath.Join(root, filepath.FromSlash(o))); tok != "" {
+				return tok
 			}
 		}
 	}
 	return ""
+}
+
+func firstRedactionToken(name string) string {
+	f, err := os.Open(name)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, tokenSearchLimit))
+	if err != nil {
+		return ""
+	}
+	return string(redactionToken.Find(b))
 }
 
 // exampleCommands are commands for digging in, on real files of this dump.

@@ -1,10 +1,14 @@
 package gather
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/dumptool/dump/gather/findings"
+	"github.com/dumptool/dump/gather/redact"
 )
 
 func TestFileHrefKeepsNamesWhole(t *testing.T) {
@@ -44,5 +48,37 @@ func TestTimelineMarksFindings(t *testing.T) {
 	}
 	if tc.From != h(23).Format("2006-01-02 15:00") {
 		t.Errorf("timeline starts %s, want a day before the dump's hour", tc.From)
+	}
+}
+
+// The page's grep example uses a token that is really in the dump, found in
+// the outputs of a collector that redacted something; a huge output is read
+// only up to tokenSearchLimit.
+func TestRedactionTokenForTheGrepExample(t *testing.T) {
+	root := t.TempDir()
+	const token = "[redacted:password:9f8e7d6c]"
+	huge := strings.Repeat("x", tokenSearchLimit) + token + "\n"
+	for name, body := range map[string]string{
+		"clean.txt":    "password: " + token + "\n", // its collector redacted nothing
+		"huge.log":     huge,
+		"config/a.txt": "line\nuser: bob password: " + token + "\n",
+	} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := &Manifest{Collectors: []CollectorResult{
+		{Name: "clean", Outputs: []string{"clean.txt"}},
+		{Name: "huge", Outputs: []string{"huge.log"}, Redactions: redact.Counts{"password": 1}},
+	}}
+	if got := redactionTokenIn(root, m); got != "" {
+		t.Errorf("found %q past the search limit or in a collector that redacted nothing", got)
+	}
+	m.Collectors = append(m.Collectors, CollectorResult{Name: "config", Outputs: []string{"config/a.txt"}, Redactions: redact.Counts{"password": 1}})
+	if got := redactionTokenIn(root, m); got != token {
+		t.Errorf("redactionTokenIn = %q, want %q", got, token)
 	}
 }

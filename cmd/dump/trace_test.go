@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
 	"github.com/dumptool/dump/internal/miniotest"
+	"github.com/dumptool/dump/upload/gs/gstest"
 )
 
 // otlpReceiver runs the OpenTelemetry Collector's own OTLP receiver in this
@@ -148,6 +149,31 @@ func TestTraceExporterS3Parts(t *testing.T) {
 	}
 	stream := "dump gather-upload > put stream " + r.lastLine() + "/dump.tar.zst.age"
 	wantSpans(t, spanTree(sink.AllTraces()), stream, stream+" > part 1")
+}
+
+// An upload to GCS shows each resumable chunk under the upload made while
+// sealing: a dump of 18 MB that does not compress takes two chunks of 16 MiB.
+func TestTraceExporterGCSChunks(t *testing.T) {
+	srv := gstest.Start(t, "support")
+	_, recipient := keygen(t)
+	grpcAddr, _, sink := otlpReceiver(t)
+	spec := writeSpec(t, `- name: noise
+  category: system
+  kind: run
+  command: [head, -c, "18000000", /dev/urandom]
+  output: system/noise.bin
+`)
+	r := runDump(t, t.TempDir(), []string{"STORAGE_EMULATOR_HOST=" + srv.URL()}, "gather-upload", "--profile", "none", "--spec", spec, "--max-file-size", "32M",
+		"--recipient", recipient, "--to", "gs://support/dumps", "--out", t.TempDir(), "--trace-exporter", "grpc://"+grpcAddr)
+	if r.code != 0 {
+		t.Fatalf("gather-upload to gs: %s", r)
+	}
+	stream := "dump gather-upload > put stream " + r.lastLine() + "/dump.tar.zst.age"
+	got := spanTree(sink.AllTraces())
+	wantSpans(t, got, stream, stream+" > chunk 1", stream+" > chunk 2")
+	if slices.Contains(got, stream+" > chunk 3") {
+		t.Errorf("18 MB took more than two chunks of 16 MiB:\n%s", strings.Join(got, "\n"))
+	}
 }
 
 // file:///dir writes OTLP JSON lines, which the Collector's JSON decoder reads.

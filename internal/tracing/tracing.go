@@ -197,6 +197,18 @@ func envExporter(ctx context.Context) (sdktrace.SpanExporter, error) {
 	return nil, errors.New("OTEL_EXPORTER_OTLP_PROTOCOL: want grpc or http/protobuf, got " + proto)
 }
 
+// StartSpan starts a span called name as a child of the span in ctx, through
+// the provider that span carries: outside a run nothing is recorded.
+func StartSpan(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
+	return trace.SpanFromContext(ctx).TracerProvider().Tracer(Name).Start(ctx, name, trace.WithAttributes(attrs...))
+}
+
+// StartRetry starts the span of a repeated attempt (attempt 2 and on) of a
+// request or operation: a "retry" child of the span in ctx.
+func StartRetry(ctx context.Context, attempt int) (context.Context, trace.Span) {
+	return StartSpan(ctx, "retry", attribute.Int("attempt", attempt))
+}
+
 // End ends span, marking it failed if err is not nil.
 func End(span trace.Span, err error) {
 	if err != nil {

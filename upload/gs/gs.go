@@ -16,11 +16,14 @@ package gs
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
 	"time"
 
+	"cloud.google.com/go/auth/credentials"
+	"cloud.google.com/go/auth/httptransport"
 	"cloud.google.com/go/storage"
 	"github.com/googleapis/gax-go/v2"
 	"google.golang.org/api/option"
@@ -59,18 +62,19 @@ func Open(ctx context.Context, u *url.URL) (*Store, error) {
 	if u.Scheme != "gs" || u.Host == "" {
 		return nil, fmt.Errorf("destination %q: want gs://bucket/prefix", u.Redacted())
 	}
-	var opts []option.ClientOption
 	emulator := os.Getenv("STORAGE_EMULATOR_HOST")
+	hc, err := httpClient(emulator != "")
+	if err != nil {
+		return nil, openError(u, err)
+	}
+	opts := []option.ClientOption{option.WithHTTPClient(hc)}
 	if emulator != "" {
 		// Emulators serve reads only through the JSON API.
 		opts = append(opts, storage.WithJSONReads())
 	}
 	client, err := storage.NewClient(ctx, opts...)
 	if err != nil {
-		if strings.Contains(err.Error(), "could not find default credentials") {
-			return nil, &upload.Error{Msg: fmt.Sprintf("open gs://%s: no Google credentials found; %s", u.Host, adcHint), Errs: []error{err}}
-		}
-		return nil, fmt.Errorf("open gs://%s: %w", u.Host, err)
+		return nil, openError(u, err)
 	}
 	s := New(client, u.Host, u.Path)
 	s.owned = true
@@ -83,7 +87,32 @@ func Open(ctx context.Context, u *url.URL) (*Store, error) {
 	return s, nil
 }
 
-// New returns a store for bucket and prefix using client.
+// httpClient is the client storage.NewClient would make (Application
+// Default Credentials with the full-control scope, none for an emulator)
+// under the transport that makes the spans of uploads.
+func httpClient(emulator bool) (*http.Client, error) {
+	if emulator {
+		return &http.Client{Transport: spanTransport{http.DefaultTransport}}, nil
+	}
+	hc, err := httptransport.NewClient(&httptransport.Options{
+		DetectOpts: &credentials.DetectOptions{Scopes: []string{storage.ScopeFullControl}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	hc.Transport = spanTransport{hc.Transport}
+	return hc, nil
+}
+
+func openError(u *url.URL, err error) error {
+	if strings.Contains(err.Error(), "could not find default credentials") {
+		return &upload.Error{Msg: fmt.Sprintf("open gs://%s: no Google credentials found; %s", u.Host, adcHint), Errs: []error{err}}
+	}
+	return fmt.Errorf("open gs://%s: %w", u.Host, err)
+}
+
+// New returns a store for bucket and prefix using client. Its uploads have
+// no chunk spans: those come from the transport of Open's client.
 func New(client *storage.Client, bucket, prefix string) *Store {
 	prefix = strings.Trim(prefix, "/")
 	if prefix != "" {

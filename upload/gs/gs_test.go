@@ -184,15 +184,27 @@ func TestResumableChunks(t *testing.T) {
 // shows every outgoing request to onRequest (which may change it).
 func throughProxy(t *testing.T, srv *fakestorage.Server, onRequest func(*http.Request)) {
 	t.Helper()
+	serveAsEmulator(t, proxyTo(t, srv, onRequest))
+}
+
+// proxyTo returns a proxy to srv that shows every outgoing request to
+// onRequest.
+func proxyTo(t *testing.T, srv *fakestorage.Server, onRequest func(*http.Request)) http.Handler {
+	t.Helper()
 	target, err := url.Parse(srv.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps := httptest.NewServer(&httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+	return &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
 		pr.SetURL(target)
 		pr.Out.Host = pr.In.Host // keep the Host fake-gcs-server routes signed paths by
 		onRequest(pr.Out)
-	}})
+	}}
+}
+
+// serveAsEmulator serves h and points STORAGE_EMULATOR_HOST at it.
+func serveAsEmulator(t *testing.T, h http.Handler) {
+	ps := httptest.NewServer(h)
 	t.Cleanup(ps.Close)
 	t.Setenv("STORAGE_EMULATOR_HOST", ps.URL)
 }

@@ -9,6 +9,7 @@ import (
 
 	"cloud.google.com/go/storage"
 
+	"github.com/dumptool/dump/internal/tracing"
 	"github.com/dumptool/dump/upload"
 )
 
@@ -38,20 +39,26 @@ func (s *Store) Put(ctx context.Context, name string, src upload.Source) error {
 
 var _ upload.Streamer = (*Store)(nil)
 
-// PutStream uploads r, of a size known only at its end, as Put does.
-func (s *Store) PutStream(ctx context.Context, name string, r io.Reader) error {
+// PutStream uploads r, of a size known only at its end, as Put does. Unlike
+// a Put, which package retry wraps in a span, the stream is a span of its
+// own, as in package s3.
+func (s *Store) PutStream(ctx context.Context, name string, r io.Reader) (err error) {
+	ctx, span := tracing.StartSpan(ctx, "put stream "+name)
+	defer func() { tracing.End(span, err) }()
 	return s.put(ctx, name, upload.ContextReader(ctx, r), -1)
 }
 
 // put uploads r; size is checked unless it is -1.
-func (s *Store) put(ctx context.Context, name string, r io.Reader, size int64) error {
+func (s *Store) put(ctx context.Context, name string, r io.Reader, size int64) (err error) {
 	key, err := s.key(name)
 	if err != nil {
 		return err
 	}
+	wctx, spans := traceUpload(ctx)
+	defer func() { spans.end(err) }()
 	// Cancelling the writer's context abandons the resumable session: the
 	// object is created only when the last chunk is accepted.
-	wctx, cancel := context.WithCancel(ctx)
+	wctx, cancel := context.WithCancel(wctx)
 	defer cancel()
 	// Uploads retry each request until a deadline of their own, not
 	// WithMaxAttempts; count the failures in a row, reset when a chunk is

@@ -121,7 +121,7 @@ func (s *store) do(ctx context.Context, op string, f func() error) (err error) {
 	for attempt := 1; ; attempt++ {
 		var retrySpan trace.Span
 		if attempt > 1 {
-			_, retrySpan = tr.Start(ctx, "retry", trace.WithAttributes(attribute.Int("attempt", attempt)))
+			_, retrySpan = tracing.StartRetry(ctx, attempt)
 		}
 		err := f()
 		if retrySpan != nil {

@@ -30,7 +30,7 @@ var _ upload.Streamer = (*Store)(nil)
 // stored (see putResumable). When r fails (the seal failed), the upload is
 // aborted and nothing is kept.
 func (s *Store) PutStream(ctx context.Context, name string, r io.Reader) (err error) {
-	ctx, span := startSpan(ctx, "put stream "+name)
+	ctx, span := tracing.StartSpan(ctx, "put stream "+name)
 	defer func() { tracing.End(span, err) }()
 	key := s.key(name)
 	if err := s.absent(ctx, name, key); err != nil {

@@ -6,7 +6,6 @@ import (
 
 	"github.com/aws/smithy-go/middleware"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/dumptool/dump/internal/tracing"
 )
@@ -14,15 +13,12 @@ import (
 // Spans: an upload is a span of the caller's trace, each multipart part a
 // child of it ("part N"), and each attempt the SDK itself repeats (its quick
 // retries, see fastRetryer) a "retry" child of the request's span, as
-// package retry makes one for each attempt of a whole operation.
-
-func startSpan(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
-	return trace.SpanFromContext(ctx).TracerProvider().Tracer(tracing.Name).Start(ctx, name, trace.WithAttributes(attrs...))
-}
+// package retry makes one for each attempt of a whole operation. (Package gs
+// gives a resumable upload's chunks the same shape.)
 
 // uploadPart runs upload as the span of part num, of size bytes.
 func uploadPart(ctx context.Context, num int32, size int64, upload func(context.Context) error) error {
-	ctx, span := startSpan(ctx, fmt.Sprintf("part %d", num), attribute.Int("part", int(num)), attribute.Int64("bytes", size))
+	ctx, span := tracing.StartSpan(ctx, fmt.Sprintf("part %d", num), attribute.Int("part", int(num)), attribute.Int64("bytes", size))
 	err := upload(ctx)
 	tracing.End(span, err)
 	return err
@@ -53,7 +49,7 @@ func addRetrySpans(stack *middleware.Stack) error {
 			if *n++; *n == 1 {
 				return next.HandleFinalize(ctx, in)
 			}
-			ctx, span := startSpan(ctx, "retry", attribute.Int("attempt", *n))
+			ctx, span := tracing.StartRetry(ctx, *n)
 			out, md, err = next.HandleFinalize(ctx, in)
 			tracing.End(span, err)
 			return out, md, err

@@ -2,7 +2,6 @@ package s3_test
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"net/http"
 	"net/http/httputil"
@@ -12,10 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
-
 	"github.com/dumptool/dump/internal/miniotest"
+	"github.com/dumptool/dump/internal/tracing/tracingtest"
 	"github.com/dumptool/dump/upload/s3"
 )
 
@@ -43,9 +40,7 @@ func TestPartsAndRetriesAreSpans(t *testing.T) {
 	target, _ := url.Parse(srv.Endpoint)
 	p := &slowDownOnce{proxy: httputil.NewSingleHostReverseProxy(target)}
 	s := openVia(t, newBucket(t), p)
-	rec := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	ctx, root := tp.Tracer("test").Start(context.Background(), "run")
+	ctx, rec, root := tracingtest.Start("run")
 	if err := s.Put(ctx, "u/big", zeros(2*s3.PartSize+1)); err != nil {
 		t.Fatalf("Put: %v", err)
 	}
@@ -57,18 +52,7 @@ func TestPartsAndRetriesAreSpans(t *testing.T) {
 		t.Fatal("part 2 was never sent")
 	}
 
-	byID := map[string]sdktrace.ReadOnlySpan{}
-	for _, s := range rec.Ended() {
-		byID[s.SpanContext().SpanID().String()] = s
-	}
-	var paths []string
-	for _, s := range rec.Ended() {
-		path := s.Name()
-		for q, ok := byID[s.Parent().SpanID().String()]; ok; q, ok = byID[q.Parent().SpanID().String()] {
-			path = q.Name() + " > " + path
-		}
-		paths = append(paths, path)
-	}
+	paths := tracingtest.Paths(rec.Ended())
 	for _, want := range []string{"run > part 1", "run > part 2", "run > part 2 > retry", "run > part 3", "run > put stream u/stream > part 1"} {
 		if !slices.Contains(paths, want) {
 			t.Errorf("no span %q; got:\n%s", want, strings.Join(paths, "\n"))

@@ -27,6 +27,7 @@ import (
 	"io"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dumptool/dump/internal/layout"
@@ -132,16 +133,22 @@ func encode(w wire) (string, error) {
 		return "", fmt.Errorf("create upload ticket: %w", err)
 	}
 	var buf bytes.Buffer
-	zw, err := zlib.NewWriterLevel(&buf, zlib.BestCompression)
-	if err != nil {
-		return "", err
-	}
+	zw := zlibWriters.Get().(*zlib.Writer)
+	defer zlibWriters.Put(zw)
+	zw.Reset(&buf)
 	zw.Write(js) // writes to a bytes.Buffer cannot fail
 	if err := zw.Close(); err != nil {
 		return "", fmt.Errorf("create upload ticket: %w", err)
 	}
 	return prefix + base64.RawURLEncoding.EncodeToString(buf.Bytes()), nil
 }
+
+// zlibWriters are reused: a compressor at BestCompression allocates about
+// 800 KB, and a cluster dump makes one ticket per node.
+var zlibWriters = sync.Pool{New: func() any {
+	zw, _ := zlib.NewWriterLevel(nil, zlib.BestCompression) // the level is valid
+	return zw
+}}
 
 // Parse reads a ticket string. Whitespace anywhere is ignored, so a ticket
 // wrapped by a mail program still works. An expired ticket is an error

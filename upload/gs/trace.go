@@ -1,0 +1,194 @@
+package gs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/dumptool/dump/internal/tracing"
+)
+
+// Spans: an upload has the shape of an S3 one (see upload/s3/trace.go). It
+// is a span of the caller's trace; each chunk of a resumable upload is a
+// child of it ("chunk N": offset, bytes, attempts, the status that accepted
+// it); and each request the client library repeats is a "retry" child of
+// its chunk, or of the upload for the request that opens the session or
+// sends a small object whole. Every failed attempt is also an "attempt
+// failed" event of its chunk (or upload) with its error.type: the HTTP
+// status, or what became of the connection.
+//
+// The library makes its own spans through the global OpenTelemetry provider
+// only, which dump does not set, so the transport of Open's client makes
+// these from the requests themselves: a chunk is a request with a
+// Content-Range, and a repeated request (the same range again, or a second
+// session request) is a retry. The retry policy stays the library's.
+
+// uploadKey marks the context of an upload for spanTransport.
+type uploadKey struct{}
+
+// uploadSpans follows the requests of one upload.
+type uploadSpans struct {
+	ctx context.Context // carries the upload's span
+
+	mu       sync.Mutex
+	requests int // requests that are not chunks
+	chunks   int // chunks started
+	chunk    trace.Span
+	chunkCtx context.Context
+	offset   int64 // of chunk
+	attempts int   // of chunk
+}
+
+// traceUpload returns the context to run an upload in, whose requests
+// spanTransport turns into spans; end ends what the upload left open.
+func traceUpload(ctx context.Context) (context.Context, *uploadSpans) {
+	u := &uploadSpans{ctx: ctx}
+	return context.WithValue(ctx, uploadKey{}, u), u
+}
+
+// end ends the span of a chunk the upload gave up on.
+func (u *uploadSpans) end(err error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.chunk != nil {
+		tracing.End(u.chunk, err)
+		u.chunk = nil
+	}
+}
+
+// attempt is one request of an upload.
+type attempt struct {
+	n     int
+	chunk bool
+	span  trace.Span // the retry span, or the chunk's on its first attempt; nil for the first session request
+}
+
+// start begins the spans of req.
+func (u *uploadSpans) start(req *http.Request) attempt {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	off, size, ok := chunkRange(req.Header.Get("Content-Range"))
+	if !ok {
+		u.requests++
+		a := attempt{n: u.requests}
+		if a.n > 1 {
+			_, a.span = tracing.StartRetry(u.ctx, a.n)
+		}
+		return a
+	}
+	if u.chunk == nil || off != u.offset {
+		u.chunks++
+		u.offset, u.attempts = off, 1
+		u.chunkCtx, u.chunk = tracing.StartSpan(u.ctx, fmt.Sprintf("chunk %d", u.chunks),
+			attribute.Int("chunk", u.chunks), attribute.Int64("offset", off), attribute.Int64("bytes", size))
+		return attempt{n: 1, chunk: true, span: u.chunk}
+	}
+	u.attempts++
+	a := attempt{n: u.attempts, chunk: true}
+	_, a.span = tracing.StartRetry(u.chunkCtx, a.n)
+	return a
+}
+
+// done ends the spans of attempt a, answered by resp or failed with err.
+func (u *uploadSpans) done(a attempt, resp *http.Response, err error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if err == nil {
+		if a.span != nil {
+			a.span.SetAttributes(attribute.Int("http.response.status_code", status(resp)))
+		}
+		if resp.StatusCode >= 400 {
+			err = fmt.Errorf("HTTP %s", resp.Status)
+		}
+	}
+	owner := trace.SpanFromContext(u.ctx)
+	if a.chunk {
+		owner = u.chunk
+		owner.SetAttributes(attribute.Int("attempts", a.n))
+	}
+	if err != nil {
+		owner.AddEvent("attempt failed", trace.WithAttributes(
+			attribute.Int("attempt", a.n), attribute.String("error.type", errorType(resp, err))))
+	}
+	if a.span != nil && a.span != u.chunk {
+		tracing.End(a.span, err)
+	}
+	if a.chunk && err == nil {
+		u.chunk.End()
+		u.chunk = nil
+	}
+}
+
+// status is the status of resp as the upload protocol means it: the
+// library asks for 200 with the header below instead of 308 Resume
+// Incomplete, the answer to every chunk but the last.
+func status(resp *http.Response) int {
+	if code, err := strconv.Atoi(resp.Header.Get("X-Http-Status-Code-Override")); err == nil {
+		return code
+	}
+	return resp.StatusCode
+}
+
+// chunkRange reads the Content-Range of a chunk: "bytes first-last/total",
+// with "*" for a total not known yet, or "bytes */total" for an empty last
+// chunk.
+func chunkRange(h string) (offset, size int64, ok bool) {
+	r, ok := strings.CutPrefix(h, "bytes ")
+	if !ok {
+		return 0, 0, false
+	}
+	r, total, _ := strings.Cut(r, "/")
+	if r == "*" {
+		offset, err := strconv.ParseInt(total, 10, 64)
+		return offset, 0, err == nil
+	}
+	first, last, ok := strings.Cut(r, "-")
+	a, err1 := strconv.ParseInt(first, 10, 64)
+	b, err2 := strconv.ParseInt(last, 10, 64)
+	return a, b - a + 1, ok && err1 == nil && err2 == nil
+}
+
+// errorType classifies a failed attempt as OpenTelemetry's error.type does
+// for HTTP clients: the status code of an error answer, or what became of
+// the connection.
+func errorType(resp *http.Response, err error) string {
+	var errno syscall.Errno
+	var ne net.Error
+	switch {
+	case resp != nil:
+		return strconv.Itoa(resp.StatusCode)
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	case errors.As(err, &errno):
+		return errno.Error()
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "connection closed"
+	}
+	return fmt.Sprintf("%T", err)
+}
+
+// spanTransport makes the spans of the uploads whose requests it sends.
+type spanTransport struct{ base http.RoundTripper }
+
+func (t spanTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	u, _ := req.Context().Value(uploadKey{}).(*uploadSpans)
+	if u == nil {
+		return t.base.RoundTrip(req)
+	}
+	a := u.start(req)
+	resp, err := t.base.RoundTrip(req)
+	u.done(a, resp, err)
+	return resp, err
+}
