@@ -28,11 +28,12 @@ const (
 	FailNodeEvicted       FailureKind = "node_evicted"
 	FailNodeStartFailed   FailureKind = "node_start_failed"
 	FailHostUnreachable   FailureKind = "host_unreachable"
+	FailTicketSigning     FailureKind = "ticket_signing"
 )
 
 // failureKinds is the order in which reports list them.
 var failureKinds = []FailureKind{FailNotRoot, FailBinaryMissing, FailPermissionDenied, FailTimeout, FailAPIUnreachable, FailKubeForbidden,
-	FailImagePull, FailNodeUnschedulable, FailNodeEvicted, FailNodeStartFailed, FailHostUnreachable, FailCommandFailed, FailOther}
+	FailImagePull, FailNodeUnschedulable, FailNodeEvicted, FailNodeStartFailed, FailHostUnreachable, FailTicketSigning, FailCommandFailed, FailOther}
 
 // failureHints are one-line "what to do" texts for each kind.
 var failureHints = map[FailureKind]string{
@@ -50,6 +51,7 @@ var failureHints = map[FailureKind]string{
 	FailNodeEvicted:       "the node pod was evicted or deleted before it finished (node pressure, a drain, someone else): run again",
 	FailNodeStartFailed:   "the node pod's container could not start: check the node's container runtime and the Pod Security level of --node-namespace",
 	FailHostUnreachable:   "the cluster dump could not log in to the host: check that ssh (or tsh ssh) to it works without a prompt",
+	FailTicketSigning:     "the initiator could not sign the node's upload ticket: check that its bucket credentials still work and may sign URLs, then run again",
 }
 
 // DocLink is the troubleshooting link for a kind of failure.

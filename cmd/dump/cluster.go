@@ -20,6 +20,7 @@ import (
 	"github.com/dumptool/dump/internal/nodepods"
 	"github.com/dumptool/dump/internal/tracing"
 	"github.com/dumptool/dump/upload"
+	"github.com/dumptool/dump/upload/ticket"
 )
 
 // defaultImage is the dump image node pods run; a vendor build sets it
@@ -102,13 +103,9 @@ func gatherUploadCluster(c *cli.Context, u *ui, mode uploadMode) error {
 	if err != nil {
 		return fmt.Errorf("generate session key: %w", err)
 	}
-	var jobs []fleet.Job
+	jobs := make([]fleet.Job, len(names))
 	for i, n := range names {
-		tk, err := ticketForNode(c, p, id, n, nodeTicketLife(i, c.Int("node-concurrency"), c.Duration("node-timeout")))
-		if err != nil {
-			return err
-		}
-		jobs = append(jobs, fleet.Job{Node: n, Args: []string{"gather", "--recipient", session.Recipient().String(), "--ticket", tk}})
+		jobs[i] = fleet.Job{Node: n, Args: nodeUploadArgs(p, c.String("to"), id, n, session.Recipient().String(), c.Duration("node-timeout"))}
 	}
 	u.notef("cluster dump %s: %d node(s), %d at once", id, len(jobs), c.Int("node-concurrency"))
 	results, err := fl.Run(c.Context, jobs)
@@ -162,14 +159,31 @@ func gatherUploadCluster(c *cli.Context, u *ui, mode uploadMode) error {
 	return g.exit()
 }
 
-// nodeTicketLife is how long the ticket of the i-th node must stay valid,
-// all being signed at the start: nodes start in order, conc at a time, each
-// holding its slot at most its deadline (plus its start and clean-up),
-// so node i starts within i/conc such turns; then its own deadline, and an
-// hour for its upload. Presigned URLs live 7 days at most (S3 and GCS).
-func nodeTicketLife(i, conc int, timeout time.Duration) time.Duration {
-	turn := timeout + time.Minute
-	return min(time.Duration(i/max(conc, 1))*turn+timeout+time.Hour, 7*24*time.Hour)
+// nodeUploadArgs are node's arguments in gather-upload --cluster. Its
+// ticket is signed when its turn comes, so it is valid for that node's time
+// only, however long the nodes before it took. A ticket that cannot be
+// signed costs that node its part, not the run.
+func nodeUploadArgs(p upload.Presigner, to, id, node, recipient string, timeout time.Duration) fleet.ArgsFunc {
+	return func(ctx context.Context) ([]string, error) {
+		tk, err := ticket.CreateNode(ctx, p, to, id, node, nodeTicketLife(timeout))
+		switch {
+		case err == nil:
+			return []string{"gather", "--recipient", recipient, "--ticket", tk}, nil
+		case ctx.Err() != nil: // interrupted or out of time, not a signing problem
+			return nil, err
+		default:
+			return nil, &gather.KindError{Kind: gather.FailTicketSigning, Err: fmt.Errorf("sign its upload ticket: %w", err)}
+		}
+	}
+}
+
+// nodeTicketLife is how long a node's ticket is valid, signed right before
+// the node starts. The node gathers and uploads within its deadline (its
+// pod's activeDeadlineSeconds, a host's --node-timeout); the hour more is for
+// clocks, as the node checks the ticket's expiry by its own clock and the
+// bucket each PUT by its own. Presigned URLs live 7 days at most (S3, GCS).
+func nodeTicketLife(timeout time.Duration) time.Duration {
+	return min(timeout+time.Hour, 7*24*time.Hour)
 }
 
 // openCluster makes a cluster dump's uuid, opens its fleet and names the

@@ -62,7 +62,7 @@ func gatherCluster(c *cli.Context, u *ui, rs recipientsOf) error {
 		defer f.Close()
 		parts[i] = &partFile{f: f, left: maxPart}
 		jobs[i] = fleet.Job{Node: n, Stdout: parts[i],
-			Args: []string{"gather", "--stdout", "--uuid", id, "--recipient", session.Recipient().String()}}
+			Args: fleet.Fixed("gather", "--stdout", "--uuid", id, "--recipient", session.Recipient().String())}
 	}
 	u.notef("cluster dump %s: %d node(s), %d at once, each part back to this machine", id, len(jobs), c.Int("node-concurrency"))
 	results, err := fl.Run(c.Context, jobs)

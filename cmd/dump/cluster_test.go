@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -21,6 +22,8 @@ import (
 	"github.com/dumptool/dump/internal/kubetest"
 	"github.com/dumptool/dump/internal/miniotest"
 	"github.com/dumptool/dump/internal/nodepods"
+	"github.com/dumptool/dump/upload"
+	"github.com/dumptool/dump/upload/ticket"
 )
 
 // Cluster dumps against the real kube-apiserver and MinIO. Stand-in kubelets
@@ -299,22 +302,93 @@ func assertNodeSpans(t *testing.T, path string, ok map[string]bool) {
 	}
 }
 
-// Every ticket is signed at the start: a late node's must still be valid when
-// its turn comes, in a run far longer than one node's deadline.
-func TestNodeTicketLife(t *testing.T) {
-	timeout := 10 * time.Minute
-	if got := nodeTicketLife(0, 10, timeout); got != timeout+time.Hour {
-		t.Errorf("the first node's ticket lives %s, want its deadline and an hour", got)
+// Each node's ticket is signed when its pod is about to be created, valid
+// for the node's deadline and an hour from then, however long the nodes
+// before it took: one node at a time, behind a node that holds its slot for
+// its whole deadline.
+func TestClusterTicketSignedPerTurn(t *testing.T) {
+	c := kubetest.Shared(t)
+	srv := miniotest.Start(t)
+	srv.MakeBucket(t, "support")
+	_, recipient := keygen(t)
+	fixtures := filepath.Join(repoRoot(t), "testdata", "fixtures")
+	runner := c.RunPods(t, "dumptest", "turns", map[string]kubetest.StandInNode{
+		"turn-1": {Hangs: true},
+		"turn-2": {Sysroot: filepath.Join(fixtures, "teleport-node")},
+		"turn-3": {Sysroot: filepath.Join(fixtures, "k3s-server")},
+	}, standIn(t))
+
+	const timeout = 8 * time.Second
+	r := runDump(t, t.TempDir(), clusterEnv(t, srv), "gather-upload", "--cluster", "--nodes", "turn-1,turn-2,turn-3", "--node-concurrency", "1",
+		"--node-timeout", timeout.String(), "--kubeconfig", c.AdminKubeconfig, "--to", "s3://support/turns", "--recipient", recipient,
+		"--out", t.TempDir(), "--profile", "none", "--spec", writeSpec(t, okSpec))
+	if r.code != 3 || !strings.Contains(r.stderr, "no part from 1 node(s): turn-1 (timed out") {
+		t.Fatalf("the nodes after the one that timed out must upload through their tickets: %s", r)
 	}
-	// 1,000 nodes, 10 at once, each taking its whole deadline: node 999
-	// starts after 99 turns of about 10 minutes, some 16.5 hours in.
-	latest := 99 * timeout
-	if got := nodeTicketLife(999, 10, timeout); got < latest+timeout+time.Hour {
-		t.Errorf("node 999's ticket lives %s: it expires before its upload, which may start %s in", got, latest+timeout)
+	created, expires := map[string]time.Time{}, map[string]time.Time{}
+	for _, p := range runner.Pods() {
+		var pod struct {
+			Metadata struct {
+				CreationTimestamp time.Time `json:"creationTimestamp"`
+			} `json:"metadata"`
+			Spec struct {
+				NodeName   string `json:"nodeName"`
+				Containers []struct {
+					Command []string `json:"command"`
+				} `json:"containers"`
+			} `json:"spec"`
+		}
+		if err := json.Unmarshal(p, &pod); err != nil || len(pod.Spec.Containers) != 1 {
+			t.Fatalf("a node pod as stored: %v\n%s", err, p)
+		}
+		cmd := pod.Spec.Containers[0].Command
+		at := slices.Index(cmd, "--ticket")
+		if at < 0 || at+1 == len(cmd) {
+			t.Fatalf("node pod of %s has no --ticket: %q", pod.Spec.NodeName, cmd)
+		}
+		tk, err := ticket.Parse(cmd[at+1])
+		if err != nil {
+			t.Fatalf("ticket of %s: %v", pod.Spec.NodeName, err)
+		}
+		created[pod.Spec.NodeName], expires[pod.Spec.NodeName] = pod.Metadata.CreationTimestamp, tk.Expires
 	}
-	if got := nodeTicketLife(99999, 10, timeout); got != 7*24*time.Hour {
-		t.Errorf("a ticket lives %s, more than a presigned URL may (7 days)", got)
+	if len(created) != 3 {
+		t.Fatalf("node pods seen: %v, want turn-1, turn-2 and turn-3", created)
 	}
+	if gap := created["turn-2"].Sub(created["turn-1"]); gap < timeout-time.Second {
+		t.Fatalf("turn-2's pod came %s after turn-1's, before turn-1's deadline of %s: the run did not go one at a time", gap, timeout)
+	}
+	// Both times are whole seconds; a ticket is signed at most a few
+	// seconds before its pod is created (a kubectl create on a busy machine).
+	life := timeout + time.Hour
+	for n, c := range created {
+		if early := c.Add(life).Sub(expires[n]); early < -time.Second || early > 4*time.Second {
+			t.Errorf("%s's ticket expires at %s, its pod was created at %s: want about %s after the pod's creation",
+				n, expires[n].UTC().Format(time.TimeOnly), c.UTC().Format(time.TimeOnly), life)
+		}
+	}
+}
+
+// A ticket that cannot be signed (credentials that expired in a long run)
+// fails only its node, as ticket_signing; in an interrupted run that is not
+// the ticket's fault.
+func TestNodeTicketSigningFails(t *testing.T) {
+	args := nodeUploadArgs(refusingPresigner{}, "s3://support/dumps", "0f1e2d3c-0000-4000-8000-00000000000b", "node-a", "age1recipient", time.Minute)
+	_, err := args(context.Background())
+	if err == nil || gather.ClassifyErr(err) != gather.FailTicketSigning || !strings.Contains(err.Error(), "token has expired") {
+		t.Errorf("a ticket that cannot be signed: %v (%s), want ticket_signing with the signer's reason", err, gather.ClassifyErr(err))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := args(ctx); err == nil || gather.ClassifyErr(err) == gather.FailTicketSigning {
+		t.Errorf("signing in an interrupted run: %v, want an error not of kind ticket_signing", err)
+	}
+}
+
+type refusingPresigner struct{}
+
+func (refusingPresigner) PresignPut(context.Context, string, time.Duration) (upload.PresignedPut, error) {
+	return upload.PresignedPut{}, errors.New("refresh cached credentials: token has expired")
 }
 
 // Offline on Kubernetes: each node pod only holds its node, and the initiator

@@ -48,8 +48,3 @@ func ticketCommand() *cli.Command {
 		},
 	}
 }
-
-// ticketForNode makes the write-only ticket of one node of cluster dump id.
-func ticketForNode(c *cli.Context, p upload.Presigner, id, node string, expires time.Duration) (string, error) {
-	return ticket.CreateNode(c.Context, p, c.String("to"), id, node, expires)
-}

@@ -8,7 +8,11 @@
 // them (kubectl get -w, not polling), and deletes everything it created, on
 // success, on error and when its context is cancelled:
 //
-//	results, err := nodepods.Run(ctx, opts, []fleet.Job{{Node: "n1", Args: []string{"gather", "--ticket", t, ...}}})
+//	sign := func(ctx context.Context) ([]string, error) {
+//		t, err := ticket.CreateNode(ctx, ...) // when n1's pod is about to be created
+//		return []string{"gather", "--ticket", t, ...}, err
+//	}
+//	results, err := nodepods.Run(ctx, opts, []fleet.Job{{Node: "n1", Args: sign}})
 //	for _, r := range results {
 //		if r.Err != nil { ... } // why node r.Name has no part
 //	}
@@ -241,9 +245,13 @@ func (r *run) render(name string, v map[string]any) ([]byte, error) {
 // With n.Stdout set, the pod only holds the node until its deadline, and
 // the command runs in it through the API server (stream).
 func (r *run) node(ctx context.Context, i int, n fleet.Job) error {
+	args, err := n.Args(ctx)
+	if err != nil {
+		return err
+	}
 	name := r.podName(i)
 	v := r.values(n.Node, name)
-	command := append(append([]string{"dump"}, n.Args...), "--sysroot", "/host")
+	command := append(append([]string{"dump"}, args...), "--sysroot", "/host")
 	v["Command"] = command
 	if n.Stdout != nil {
 		v["Command"] = []string{"sleep", strconv.Itoa(int(r.opts.NodeTimeout.Seconds()))}

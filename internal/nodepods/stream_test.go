@@ -94,12 +94,12 @@ func TestStreamThroughAPIServer(t *testing.T) {
 		Kubectl: Kubectl{Kubeconfig: c.AdminKubeconfig}, Namespace: "default", Session: "5e0c1d2a-3b4c-4d5e-9f60-718293a4b5c6",
 		Image: "dump:test", Concurrency: 2, NodeTimeout: 2 * time.Minute, Progress: t.Logf,
 	}, []fleet.Job{
-		{Node: "stream-ok", Args: []string{"gather", "--stdout"}, Stdout: &ok},
-		{Node: "stream-big", Args: []string{"gather", "--stdout"}, Stdout: big},
-		{Node: "stream-fail", Args: []string{"gather", "--stdout"}, Stdout: &fail},
-		{Node: "stream-pull", Args: []string{"gather", "--stdout"}, Stdout: &pull},
-		{Node: "stream-ok2", Args: []string{"gather", "--stdout"}, Stdout: &ok2},
-		{Node: "stream-ok3", Args: []string{"gather", "--stdout"}, Stdout: &ok3},
+		{Node: "stream-ok", Args: fleet.Fixed("gather", "--stdout"), Stdout: &ok},
+		{Node: "stream-big", Args: fleet.Fixed("gather", "--stdout"), Stdout: big},
+		{Node: "stream-fail", Args: fleet.Fixed("gather", "--stdout"), Stdout: &fail},
+		{Node: "stream-pull", Args: fleet.Fixed("gather", "--stdout"), Stdout: &pull},
+		{Node: "stream-ok2", Args: fleet.Fixed("gather", "--stdout"), Stdout: &ok2},
+		{Node: "stream-ok3", Args: fleet.Fixed("gather", "--stdout"), Stdout: &ok3},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +158,7 @@ func TestStreamInterrupted(t *testing.T) {
 		var err error
 		results, err = Run(ctx, Options{Kubectl: Kubectl{Kubeconfig: c.AdminKubeconfig}, Namespace: "default",
 			Session: "1e0c1d2a-3b4c-4d5e-9f60-718293a4b5c6", Image: "dump:test", NodeTimeout: 5 * time.Minute},
-			[]fleet.Job{{Node: "stream-hang", Args: []string{"gather", "--stdout"}, Stdout: out}})
+			[]fleet.Job{{Node: "stream-hang", Args: fleet.Fixed("gather", "--stdout"), Stdout: out}})
 		done <- err
 	}()
 	select {

@@ -9,7 +9,10 @@
 // pod would:
 //
 //	f := &sshfleet.Fleet{Hosts: hosts, Transport: sshfleet.SSH, Concurrency: 10, NodeTimeout: 10 * time.Minute}
-//	results, err := f.Run(ctx, []fleet.Job{{Node: hosts[0].Node(), Args: []string{"gather", "--ticket", t, ...}}})
+//	results, err := f.Run(ctx, []fleet.Job{{Node: hosts[0].Node(), Args: sign}})
+//
+// where sign makes the node's arguments ("gather", "--ticket", ...) when
+// its turn comes, after the probe and the copy, right before the run.
 //
 // Each host costs at most three connections: a probe (is the binary there,
 // is the host's OS and architecture the binary's), the copy when needed, and
@@ -255,12 +258,16 @@ func (f *Fleet) nodeSteps(ctx context.Context, h Host, bins []localBinary, j fle
 			return err
 		}
 	}
+	args, err := j.Args(ctx)
+	if err != nil {
+		return err
+	}
 	f.Progress("node %s: running dump on %s", j.Node, h)
 	dump := cacheDir + "/dump-" + bin.sha256
 	if f.Sudo {
 		dump = "sudo -n " + dump
 	}
-	for _, a := range j.Args {
+	for _, a := range args {
 		dump += " " + shellQuote(a)
 	}
 	// Without a terminal, sshd signals nothing when the connection goes (a

@@ -5,6 +5,7 @@ import (
 	"context"
 	"debug/elf"
 	"encoding/binary"
+	"errors"
 	"os"
 	"os/exec"
 	"os/user"
@@ -56,9 +57,9 @@ func TestRunCopiesOnceAndRunsEverywhere(t *testing.T) {
 		Progress: func(format string, args ...any) { progress.WriteString(strings.TrimSpace(format) + "\n") }}
 	var outA, outB, outDown bytes.Buffer
 	jobs := []fleet.Job{
-		{Node: "alpha", Args: []string{"gather", "--stdout", "it's quoted"}, Stdout: &outA},
-		{Node: "beta", Args: []string{"gather", "--stdout"}, Stdout: &outB},
-		{Node: "down", Args: []string{"gather"}, Stdout: &outDown},
+		{Node: "alpha", Args: fleet.Fixed("gather", "--stdout", "it's quoted"), Stdout: &outA},
+		{Node: "beta", Args: fleet.Fixed("gather", "--stdout"), Stdout: &outB},
+		{Node: "down", Args: fleet.Fixed("gather"), Stdout: &outDown},
 	}
 	results, err := f.Run(context.Background(), jobs)
 	if err != nil {
@@ -126,7 +127,7 @@ func TestRunUserAndPort(t *testing.T) {
 	}
 	var out bytes.Buffer
 	f := &Fleet{Hosts: []Host{h}, SSHConfig: hosts.Config, Binaries: []string{writeScript(t, script)}}
-	results, err := f.Run(context.Background(), []fleet.Job{{Node: "127.0.0.1", Args: []string{"gather"}, Stdout: &out}})
+	results, err := f.Run(context.Background(), []fleet.Job{{Node: "127.0.0.1", Args: fleet.Fixed("gather"), Stdout: &out}})
 	if err != nil || results[0].Err != nil {
 		t.Fatalf("%s: %v %v", h, err, results[0].Err)
 	}
@@ -155,7 +156,7 @@ func TestRunOtherArchitecture(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := &Fleet{Hosts: []Host{{Addr: "alpha"}}, SSHConfig: hosts.Config, Binaries: []string{bin}}
-	results, err := f.Run(context.Background(), []fleet.Job{{Node: "alpha", Args: []string{"gather"}}})
+	results, err := f.Run(context.Background(), []fleet.Job{{Node: "alpha", Args: fleet.Fixed("gather")}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +174,7 @@ func TestRunOtherArchitecture(t *testing.T) {
 	}
 	f.Binaries = append(f.Binaries, self)
 	var out bytes.Buffer
-	results, err = f.Run(context.Background(), []fleet.Job{{Node: "alpha", Args: []string{"-test.run=^TestParseHost$", "-test.v"}, Stdout: &out}})
+	results, err = f.Run(context.Background(), []fleet.Job{{Node: "alpha", Args: fleet.Fixed("-test.run=^TestParseHost$", "-test.v"), Stdout: &out}})
 	if err != nil || results[0].Err != nil {
 		t.Fatalf("with the host's own build: %v %v", err, results[0].Err)
 	}
@@ -189,7 +190,7 @@ func TestRunSudo(t *testing.T) {
 	hosts := sshtest.Start(t, []sshtest.Host{{Alias: "alpha"}})
 	var out bytes.Buffer
 	f := &Fleet{Hosts: []Host{{Addr: "alpha"}}, SSHConfig: hosts.Config, Binaries: []string{writeScript(t, script)}, Sudo: true}
-	results, err := f.Run(context.Background(), []fleet.Job{{Node: "alpha", Args: []string{"gather"}, Stdout: &out}})
+	results, err := f.Run(context.Background(), []fleet.Job{{Node: "alpha", Args: fleet.Fixed("gather"), Stdout: &out}})
 	if err != nil || results[0].Err != nil {
 		t.Fatalf("--sudo: %v %v", err, results[0].Err)
 	}
@@ -201,9 +202,29 @@ func TestRunSudo(t *testing.T) {
 
 func TestRunNodeFailures(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "pid")
-	hosts := sshtest.Start(t, []sshtest.Host{{Alias: "alpha", Env: map[string]string{"PIDFILE": pidFile}}})
-	f := &Fleet{Hosts: []Host{{Addr: "alpha"}}, SSHConfig: hosts.Config, Binaries: []string{writeScript(t, script)}, NodeTimeout: time.Minute}
-	results, err := f.Run(context.Background(), []fleet.Job{{Node: "alpha", Args: []string{"fail"}}})
+	hosts := sshtest.Start(t, []sshtest.Host{{Alias: "alpha", Env: map[string]string{"PIDFILE": pidFile}}}, "down")
+	f := &Fleet{Hosts: []Host{{Addr: "alpha"}, {Addr: "down"}}, SSHConfig: hosts.Config, Binaries: []string{writeScript(t, script)}, NodeTimeout: time.Minute}
+	// Arguments that cannot be made (a ticket that cannot be signed) fail
+	// that node only, and a host that cannot be reached never has them made.
+	errSign := errors.New("cannot sign the ticket")
+	results, err := f.Run(context.Background(), []fleet.Job{
+		{Node: "alpha", Args: func(context.Context) ([]string, error) { return nil, errSign }},
+		{Node: "down", Args: func(context.Context) ([]string, error) {
+			t.Error("the arguments of a host that cannot be reached were made")
+			return nil, errSign
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := results[0].Err; !errors.Is(e, errSign) {
+		t.Errorf("a node whose arguments cannot be made: %v, want their error", e)
+	}
+	if e := results[1].Err; gather.ClassifyErr(e) != gather.FailHostUnreachable {
+		t.Errorf("an unreachable host: %v, want host_unreachable", e)
+	}
+
+	results, err = f.Run(context.Background(), []fleet.Job{{Node: "alpha", Args: fleet.Fixed("fail")}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +235,7 @@ func TestRunNodeFailures(t *testing.T) {
 	// shorter than the command's 30 s.
 	f.NodeTimeout = 8 * time.Second
 	start := time.Now()
-	results, err = f.Run(context.Background(), []fleet.Job{{Node: "alpha", Args: []string{"sleep"}}})
+	results, err = f.Run(context.Background(), []fleet.Job{{Node: "alpha", Args: fleet.Fixed("sleep")}})
 	if err != nil {
 		t.Fatal(err)
 	}
