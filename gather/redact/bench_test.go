@@ -2,11 +2,15 @@ package redact
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"runtime"
+	"runtime/metrics"
 	"sync"
 	"testing"
+	"time"
 )
 
 var (
@@ -81,16 +85,55 @@ func BenchmarkStreamJSONLines(b *testing.B) {
 
 // BenchmarkStreamYAML measures structured redaction of a large kubectl List.
 func BenchmarkStreamYAML(b *testing.B) {
-	var buf bytes.Buffer
-	buf.WriteString("apiVersion: v1\nkind: List\nitems:\n")
-	for i := 0; buf.Len() < 8<<20; i++ {
-		fmt.Fprintf(&buf, `- apiVersion: v1
+	benchStream(b, kubeListYAML(8<<20, true), "kube/kubectl_get_pods.yaml")
+}
+
+// kubeListYAML is about size bytes of `kubectl get -o yaml` output: Pods with
+// secret env values and args, Secrets and ConfigMaps holding a config file.
+// With list it is a List (apiVersion, items, kind, metadata); without, a
+// bare top-level sequence of the same objects.
+func kubeListYAML(size int, list bool) []byte {
+	var b bytes.Buffer
+	if list {
+		b.WriteString("apiVersion: v1\nitems:\n")
+	}
+	for i := 0; b.Len() < size; i++ {
+		switch i % 10 {
+		case 3:
+			fmt.Fprintf(&b, `- apiVersion: v1
+  data:
+    password: %s
+    username: YWRtaW4=
+  kind: Secret
+  metadata:
+    name: db-%d
+    namespace: apps
+  type: Opaque
+`, base64.StdEncoding.EncodeToString(fmt.Appendf(nil, "Pw-%d-s3cr3tXy", i)), i)
+		case 6:
+			fmt.Fprintf(&b, `- apiVersion: v1
+  data:
+    app.yaml: |
+      listen: :8080
+      db:
+        host: db-%d
+        password: CmPw%dabcdef
+    level: info
+  kind: ConfigMap
+  metadata:
+    name: app-%d
+    namespace: apps
+`, i, i, i)
+		default:
+			fmt.Fprintf(&b, `- apiVersion: v1
   kind: Pod
   metadata:
     name: web-%d
     namespace: apps
     labels: {app: web, tier: frontend}
+    creationTimestamp: "2026-11-21T05:10:00Z"
   spec:
+    nodeName: node-%02d
     containers:
     - name: web
       image: registry.example.org/web:1.%d
@@ -100,10 +143,85 @@ func BenchmarkStreamYAML(b *testing.B) {
         value: tok-%d-abcdef
       - name: LOG_LEVEL
         value: info
+      resources: {requests: {cpu: 100m, memory: 128Mi}}
   status:
     phase: Running
     podIP: 10.42.%d.%d
-`, i, i%10, i, i, i/250%250, i%250)
+`, i, i%50, i%10, i, i, i/250%250, i%250)
+		}
 	}
-	benchStream(b, buf.Bytes(), "kube/kubectl_get_pods.yaml")
+	if list {
+		b.WriteString("kind: List\nmetadata:\n  resourceVersion: \"\"\n")
+	}
+	return b.Bytes()
+}
+
+// BenchmarkStreamYAMLMemory measures the memory of redacting one 40 MB
+// kubectl YAML document (a List, and a bare sequence as genlogs writes), per
+// byte of input: peak-heap-B/in-B is the largest heap the run reached above
+// what was live before it (at the default GOGC, so up to twice what is live
+// then, the input included), peak-live-B/in-B the most the garbage
+// collector found live, alloc-B/in-B all it allocated. The heap is sampled
+// every millisecond.
+func BenchmarkStreamYAMLMemory(b *testing.B) {
+	for _, list := range []bool{true, false} {
+		b.Run(fmt.Sprintf("list=%v", list), func(b *testing.B) {
+			data := kubeListYAML(40<<20, list)
+			r := mustNew(b, Options{})
+			b.SetBytes(int64(len(data)))
+			var peak heapSample
+			var alloc uint64
+			for b.Loop() {
+				b.StopTimer()
+				runtime.GC()
+				base := readHeap()
+				var before runtime.MemStats
+				runtime.ReadMemStats(&before)
+				done := make(chan heapSample)
+				go func() { done <- samplePeak(base) }()
+				b.StartTimer()
+				if _, err := r.Stream(io.Discard, bytes.NewReader(data), "kube/pods.yaml"); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				var after runtime.MemStats
+				runtime.ReadMemStats(&after)
+				stopSampling <- struct{}{}
+				p := <-done
+				peak.objects = max(peak.objects, p.objects-base.objects)
+				peak.live = max(peak.live, p.live-base.live)
+				alloc += after.TotalAlloc - before.TotalAlloc
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(peak.objects)/float64(len(data)), "peak-heap-B/in-B")
+			b.ReportMetric(float64(peak.live)/float64(len(data)), "peak-live-B/in-B")
+			b.ReportMetric(float64(alloc)/float64(b.N)/float64(len(data)), "alloc-B/in-B")
+		})
+	}
+}
+
+var stopSampling = make(chan struct{})
+
+// heapSample is the heap's size and what the last garbage collection found live.
+type heapSample struct{ objects, live uint64 }
+
+func readHeap() heapSample {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	return heapSample{s[0].Value.Uint64(), s[1].Value.Uint64()}
+}
+
+// samplePeak returns the largest heap seen until stopSampling.
+func samplePeak(peak heapSample) heapSample {
+	t := time.NewTicker(time.Millisecond)
+	defer t.Stop()
+	for {
+		h := readHeap()
+		peak = heapSample{max(peak.objects, h.objects), max(peak.live, h.live)}
+		select {
+		case <-stopSampling:
+			return peak
+		case <-t.C:
+		}
+	}
 }

@@ -53,11 +53,15 @@ func (r *Redactor) Stream(w io.Writer, rd io.Reader, name string) (Counts, error
 	br := bufio.NewReaderSize(rd, 64<<10)
 	head, _ := br.Peek(4096)
 	var err error
+	var size int64 // files, sections of them and in-memory readers know theirs
+	if s, ok := rd.(interface{ Size() int64 }); ok {
+		size = s.Size()
+	}
 	switch detect(name, head) {
 	case fmtYAML:
-		err = r.streamYAML(w, br, c)
+		err = r.streamYAML(w, br, size, c)
 	case fmtJSON:
-		err = r.streamJSON(w, br, c)
+		err = r.streamJSON(w, br, size, c)
 	default:
 		err = r.streamText(w, br, c, allRules)
 	}

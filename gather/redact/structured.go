@@ -346,24 +346,39 @@ func (r *Redactor) redactString(s string, c Counts) (string, bool) {
 }
 
 // readUpTo reads all of br if it fits in limit; big reports that it did not.
-func readUpTo(br *bufio.Reader, limit int64) (buf []byte, big bool, err error) {
-	buf, err = io.ReadAll(io.LimitReader(br, limit+1))
-	return buf, int64(len(buf)) > limit, err
+// size is the input's size if known (0 if not): reading into a buffer of
+// that size saves growing one, which at its peak holds a document twice.
+func readUpTo(br *bufio.Reader, limit, size int64) (buf []byte, big bool, err error) {
+	var b bytes.Buffer
+	if size > 0 && size <= limit {
+		b.Grow(int(size) + bytes.MinRead)
+	}
+	_, err = b.ReadFrom(io.LimitReader(br, limit+1))
+	return b.Bytes(), int64(b.Len()) > limit, err
 }
 
 const structTriggers = secretWords | tPrivate | tEyJ | tAWS | tK10 | tURL | tAIza | tVend | tB64PEM | tHook
 
 // streamYAML redacts a (multi-document) YAML stream by structure, falling back
 // to text rules when it is too big or does not parse.
-func (r *Redactor) streamYAML(w io.Writer, br *bufio.Reader, c Counts) error {
-	buf, big, err := readUpTo(br, maxDoc)
+func (r *Redactor) streamYAML(w io.Writer, br *bufio.Reader, size int64, c Counts) error {
+	buf, big, err := readUpTo(br, maxDoc, size)
 	if err != nil {
 		return err
 	}
 	if big {
 		return r.streamText(w, bufio.NewReader(io.MultiReader(bytes.NewReader(buf), br)), c, allRules)
 	}
-	out, ok := r.redactYAML(buf, c)
+	if !r.obf.active() { // obfuscation rules see more than the prefilters do
+		if edits, ok := r.yamlEdits(buf, c); ok {
+			bw := bufio.NewWriterSize(w, 64<<10)
+			if err := yamlfast.Apply(bw, buf, edits); err != nil {
+				return err
+			}
+			return bw.Flush()
+		}
+	}
+	out, ok := r.redactYAMLTree(buf, c)
 	if !ok {
 		return r.streamText(w, bufio.NewReader(bytes.NewReader(buf)), c, allRules)
 	}
@@ -372,7 +387,7 @@ func (r *Redactor) streamYAML(w io.Writer, br *bufio.Reader, c Counts) error {
 }
 
 func (r *Redactor) redactYAML(buf []byte, c Counts) (out []byte, ok bool) {
-	if !r.obf.active() { // obfuscation rules see more than the prefilters do
+	if !r.obf.active() {
 		if out, ok := r.patchYAML(buf, c); ok {
 			return out, true
 		}
@@ -388,6 +403,16 @@ func (r *Redactor) patchYAML(buf []byte, c Counts) (out []byte, ok bool) {
 		c.Add(lc)
 	}
 	return out, ok
+}
+
+// yamlEdits is patchYAML as edits to buf, for a stream written straight
+// out: no copy of a large document is made.
+func (r *Redactor) yamlEdits(buf []byte, c Counts) (edits []yamlfast.Edit, ok bool) {
+	edits, changes, ok := yamlfast.Edits(buf, yamlRules{r})
+	for _, lc := range changes {
+		c.Add(lc)
+	}
+	return edits, ok
 }
 
 // yamlRules are the structure-aware rules as the YAML fast path applies them.
@@ -546,7 +571,7 @@ func writeComment(b *bytes.Buffer, c string) {
 
 // streamJSON redacts JSON: JSON lines (journalctl -o json, audit logs) line by
 // line, otherwise whole documents up to maxDoc.
-func (r *Redactor) streamJSON(w io.Writer, br *bufio.Reader, c Counts) error {
+func (r *Redactor) streamJSON(w io.Writer, br *bufio.Reader, size int64, c Counts) error {
 	head, _ := br.Peek(64 << 10)
 	first := head
 	if i := bytes.IndexByte(head, '\n'); i >= 0 {
@@ -555,7 +580,7 @@ func (r *Redactor) streamJSON(w io.Writer, br *bufio.Reader, c Counts) error {
 	if t := bytes.TrimSpace(first); len(t) > 0 && (len(first) < len(head) || len(head) < 64<<10) && jsonValid(t) {
 		return r.streamJSONLines(w, br, c)
 	}
-	buf, big, err := readUpTo(br, maxDoc)
+	buf, big, err := readUpTo(br, maxDoc, size)
 	if err != nil {
 		return err
 	}

@@ -305,3 +305,164 @@ func roundTrips(s string) (ok bool) {
 	}
 	return reflect.DeepEqual(in, back)
 }
+
+// itemsAlone redacts each item of a List or top-level sequence as a
+// document of its own, and the rest of a List as another, and puts the
+// pieces together: what redacting the whole document gives when the rules
+// need no more context than the item's.
+func itemsAlone(t *testing.T, r *Redactor, doc string) (string, Counts) {
+	t.Helper()
+	c := Counts{}
+	redact := func(s string) string {
+		out, ok := r.redactYAML([]byte(s), c)
+		if !ok {
+			t.Fatalf("does not parse:\n%s", s)
+		}
+		return string(out)
+	}
+	head, body, list := "", doc, !strings.HasPrefix(doc, "- ")
+	if list {
+		i := strings.Index(doc, "\nitems:\n") + len("\nitems:\n")
+		head, body = doc[:i], doc[i:]
+	}
+	var items []string
+	rest := false // past the items: the rest of a List
+	for l := range strings.SplitAfterSeq(body, "\n") {
+		rest = rest || !strings.HasPrefix(l, "- ") && !strings.HasPrefix(l, " ") && l != "\n"
+		switch {
+		case rest:
+			head += l
+		case strings.HasPrefix(l, "- "):
+			items = append(items, l)
+		default:
+			items[len(items)-1] += l
+		}
+	}
+	var b strings.Builder
+	for _, it := range items {
+		b.WriteString(redact(it))
+	}
+	if !list {
+		return b.String(), c
+	}
+	h := redact(head)
+	i := strings.Index(h, "\nitems:\n") + len("\nitems:\n")
+	return h[:i] + b.String() + h[i:], c
+}
+
+// slowSpy are the redaction rules reporting whether the fast parser refused
+// anything; Maybe lets everything through to the parser.
+type slowSpy struct {
+	yamlRules
+	slow *bool
+}
+
+func (s slowSpy) Slow(doc []byte) ([]byte, Counts, bool) {
+	*s.slow = true
+	return s.yamlRules.Slow(doc)
+}
+
+func (slowSpy) Maybe([]byte) bool { return true }
+
+// asItems makes a YAML document (a mapping) one item of a sequence.
+func asItems(doc string) string {
+	return "- " + strings.ReplaceAll(strings.TrimSuffix(doc, "\n"), "\n", "\n  ") + "\n"
+}
+
+// A large List or top-level sequence is redacted item by item with the
+// output, byte for byte, and counts of redacting it whole: items of
+// kubectl Lists (Secrets, ConfigMaps holding config files, Pods with secret
+// env values and flags), flow-style items, every YAML document of the
+// corpus as an item, and items outside the fast subset (comments, anchors),
+// which take yaml.v3 alone in a List and send a top-level sequence to
+// yaml.v3 whole. Multi-document streams too.
+func TestYAMLItemsMatchWholeDocument(t *testing.T) {
+	r := mustNew(t, Options{})
+	var corpusItems []string
+	filepath.WalkDir(corpus, func(p string, d os.DirEntry, err error) error {
+		if err == nil && filepath.Ext(p) == ".yaml" {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for doc := range strings.SplitSeq(string(b), "---\n") {
+				if strings.TrimSpace(doc) != "" {
+					corpusItems = append(corpusItems, asItems(doc))
+				}
+			}
+		}
+		return err
+	})
+	if len(corpusItems) < 10 {
+		t.Fatalf("only %d corpus documents", len(corpusItems))
+	}
+	repeat := func(size int, items ...string) string {
+		var b strings.Builder
+		for i := 0; b.Len() < size; i++ {
+			b.WriteString(items[i%len(items)])
+		}
+		return b.String()
+	}
+	asList := func(items string) string {
+		return "apiVersion: v1\nitems:\n" + items + "kind: List\nmetadata:\n  resourceVersion: \"\"\n  token: HeadTok123456789\n"
+	}
+	flow := "- {apiVersion: v1, kind: Secret, data: {token: VG9rMTIzNDU2Nzg5MGFiYw==}, metadata: {name: s}}\n"
+	odd := []string{
+		"- kind: Secret # a comment\n  data:\n    token: VG9rMTIzNDU2Nzg5MGFiYw==\n",
+		"- kind: Pod\n  metadata: &m\n    name: anchored\n  spec:\n    password: AnchorPw123456\n  copy: *m\n",
+	}
+	docs := map[string]string{
+		"kubectl List":            string(kubeListYAML(300<<10, true)),
+		"kubectl List, parallel":  string(kubeListYAML(1200<<10, true)),
+		"sequence":                string(kubeListYAML(300<<10, false)),
+		"sequence, parallel":      string(kubeListYAML(1200<<10, false)),
+		"flow-style items":        repeat(100<<10, flow, asItems(patchCases["kubeconfig"])),
+		"corpus as a sequence":    repeat(300<<10, corpusItems...),
+		"corpus as a List":        asList(repeat(300<<10, corpusItems...)),
+		"List with odd items":     asList(repeat(200<<10, append(corpusItems[:3:3], odd...)...)),
+		"sequence with a comment": repeat(200<<10, odd[0], flow),
+		"sequence with an anchor": repeat(1200<<10, flow, flow, odd[1]),
+		"sequence of patch cases": repeat(100<<10, asItems(patchCases["secret and last-applied"]), asItems(patchCases["scalar styles"])),
+		"List of fallback cases":  asList(repeat(100<<10, asItems(fallbackCases["comment"]), asItems(fallbackCases["folded"]))),
+	}
+	for name, doc := range docs {
+		t.Run(name, func(t *testing.T) {
+			got, c := r.Bytes([]byte(doc), "kube/x.yaml")
+			var want string
+			wc := Counts{}
+			slow := false
+			yamlfast.Patch([]byte(doc), slowSpy{yamlRules{r}, &slow})
+			if slow && !strings.HasPrefix(doc, "apiVersion") {
+				out, ok := r.redactYAMLTree([]byte(doc), wc) // the whole document on yaml.v3
+				if !ok {
+					t.Fatal("yaml.v3 failed")
+				}
+				want = string(out)
+			} else {
+				want, wc = itemsAlone(t, r, doc)
+			}
+			if string(got) != want {
+				i := 0
+				for i < min(len(got), len(want)) && got[i] == want[i] {
+					i++
+				}
+				t.Fatalf("output differs from byte %d:\nitem by item: %.300q\nwhole:        %.300q", i, got[i:], want[i:])
+			}
+			if !reflect.DeepEqual(c, wc) {
+				t.Errorf("counts differ: item by item %v, whole %v", c, wc)
+			}
+			if c.Total() == 0 {
+				t.Error("nothing redacted")
+			}
+		})
+	}
+	// Streams of several such documents: each is redacted as it is alone.
+	for _, pair := range [][2]string{{docs["kubectl List"], docs["sequence"]}, {docs["sequence with a comment"], docs["corpus as a List"]}} {
+		got, _ := r.Bytes([]byte(pair[0]+"---\n"+pair[1]), "kube/x.yaml")
+		a, _ := r.Bytes([]byte(pair[0]), "kube/x.yaml")
+		b, _ := r.Bytes([]byte(pair[1]), "kube/x.yaml")
+		if string(got) != string(a)+"---\n"+string(b) {
+			t.Errorf("a stream of two documents differs from the two alone")
+		}
+	}
+}

@@ -103,13 +103,16 @@ func (u *uploadSpans) start(req *http.Request) attempt {
 func (u *uploadSpans) done(a attempt, resp *http.Response, err error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if err == nil {
-		if a.span != nil {
-			a.span.SetAttributes(attribute.Int("http.response.status_code", status(resp)))
-		}
+	var code []attribute.KeyValue // none without an answer
+	if resp != nil {
+		code = append(code, attribute.Int("http.response.status_code", status(resp)))
 		if resp.StatusCode >= 400 {
 			err = fmt.Errorf("HTTP %s", resp.Status)
 		}
+	}
+	if a.span != nil && a.span != u.chunk {
+		a.span.SetAttributes(code...)
+		tracing.End(a.span, err)
 	}
 	owner := trace.SpanFromContext(u.ctx)
 	if a.chunk {
@@ -119,11 +122,10 @@ func (u *uploadSpans) done(a attempt, resp *http.Response, err error) {
 	if err != nil {
 		owner.AddEvent("attempt failed", trace.WithAttributes(
 			attribute.Int("attempt", a.n), attribute.String("error.type", errorType(resp, err))))
+		return
 	}
-	if a.span != nil && a.span != u.chunk {
-		tracing.End(a.span, err)
-	}
-	if a.chunk && err == nil {
+	if a.chunk {
+		u.chunk.SetAttributes(code...)
 		u.chunk.End()
 		u.chunk = nil
 	}
@@ -173,7 +175,7 @@ func errorType(resp *http.Response, err error) string {
 		return "timeout"
 	case errors.As(err, &errno):
 		return errno.Error()
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
 		return "connection closed"
 	}
 	return fmt.Sprintf("%T", err)

@@ -74,9 +74,11 @@ func TestChunksAreSpans(t *testing.T) {
 
 // refuseOnce answers 503 to the first request of each kind in refuse
 // ("session" for the request that opens an upload, or a chunk's first
-// byte) and passes everything else to next.
+// byte), or closes its connection if cut is set, and passes everything else
+// to next.
 type refuseOnce struct {
 	next http.Handler
+	cut  bool
 
 	mu     sync.Mutex
 	refuse []string
@@ -97,6 +99,13 @@ func (p *refuseOnce) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.mu.Unlock()
 	if i < 0 {
 		p.next.ServeHTTP(w, r)
+		return
+	}
+	if p.cut {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			conn.Close()
+		}
 		return
 	}
 	io.Copy(io.Discard, r.Body)
@@ -135,8 +144,13 @@ func TestRetriesAreSpans(t *testing.T) {
 			}
 		}
 		switch paths[i] {
-		case upload, upload + " > chunk 2":
+		case upload:
 			wantRefusal(t, sp)
+		case upload + " > chunk 2":
+			wantRefusal(t, sp)
+			if a := attrs(sp); a["attempts"].AsInt64() != 2 || a["http.response.status_code"].AsInt64() != 308 {
+				t.Errorf("%s: %d attempts, accepted with %d; want 2, 308", paths[i], a["attempts"].AsInt64(), a["http.response.status_code"].AsInt64())
+			}
 		case upload + " > chunk 1", upload + " > chunk 3":
 			if n := attrs(sp)["attempts"].AsInt64(); n != 1 {
 				t.Errorf("%s took %d attempts, want 1", paths[i], n)
@@ -154,6 +168,36 @@ func TestRetriesAreSpans(t *testing.T) {
 	defer rc.Close()
 	if got, _ := io.ReadAll(rc); !bytes.Equal(got, data) {
 		t.Fatalf("the retried upload stored %d bytes that differ from the %d sent", len(got), len(data))
+	}
+}
+
+// A connection cut before the answer is retried too; the event says what
+// became of it.
+func TestCutConnectionIsRetrySpan(t *testing.T) {
+	srv := gstest.Start(t, "dumps")
+	p := &refuseOnce{next: proxyTo(t, srv, func(*http.Request) {}), cut: true, refuse: []string{fmt.Sprint(256 << 10)}}
+	serveAsEmulator(t, p)
+	s := open(t, "gs://dumps")
+	s.ChunkSize = 256 << 10
+	ctx, rec, root := tracingtest.Start("run")
+	if err := s.Put(ctx, "u/dump.tar.zst.age", bytes.NewReader(bytes.Repeat([]byte{7}, threeChunks))); err != nil {
+		t.Fatalf("Put: %v", err)
+	}
+	root.End()
+	paths := tracingtest.Paths(rec.Ended())
+	if !slices.Contains(paths, "run > chunk 2 > retry") {
+		t.Fatalf("no retry span of chunk 2; spans:\n%s", strings.Join(paths, "\n"))
+	}
+	for _, sp := range rec.Ended() {
+		if sp.Name() != "chunk 2" {
+			continue
+		}
+		// Whether the client was still sending or already waiting for
+		// the answer decides which.
+		cut := []string{"connection reset by peer", "broken pipe", "connection closed"}
+		if ev := sp.Events(); len(ev) != 1 || !slices.Contains(cut, byKey(ev[0].Attributes)["error.type"].AsString()) {
+			t.Errorf("chunk 2: events %v, want one failed attempt whose error.type is one of %q", ev, cut)
+		}
 	}
 }
 

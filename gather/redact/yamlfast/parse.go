@@ -90,10 +90,15 @@ func (p *parser) parse(src []byte) (root *yaml.Node, scalars []scalarAt, err err
 	return p.newNode(yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{n}}), p.scalars, nil
 }
 
-// newNode allocates from a slab: a List has millions of nodes.
+// newNode allocates from a slab: a List has millions of nodes. The first
+// slab fits a small document (a ConfigMap's embedded file, a List item).
 func (p *parser) newNode(n yaml.Node) *yaml.Node {
 	if len(p.nodes) == cap(p.nodes) {
-		p.nodes = make([]yaml.Node, 0, 1024)
+		size := 1024
+		if cap(p.nodes) == 0 {
+			size = min(size, len(p.src)/16+8)
+		}
+		p.nodes = make([]yaml.Node, 0, size)
 	}
 	p.nodes = append(p.nodes, n)
 	return &p.nodes[len(p.nodes)-1]
@@ -103,7 +108,11 @@ func (p *parser) newNode(n yaml.Node) *yaml.Node {
 func (p *parser) children(mark int) []*yaml.Node {
 	k := p.stack[mark:]
 	if len(p.kids)+len(k) > cap(p.kids) {
-		p.kids = make([]*yaml.Node, 0, max(4096, len(k)))
+		size := 4096
+		if cap(p.kids) == 0 {
+			size = min(size, len(p.src)/8+8)
+		}
+		p.kids = make([]*yaml.Node, 0, max(size, len(k)))
 	}
 	i := len(p.kids)
 	p.kids = append(p.kids, k...)

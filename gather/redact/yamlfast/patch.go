@@ -1,20 +1,28 @@
 // Package yamlfast redacts block-style YAML, the subset kubectl, tctl and
 // most tools write, at close to copying speed: a fast parser builds the same
 // yaml.v3 node tree as yaml.v3 for each document (or each item of a large
-// List, on several CPUs), the caller's Rules change scalar values in the
-// tree, and the changed values are patched into the original text, so that
-// everything else keeps its layout. A document outside the subset goes to
-// the Rules' own yaml.v3 path.
+// List or top-level sequence, on several CPUs, so that the trees in memory
+// are an item's, not a whole document's), the caller's Rules change scalar
+// values in the tree, and the changed values are patched into the original
+// text, so that everything else keeps its layout. A document outside the
+// subset goes to the Rules' own yaml.v3 path.
 //
 //	out, changes, ok := yamlfast.Patch(buf, rules)
 //
+// or, to write a large stream out without a patched copy of it,
+//
+//	edits, changes, ok := yamlfast.Edits(buf, rules)
+//	err := yamlfast.Apply(w, buf, edits)
+//
 // Patch is about fourteen times faster than decoding and re-encoding with
-// yaml.v3; its fuzz test checks that it gives the same values as the yaml.v3
-// path wherever it takes a document.
+// yaml.v3; its fuzz tests check that it gives the same values as the yaml.v3
+// path wherever it takes a document, and the same bytes item by item as
+// whole.
 package yamlfast
 
 import (
 	"bytes"
+	"io"
 	"runtime"
 	"slices"
 	"strings"
@@ -44,33 +52,67 @@ type Rules[C any] interface {
 // text, anything else goes to Slow. It returns the new stream and the
 // changes it used; ok is false when a document does not parse at all.
 func Patch[C any](buf []byte, rules Rules[C]) (out []byte, changes []C, ok bool) {
+	edits, changes, ok := Edits(buf, rules)
+	if !ok {
+		return nil, nil, false
+	}
+	if len(edits) == 0 {
+		return buf, nil, true
+	}
+	var b bytes.Buffer
+	b.Grow(len(buf) + len(buf)/8)
+	Apply(&b, buf, edits) // a bytes.Buffer does not fail
+	return b.Bytes(), changes, true
+}
+
+// An Edit replaces buf[Start:End] with New.
+type Edit struct {
+	Start, End int
+	New        []byte
+}
+
+// Edits is Patch without the copy: it returns what Patch would change in
+// buf, in order, for Apply to write. A large List or top-level sequence is
+// parsed one item at a time, so memory stays that of buf and one item's
+// tree per CPU, not a tree of the whole document.
+func Edits[C any](buf []byte, rules Rules[C]) (edits []Edit, changes []C, ok bool) {
 	docs, ok := splitDocs(buf)
 	if !ok {
 		return nil, nil, false
 	}
-	var b []byte
-	last := 0
 	for _, d := range docs {
-		doc := buf[d[0]:d[1]]
-		rep, cs, ok := patchDoc(doc, rules)
+		es, cs, ok := patchDoc(buf[d[0]:d[1]], rules)
 		if !ok {
 			return nil, nil, false
 		}
-		if rep == nil {
-			continue
+		for i := range es {
+			es[i].Start += d[0]
+			es[i].End += d[0]
+		}
+		if edits == nil {
+			edits = es // a List's edits are many: not copied again
+		} else {
+			edits = append(edits, es...)
 		}
 		changes = append(changes, cs...)
-		if b == nil {
-			b = make([]byte, 0, len(buf)+len(buf)/8)
+	}
+	return edits, changes, true
+}
+
+// Apply writes buf with edits (from Edits on buf) to w.
+func Apply(w io.Writer, buf []byte, edits []Edit) error {
+	last := 0
+	for _, e := range edits {
+		if _, err := w.Write(buf[last:e.Start]); err != nil {
+			return err
 		}
-		b = append(b, buf[last:d[0]]...)
-		b = append(b, rep...)
-		last = d[1]
+		if _, err := w.Write(e.New); err != nil {
+			return err
+		}
+		last = e.End
 	}
-	if b == nil {
-		return buf, nil, true
-	}
-	return append(b, buf[last:]...), changes, true
+	_, err := w.Write(buf[last:])
+	return err
 }
 
 // splitDocs returns the spans of the documents between "---" lines.
@@ -102,89 +144,96 @@ func splitDocs(buf []byte) (docs [][2]int, ok bool) {
 	return append(docs, [2]int{start, len(buf)}), true
 }
 
-// patchDoc patches one document. rep is nil when nothing changed.
-func patchDoc[C any](doc []byte, rules Rules[C]) (rep []byte, changes []C, ok bool) {
+// patchDoc patches one document; edits are offsets in doc.
+func patchDoc[C any](doc []byte, rules Rules[C]) (edits []Edit, changes []C, ok bool) {
 	if len(doc) >= splitList {
-		if rep, cs, ok := patchList(doc, rules); ok {
-			return rep, cs, true // each item was checked by Maybe on its own
+		if edits, cs, ok := patchList(doc, rules); ok {
+			return edits, cs, true
 		}
 	}
+	return patchWhole(doc, rules)
+}
+
+// patchWhole patches a document in one piece.
+func patchWhole[C any](doc []byte, rules Rules[C]) (edits []Edit, changes []C, ok bool) {
 	if !rules.Maybe(doc) {
 		return nil, nil, true
 	}
-	rep, _, c, changed, ok := patchFast(&parser{}, nil, doc, 0, rules, false)
+	edits, c, changed, ok := patchFast(&parser{}, doc, rules, false)
 	switch {
 	case !ok:
 		rep, c, ok := rules.Slow(doc)
 		if !ok || rep == nil {
 			return nil, nil, ok
 		}
-		return rep, []C{c}, true
+		return []Edit{{0, len(doc), rep}}, []C{c}, true
 	case !changed:
 		return nil, nil, true
 	}
-	return rep, []C{c}, true
+	return edits, []C{c}, true
 }
 
-// patchFast appends doc, patched with the fast parser, to dst; ok is false
-// if doc is outside its subset (or, with item, is not one mapping in a
-// sequence), and then dst is returned as it was. split is an offset in doc at
-// a line start; newSplit is where it ends up in the output.
-func patchFast[C any](p *parser, dst, doc []byte, split int, rules Rules[C], item bool) (out []byte, newSplit int, c C, changed, ok bool) {
+// patchFast parses doc with the fast parser, applies rules and returns the
+// changed scalars as edits (offsets in doc); ok is false if doc is outside
+// its subset (or, with item, is not one mapping in a sequence).
+func patchFast[C any](p *parser, doc []byte, rules Rules[C], item bool) (edits []Edit, c C, changed, ok bool) {
 	root, scalars, err := p.parse(doc)
 	if err != nil {
-		return dst, 0, c, false, false
+		return nil, c, false, false
 	}
-	if root != nil && item && (root.Content[0].Kind != yaml.SequenceNode || len(root.Content[0].Content) != 1 ||
-		root.Content[0].Content[0].Kind != yaml.MappingNode) {
-		return dst, 0, c, false, false
+	if item && !oneMapping(root) {
+		return nil, c, false, false
 	}
 	if root != nil {
 		c, changed = rules.Rewrite(root)
 	}
 	if !changed {
-		return append(dst, doc...), split, c, false, true
+		return nil, c, false, true
 	}
-	var todo []scalarAt
+	var arena []byte // one allocation for the new texts of a document
 	for _, s := range scalars {
 		if s.n.Value != s.value {
 			if s.s < 0 {
-				return dst, 0, c, false, false
+				return nil, c, false, false
 			}
-			todo = append(todo, s)
+			at := len(arena)
+			arena = appendScalar(arena, s)
+			edits = append(edits, Edit{s.s, s.e, arena[at:len(arena):len(arena)]})
 		}
 	}
-	slices.SortFunc(todo, func(a, b scalarAt) int { return a.s - b.s })
-	out = dst
-	start := len(dst)
-	last := 0
-	newSplit = split
-	for _, s := range todo {
-		out = append(out, doc[last:s.s]...)
-		out = appendScalar(out, s)
-		if s.s < split {
-			newSplit = len(out) - start + (split - s.e)
-		}
-		last = s.e
-	}
-	return append(out, doc[last:]...), newSplit, c, true, true
+	slices.SortFunc(edits, func(a, b Edit) int { return a.Start - b.Start })
+	return edits, c, true, true
 }
 
-// splitList is the size from which a kubectl List is patched item by item.
+// splitList is the size from which a List or a top-level sequence is
+// patched item by item.
 const splitList = 64 << 10
 
-// patchList patches a document with a root "items:" sequence one item at a
-// time, which bounds memory and lets one odd item take the yaml.v3 path
-// alone. Rules must treat every element under "items" alike, whatever the
-// rest of the document says, so that this changes nothing but speed.
-func patchList[C any](doc []byte, rules Rules[C]) (rep []byte, changes []C, ok bool) {
-	i := bytes.Index(doc, []byte("\nitems:\n"))
-	if i < 0 {
-		return nil, nil, false
+// patchList patches a document that is a kubectl List (a root "items:"
+// sequence with its dashes in column 0) or a top-level sequence one item
+// at a time, which bounds memory to an item's tree. Rules must treat every
+// element of the sequence alike, whatever the rest of the document says,
+// so that this changes nothing but speed and memory.
+//
+// A List item outside the fast subset takes the yaml.v3 path alone, and
+// one Maybe rejects is not parsed. A top-level sequence gives exactly what
+// the whole document would: every item is parsed and rewritten, and an item
+// outside the fast subset sends the whole document to Slow (ok false).
+func patchList[C any](doc []byte, rules Rules[C]) (edits []Edit, changes []C, ok bool) {
+	start := 0
+	list := !bytes.HasPrefix(doc, []byte("- ")) && !bytes.HasPrefix(doc, []byte("-\n"))
+	if !list && !rules.Maybe(doc) {
+		return nil, nil, true
 	}
-	start := i + len("\nitems:\n")
-	if start >= len(doc) || doc[start] != '-' {
-		return nil, nil, false // kubectl puts the dashes in column 0
+	if list {
+		i := bytes.Index(doc, []byte("\nitems:\n"))
+		if i < 0 {
+			return nil, nil, false
+		}
+		start = i + len("\nitems:\n")
+		if start >= len(doc) || doc[start] != '-' {
+			return nil, nil, false // kubectl puts the dashes in column 0
+		}
 	}
 	// Items start at "- " in column 0 and end at the next line in column 0 that is not a dash.
 	var items []int
@@ -205,25 +254,41 @@ func patchList[C any](doc []byte, rules Rules[C]) (rep []byte, changes []C, ok b
 		at = e
 	}
 	items = append(items, end)
+	if !list && end != len(doc) {
+		return nil, nil, false // more after the sequence: not YAML, yaml.v3 says why
+	}
 
-	head := make([]byte, 0, start+len(doc)-end)
-	head = append(append(head, doc[:start]...), doc[end:]...)
-	hrep, split, hc, hchanged, ok := patchFast(&parser{}, nil, head, start, rules, false)
-	if !ok {
-		return nil, nil, false
+	var hchanged bool
+	if list {
+		head := make([]byte, 0, start+len(doc)-end)
+		head = append(append(head, doc[:start]...), doc[end:]...)
+		var hc C
+		var hedits []Edit
+		hedits, hc, hchanged, ok = patchFast(&parser{}, head, rules, false)
+		if !ok {
+			return nil, nil, false
+		}
+		if hchanged {
+			changes = append(changes, hc)
+		}
+		for _, e := range hedits {
+			if e.Start >= start { // in the part after the items
+				e.Start, e.End = e.Start+end-start, e.End+end-start
+			}
+			edits = append(edits, e)
+		}
 	}
-	// Big Lists are cut into one run of items per CPU; the result does not depend on order.
-	runs := 1
-	if len(doc) >= parallelList {
-		runs = min(runtime.GOMAXPROCS(0), maxListWorkers, len(items)-1)
+	if !list {
+		// Rewriting has effects (a redactor records what it replaced), so every
+		// item is parsed before any is rewritten: one outside the fast subset
+		// sends the document to Slow untouched, as it would unsplit.
+		for _, pt := range inParts(doc, items, func(its []int) listPart[C] { return checkItems[C](doc, its) }) {
+			if !pt.ok {
+				return nil, nil, false
+			}
+		}
 	}
-	parts := make([]listPart[C], runs)
-	var wg sync.WaitGroup
-	for w := range parts {
-		from, to := (len(items)-1)*w/runs, (len(items)-1)*(w+1)/runs
-		wg.Go(func() { parts[w] = patchItems(doc, items[from:to+1], rules) })
-	}
-	wg.Wait()
+	parts := inParts(doc, items, func(its []int) listPart[C] { return patchItems(doc, its, rules, list) })
 	changed := hchanged
 	for _, pt := range parts {
 		if !pt.ok {
@@ -234,18 +299,21 @@ func patchList[C any](doc []byte, rules Rules[C]) (rep []byte, changes []C, ok b
 	if !changed {
 		return nil, nil, true
 	}
-	if hchanged {
-		changes = append(changes, hc)
+	// The head's edits before the items, the items' edits, the head's edits after them.
+	n, total := 0, len(edits)
+	for n < len(edits) && edits[n].Start < start {
+		n++
 	}
 	for _, pt := range parts {
+		total += len(pt.edits)
+	}
+	out := make([]Edit, 0, total)
+	out = append(out, edits[:n]...)
+	for _, pt := range parts {
+		out = append(out, pt.edits...)
 		changes = append(changes, pt.changes...)
 	}
-	b := make([]byte, 0, len(doc)+len(doc)/8)
-	b = append(b, hrep[:split]...)
-	for _, pt := range parts {
-		b = append(b, pt.out...)
-	}
-	return append(b, hrep[split:]...), changes, true
+	return append(out, edits[n:]...), changes, true
 }
 
 // parallelList is the List size from which items are patched on several CPUs.
@@ -254,43 +322,78 @@ const (
 	maxListWorkers = 4
 )
 
+// inParts runs f over the items, cut into one run of items per CPU for a
+// big document; the result does not depend on order.
+func inParts[C any](doc []byte, items []int, f func(items []int) listPart[C]) []listPart[C] {
+	runs := 1
+	if len(doc) >= parallelList {
+		runs = min(runtime.GOMAXPROCS(0), maxListWorkers, len(items)-1)
+	}
+	parts := make([]listPart[C], runs)
+	var wg sync.WaitGroup
+	for w := range parts {
+		from, to := (len(items)-1)*w/runs, (len(items)-1)*(w+1)/runs
+		wg.Go(func() { parts[w] = f(items[from : to+1]) })
+	}
+	wg.Wait()
+	return parts
+}
+
 type listPart[C any] struct {
-	out     []byte
+	edits   []Edit
 	changes []C
 	ok      bool
 }
 
-// patchItems patches the List items that start at the offsets in items
-// (the last offset ends the last item).
-func patchItems[C any](doc []byte, items []int, rules Rules[C]) listPart[C] {
+// patchItems patches the items that start at the offsets in items (the
+// last offset ends the last item); list items are checked by Maybe and may
+// take the yaml.v3 path one by one (see patchList).
+func patchItems[C any](doc []byte, items []int, rules Rules[C], list bool) listPart[C] {
 	pt := listPart[C]{ok: true}
 	p := &parser{}
-	b := make([]byte, 0, items[len(items)-1]-items[0]+(items[len(items)-1]-items[0])/8)
 	for k := 0; k+1 < len(items); k++ {
 		chunk := doc[items[k]:items[k+1]]
-		if !rules.Maybe(chunk) {
-			b = append(b, chunk...)
+		if list && !rules.Maybe(chunk) {
 			continue
 		}
-		var c C
-		var changed, ok bool
-		if b, _, c, changed, ok = patchFast(p, b, chunk, 0, rules, true); !ok {
+		edits, c, changed, ok := patchFast(p, chunk, rules, true)
+		if !ok {
 			var irep []byte
-			irep, c, ok = slowItem(chunk, rules)
-			if !ok {
+			if !list {
 				return listPart[C]{}
 			}
-			if changed = irep != nil; !changed {
-				irep = chunk
+			if irep, c, ok = slowItem(chunk, rules); !ok {
+				return listPart[C]{}
 			}
-			b = append(b, irep...)
+			if changed = irep != nil; changed {
+				edits = []Edit{{0, len(chunk), irep}}
+			}
 		}
 		if changed {
+			for _, e := range edits {
+				pt.edits = append(pt.edits, Edit{e.Start + items[k], e.End + items[k], e.New})
+			}
 			pt.changes = append(pt.changes, c)
 		}
 	}
-	pt.out = b
 	return pt
+}
+
+// checkItems reports whether all the items are single mappings in the fast subset.
+func checkItems[C any](doc []byte, items []int) listPart[C] {
+	p := &parser{}
+	for k := 0; k+1 < len(items); k++ {
+		if root, _, err := p.parse(doc[items[k]:items[k+1]]); err != nil || !oneMapping(root) {
+			return listPart[C]{}
+		}
+	}
+	return listPart[C]{ok: true}
+}
+
+// oneMapping reports a document (possibly empty) that is a sequence of one mapping: a List item.
+func oneMapping(root *yaml.Node) bool {
+	return root == nil || root.Content[0].Kind == yaml.SequenceNode && len(root.Content[0].Content) == 1 &&
+		root.Content[0].Content[0].Kind == yaml.MappingNode
 }
 
 // slowItem is the yaml.v3 path for one List item ("- ..." in column 0).

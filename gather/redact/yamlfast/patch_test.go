@@ -38,7 +38,10 @@ func mark(n *yaml.Node) int {
 }
 
 // Slow is the reference: decode with yaml.v3, mark, encode.
-func (markRules) Slow(doc []byte) ([]byte, int, bool) {
+func (markRules) Slow(doc []byte) ([]byte, int, bool) { return slowMark(doc, mark) }
+
+// slowMark decodes doc with yaml.v3, marks it and encodes it if anything changed.
+func slowMark(doc []byte, mark func(*yaml.Node) int) ([]byte, int, bool) {
 	docs, err := decodeNodes(doc)
 	if err != nil {
 		return nil, 0, false
