@@ -277,8 +277,7 @@ func patchList[C any](doc []byte, rules Rules[C]) (edits []Edit, changes []C, ok
 			}
 			edits = append(edits, e)
 		}
-	}
-	if !list {
+	} else {
 		// Rewriting has effects (a redactor records what it replaced), so every
 		// item is parsed before any is rewritten: one outside the fast subset
 		// sends the document to Slow untouched, as it would unsplit.
