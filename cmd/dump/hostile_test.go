@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -159,12 +158,13 @@ func TestDecryptFloodIsBounded(t *testing.T) {
 	out := t.TempDir()
 	cmd := exec.Command(dumpBin, "decrypt", "-q", "--file", payload, "--key", key, "--out", out)
 	cmd.Env = baseEnv(t)
+	peakRSS := measurePeakRSS(t, cmd)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("decrypt: %v\n%s", err, stderr.String())
 	}
-	rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss * 1024
+	rss := peakRSS()
 	t.Logf("stderr %d bytes, peak RSS %d MiB", stderr.Len(), rss>>20)
 	if stderr.Len() > 64<<10 {
 		t.Errorf("decrypt -q wrote %d bytes to stderr, want at most 64 KiB", stderr.Len())

@@ -76,6 +76,35 @@ func runDump(t testing.TB, dir string, env []string, args ...string) result {
 	return r
 }
 
+// measurePeakRSS runs cmd under /usr/bin/time and returns a function that
+// reads its peak RSS in bytes once it has run. The child's own rusage will not
+// do: Go starts children sharing its memory until exec (CLONE_VM), and the
+// kernel counts the test binary's peak into the child's ru_maxrss.
+func measurePeakRSS(t testing.TB, cmd *exec.Cmd) func() int64 {
+	t.Helper()
+	const timeBin = "/usr/bin/time" // Debian's time package; .ci/run installs it
+	if _, err := os.Stat(timeBin); err != nil {
+		t.Fatalf("measuring a peak RSS needs %s: apt-get install time", timeBin)
+	}
+	out := filepath.Join(t.TempDir(), "maxrss")
+	cmd.Args = append([]string{timeBin, "-f", "%M", "-o", out}, cmd.Args...)
+	cmd.Path = timeBin
+	return func() int64 {
+		t.Helper()
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// time writes "Command exited with non-zero status N" first when it did.
+		fields := strings.Fields(string(b))
+		kib, err := strconv.ParseInt(fields[len(fields)-1], 10, 64)
+		if err != nil {
+			t.Fatalf("%s: %q: %v", timeBin, b, err)
+		}
+		return kib << 10
+	}
+}
+
 // baseEnv: the fake product tools first on PATH, no user config, no cloud probes.
 func baseEnv(t testing.TB) []string {
 	root := repoRoot(t)
