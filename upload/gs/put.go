@@ -54,7 +54,7 @@ func (s *Store) put(ctx context.Context, name string, r io.Reader, size int64) (
 	if err != nil {
 		return err
 	}
-	wctx, spans := traceUpload(ctx)
+	wctx, spans := traceRequests(ctx)
 	defer func() { spans.end(err) }()
 	// Cancelling the writer's context abandons the resumable session: the
 	// object is created only when the last chunk is accepted.

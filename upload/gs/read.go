@@ -23,6 +23,7 @@ func (s *Store) GetRange(ctx context.Context, name string, offset, length int64)
 	if err != nil {
 		return nil, err
 	}
+	ctx, _ = traceRequests(ctx)
 	r, err := s.object(key, nil).NewRangeReader(ctx, offset, length)
 	if err != nil {
 		return nil, s.fail("get", key, err)
@@ -35,6 +36,7 @@ func (s *Store) Stat(ctx context.Context, name string) (upload.ObjectInfo, error
 	if err != nil {
 		return upload.ObjectInfo{}, err
 	}
+	ctx, _ = traceRequests(ctx)
 	a, err := s.object(key, nil).Attrs(ctx)
 	if err != nil {
 		return upload.ObjectInfo{}, s.fail("stat", key, err)
@@ -47,6 +49,7 @@ func (s *Store) List(ctx context.Context, prefix string) ([]upload.ObjectInfo, e
 	if err := q.SetAttrSelection([]string{"Name", "Size", "Updated"}); err != nil {
 		return nil, err
 	}
+	ctx, _ = traceRequests(ctx)
 	var out []upload.ObjectInfo
 	it := s.bucket.Retryer(retry(storage.ShouldRetry)...).Objects(ctx, q)
 	for {

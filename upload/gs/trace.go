@@ -22,42 +22,40 @@ import (
 // is a span of the caller's trace; each chunk of a resumable upload is a
 // child of it ("chunk N": offset, bytes, attempts, the status that accepted
 // it); and each request the client library repeats is a "retry" child of
-// its chunk, or of the upload for the request that opens the session or
-// sends a small object whole. Every failed attempt is also an "attempt
-// failed" event of its chunk (or upload) with its error.type: the HTTP
-// status, or what became of the connection.
+// its chunk, or of the operation for any other request (opening an upload
+// session, sending a small object whole, reads and listings). Every failed
+// attempt is also an "attempt failed" event of its chunk or operation, with
+// its error.type: the HTTP status, or what became of the connection.
 //
 // The library makes its own spans through the global OpenTelemetry provider
 // only, which dump does not set, so the transport of Open's client makes
 // these from the requests themselves: a chunk is a request with a
-// Content-Range, and a repeated request (the same range again, or a second
-// session request) is a retry. The retry policy stays the library's.
+// Content-Range, and the library numbers the attempts of each request in
+// its X-Goog-Api-Client header. The retry policy stays the library's.
 
-// uploadKey marks the context of an upload for spanTransport.
-type uploadKey struct{}
+// requestsKey marks the context of an operation for spanTransport.
+type requestsKey struct{}
 
-// uploadSpans follows the requests of one upload.
-type uploadSpans struct {
-	ctx context.Context // carries the upload's span
+// requestSpans follows the requests of one operation.
+type requestSpans struct {
+	ctx context.Context // carries the operation's span
 
 	mu       sync.Mutex
-	requests int // requests that are not chunks
 	chunks   int // chunks started
 	chunk    trace.Span
 	chunkCtx context.Context
 	offset   int64 // of chunk
-	attempts int   // of chunk
 }
 
-// traceUpload returns the context to run an upload in, whose requests
-// spanTransport turns into spans; end ends what the upload left open.
-func traceUpload(ctx context.Context) (context.Context, *uploadSpans) {
-	u := &uploadSpans{ctx: ctx}
-	return context.WithValue(ctx, uploadKey{}, u), u
+// traceRequests returns the context to run an operation in, whose requests
+// spanTransport turns into spans; end ends what an upload left open.
+func traceRequests(ctx context.Context) (context.Context, *requestSpans) {
+	u := &requestSpans{ctx: ctx}
+	return context.WithValue(ctx, requestsKey{}, u), u
 }
 
 // end ends the span of a chunk the upload gave up on.
-func (u *uploadSpans) end(err error) {
+func (u *requestSpans) end(err error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.chunk != nil {
@@ -66,41 +64,52 @@ func (u *uploadSpans) end(err error) {
 	}
 }
 
-// attempt is one request of an upload.
+// attempt is one request.
 type attempt struct {
 	n     int
 	chunk bool
-	span  trace.Span // the retry span, or the chunk's on its first attempt; nil for the first session request
+	span  trace.Span // the retry span, or the chunk's on its first attempt
 }
 
 // start begins the spans of req.
-func (u *uploadSpans) start(req *http.Request) attempt {
+func (u *requestSpans) start(req *http.Request) attempt {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	off, size, ok := chunkRange(req.Header.Get("Content-Range"))
-	if !ok {
-		u.requests++
-		a := attempt{n: u.requests}
-		if a.n > 1 {
-			_, a.span = tracing.StartRetry(u.ctx, a.n)
+	a := attempt{n: libraryAttempt(req)}
+	off, size, chunk := chunkRange(req.Header.Get("Content-Range"))
+	parent := u.ctx
+	if chunk {
+		a.chunk = true
+		if u.chunk == nil || off != u.offset {
+			u.chunks++
+			u.offset = off
+			u.chunkCtx, u.chunk = tracing.StartSpan(u.ctx, fmt.Sprintf("chunk %d", u.chunks),
+				attribute.Int("chunk", u.chunks), attribute.Int64("offset", off), attribute.Int64("bytes", size))
+			a.span = u.chunk
 		}
-		return a
+		parent = u.chunkCtx
 	}
-	if u.chunk == nil || off != u.offset {
-		u.chunks++
-		u.offset, u.attempts = off, 1
-		u.chunkCtx, u.chunk = tracing.StartSpan(u.ctx, fmt.Sprintf("chunk %d", u.chunks),
-			attribute.Int("chunk", u.chunks), attribute.Int64("offset", off), attribute.Int64("bytes", size))
-		return attempt{n: 1, chunk: true, span: u.chunk}
+	if a.n > 1 {
+		_, a.span = tracing.StartRetry(parent, a.n)
 	}
-	u.attempts++
-	a := attempt{n: u.attempts, chunk: true}
-	_, a.span = tracing.StartRetry(u.chunkCtx, a.n)
 	return a
 }
 
+// libraryAttempt reads the number the client library gives the attempt of
+// req: X-Goog-Api-Client has "gccl-attempt-count/N", 1 for the first.
+func libraryAttempt(req *http.Request) int {
+	for _, f := range strings.Fields(req.Header.Get("X-Goog-Api-Client")) {
+		if v, ok := strings.CutPrefix(f, "gccl-attempt-count/"); ok {
+			if n, err := strconv.Atoi(v); err == nil {
+				return n
+			}
+		}
+	}
+	return 1
+}
+
 // done ends the spans of attempt a, answered by resp or failed with err.
-func (u *uploadSpans) done(a attempt, resp *http.Response, err error) {
+func (u *requestSpans) done(a attempt, resp *http.Response, err error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	var code []attribute.KeyValue // none without an answer
@@ -181,11 +190,12 @@ func errorType(resp *http.Response, err error) string {
 	return fmt.Sprintf("%T", err)
 }
 
-// spanTransport makes the spans of the uploads whose requests it sends.
+// spanTransport makes the spans of the requests it sends for an operation
+// of the store.
 type spanTransport struct{ base http.RoundTripper }
 
 func (t spanTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	u, _ := req.Context().Value(uploadKey{}).(*uploadSpans)
+	u, _ := req.Context().Value(requestsKey{}).(*requestSpans)
 	if u == nil {
 		return t.base.RoundTrip(req)
 	}

@@ -73,9 +73,9 @@ func TestChunksAreSpans(t *testing.T) {
 }
 
 // refuseOnce answers 503 to the first request of each kind in refuse
-// ("session" for the request that opens an upload, or a chunk's first
-// byte), or closes its connection if cut is set, and passes everything else
-// to next.
+// ("session" for the request that opens an upload, a chunk's first byte, or
+// the method and path of any other request), or closes its connection if
+// cut is set, and passes everything else to next.
 type refuseOnce struct {
 	next http.Handler
 	cut  bool
@@ -89,7 +89,7 @@ func (p *refuseOnce) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if cr := r.Header.Get("Content-Range"); cr != "" {
 		kind, _, _ = strings.Cut(strings.TrimPrefix(cr, "bytes "), "-")
 	} else if r.URL.Query().Get("uploadType") != "resumable" {
-		kind = ""
+		kind = r.Method + " " + r.URL.Path
 	}
 	p.mu.Lock()
 	i := slices.Index(p.refuse, kind)
@@ -169,6 +169,33 @@ func TestRetriesAreSpans(t *testing.T) {
 	if got, _ := io.ReadAll(rc); !bytes.Equal(got, data) {
 		t.Fatalf("the retried upload stored %d bytes that differ from the %d sent", len(got), len(data))
 	}
+}
+
+// The library's retries of other requests are spans too, of the operation.
+func TestReadRetriesAreSpans(t *testing.T) {
+	srv := gstest.Start(t, "dumps")
+	if err := open(t, "gs://dumps").Put(context.Background(), "u/info.json", strings.NewReader("{}")); err != nil {
+		t.Fatal(err)
+	}
+	p := &refuseOnce{next: proxyTo(t, srv, func(*http.Request) {}), refuse: []string{"GET /storage/v1/b/dumps/o/u/info.json"}}
+	serveAsEmulator(t, p)
+	s := open(t, "gs://dumps")
+	ctx, rec, root := tracingtest.Start("run")
+	if _, err := s.Stat(ctx, "u/info.json"); err != nil {
+		t.Fatalf("Stat: %v", err)
+	}
+	root.End()
+	if len(p.refuse) != 0 {
+		t.Fatalf("never refused %v: the test is broken", p.refuse)
+	}
+	paths := tracingtest.Paths(rec.Ended())
+	if !slices.Equal(paths, []string{"run > retry", "run"}) {
+		t.Fatalf("spans %q, want the retry of the refused request under the run", paths)
+	}
+	if a := attrs(rec.Ended()[0]); a["attempt"].AsInt64() != 2 || a["http.response.status_code"].AsInt64() != 200 {
+		t.Errorf("retry: attempt %d, status %d; want attempt 2, 200", a["attempt"].AsInt64(), a["http.response.status_code"].AsInt64())
+	}
+	wantRefusal(t, rec.Ended()[1])
 }
 
 // A connection cut before the answer is retried too; the event says what
