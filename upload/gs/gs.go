@@ -22,11 +22,11 @@ import (
 	"strings"
 	"time"
 
-	"cloud.google.com/go/auth/credentials"
-	"cloud.google.com/go/auth/httptransport"
 	"cloud.google.com/go/storage"
 	"github.com/googleapis/gax-go/v2"
 	"google.golang.org/api/option"
+	"google.golang.org/api/option/internaloption"
+	htransport "google.golang.org/api/transport/http"
 
 	"github.com/dumptool/dump/upload"
 )
@@ -63,7 +63,7 @@ func Open(ctx context.Context, u *url.URL) (*Store, error) {
 		return nil, fmt.Errorf("destination %q: want gs://bucket/prefix", u.Redacted())
 	}
 	emulator := os.Getenv("STORAGE_EMULATOR_HOST")
-	hc, err := httpClient(emulator != "")
+	hc, err := httpClient(ctx, emulator != "")
 	if err != nil {
 		return nil, openError(u, err)
 	}
@@ -87,16 +87,22 @@ func Open(ctx context.Context, u *url.URL) (*Store, error) {
 	return s, nil
 }
 
-// httpClient is the client storage.NewClient would make (Application
-// Default Credentials with the full-control scope, none for an emulator)
-// under the transport that makes the spans of uploads.
-func httpClient(emulator bool) (*http.Client, error) {
+// httpClient is the client storage.NewClient would make for itself (none
+// for an emulator), under the transport that makes the spans of uploads: the
+// library has no other way in for a transport, and a client passed to it is
+// used as is. The options are storage.NewClient's own defaults (scopes,
+// endpoints, universe domain, the new auth library), so credentials, mTLS and
+// endpoint choice behave as without the wrapper.
+func httpClient(ctx context.Context, emulator bool) (*http.Client, error) {
 	if emulator {
 		return &http.Client{Transport: spanTransport{http.DefaultTransport}}, nil
 	}
-	hc, err := httptransport.NewClient(&httptransport.Options{
-		DetectOpts: &credentials.DetectOptions{Scopes: []string{storage.ScopeFullControl}},
-	})
+	hc, _, err := htransport.NewClient(ctx,
+		option.WithScopes(storage.ScopeFullControl, "https://www.googleapis.com/auth/cloud-platform"),
+		internaloption.WithDefaultEndpointTemplate("https://storage.UNIVERSE_DOMAIN/storage/v1/"),
+		internaloption.WithDefaultMTLSEndpoint("https://storage.mtls.googleapis.com/storage/v1/"),
+		internaloption.WithDefaultUniverseDomain("googleapis.com"),
+		internaloption.EnableNewAuthLibrary())
 	if err != nil {
 		return nil, err
 	}

@@ -50,17 +50,17 @@ type requestSpans struct {
 // traceRequests returns the context to run an operation in, whose requests
 // spanTransport turns into spans; end ends what an upload left open.
 func traceRequests(ctx context.Context) (context.Context, *requestSpans) {
-	u := &requestSpans{ctx: ctx}
-	return context.WithValue(ctx, requestsKey{}, u), u
+	rs := &requestSpans{ctx: ctx}
+	return context.WithValue(ctx, requestsKey{}, rs), rs
 }
 
 // end ends the span of a chunk the upload gave up on.
-func (u *requestSpans) end(err error) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if u.chunk != nil {
-		tracing.End(u.chunk, err)
-		u.chunk = nil
+func (rs *requestSpans) end(err error) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.chunk != nil {
+		tracing.End(rs.chunk, err)
+		rs.chunk = nil
 	}
 }
 
@@ -72,22 +72,22 @@ type attempt struct {
 }
 
 // start begins the spans of req.
-func (u *requestSpans) start(req *http.Request) attempt {
-	u.mu.Lock()
-	defer u.mu.Unlock()
+func (rs *requestSpans) start(req *http.Request) attempt {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
 	a := attempt{n: libraryAttempt(req)}
 	off, size, chunk := chunkRange(req.Header.Get("Content-Range"))
-	parent := u.ctx
+	parent := rs.ctx
 	if chunk {
 		a.chunk = true
-		if u.chunk == nil || off != u.offset {
-			u.chunks++
-			u.offset = off
-			u.chunkCtx, u.chunk = tracing.StartSpan(u.ctx, fmt.Sprintf("chunk %d", u.chunks),
-				attribute.Int("chunk", u.chunks), attribute.Int64("offset", off), attribute.Int64("bytes", size))
-			a.span = u.chunk
+		if rs.chunk == nil || off != rs.offset {
+			rs.chunks++
+			rs.offset = off
+			rs.chunkCtx, rs.chunk = tracing.StartSpan(rs.ctx, fmt.Sprintf("chunk %d", rs.chunks),
+				attribute.Int("chunk", rs.chunks), attribute.Int64("offset", off), attribute.Int64("bytes", size))
+			a.span = rs.chunk
 		}
-		parent = u.chunkCtx
+		parent = rs.chunkCtx
 	}
 	if a.n > 1 {
 		_, a.span = tracing.StartRetry(parent, a.n)
@@ -109,9 +109,9 @@ func libraryAttempt(req *http.Request) int {
 }
 
 // done ends the spans of attempt a, answered by resp or failed with err.
-func (u *requestSpans) done(a attempt, resp *http.Response, err error) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
+func (rs *requestSpans) done(a attempt, resp *http.Response, err error) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
 	var code []attribute.KeyValue // none without an answer
 	if resp != nil {
 		code = append(code, attribute.Int("http.response.status_code", status(resp)))
@@ -119,13 +119,13 @@ func (u *requestSpans) done(a attempt, resp *http.Response, err error) {
 			err = fmt.Errorf("HTTP %s", resp.Status)
 		}
 	}
-	if a.span != nil && a.span != u.chunk {
+	if a.span != nil && a.span != rs.chunk {
 		a.span.SetAttributes(code...)
 		tracing.End(a.span, err)
 	}
-	owner := trace.SpanFromContext(u.ctx)
+	owner := trace.SpanFromContext(rs.ctx)
 	if a.chunk {
-		owner = u.chunk
+		owner = rs.chunk
 		owner.SetAttributes(attribute.Int("attempts", a.n))
 	}
 	if err != nil {
@@ -134,9 +134,9 @@ func (u *requestSpans) done(a attempt, resp *http.Response, err error) {
 		return
 	}
 	if a.chunk {
-		u.chunk.SetAttributes(code...)
-		u.chunk.End()
-		u.chunk = nil
+		rs.chunk.SetAttributes(code...)
+		rs.chunk.End()
+		rs.chunk = nil
 	}
 }
 
@@ -195,12 +195,12 @@ func errorType(resp *http.Response, err error) string {
 type spanTransport struct{ base http.RoundTripper }
 
 func (t spanTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	u, _ := req.Context().Value(requestsKey{}).(*requestSpans)
-	if u == nil {
+	rs, _ := req.Context().Value(requestsKey{}).(*requestSpans)
+	if rs == nil {
 		return t.base.RoundTrip(req)
 	}
-	a := u.start(req)
+	a := rs.start(req)
 	resp, err := t.base.RoundTrip(req)
-	u.done(a, resp, err)
+	rs.done(a, resp, err)
 	return resp, err
 }
