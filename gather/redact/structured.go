@@ -349,10 +349,11 @@ func (r *Redactor) redactString(s string, c Counts) (string, bool) {
 // size is the input's size if known (0 if not): reading into a buffer of
 // that size saves growing one, which at its peak holds a document twice.
 func readUpTo(br *bufio.Reader, limit, size int64) (buf []byte, big bool, err error) {
-	var b bytes.Buffer
-	if size > 0 && size <= limit {
-		b.Grow(int(size) + bytes.MinRead)
+	if size <= 0 || size > limit {
+		buf, err = io.ReadAll(io.LimitReader(br, limit+1))
+		return buf, int64(len(buf)) > limit, err
 	}
+	b := bytes.NewBuffer(make([]byte, 0, size+bytes.MinRead))
 	_, err = b.ReadFrom(io.LimitReader(br, limit+1))
 	return b.Bytes(), int64(b.Len()) > limit, err
 }

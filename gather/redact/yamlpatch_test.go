@@ -1,7 +1,9 @@
 package redact
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -463,6 +465,32 @@ func TestYAMLItemsMatchWholeDocument(t *testing.T) {
 		b, _ := r.Bytes([]byte(pair[1]), "kube/x.yaml")
 		if string(got) != string(a)+"---\n"+string(b) {
 			t.Errorf("a stream of two documents differs from the two alone")
+		}
+	}
+}
+
+// A YAML document of up to 64 MiB is redacted by structure, a larger one as
+// text, whether or not its reader tells its size.
+func TestYAMLDocumentSizeLimit(t *testing.T) {
+	r := mustNew(t, Options{})
+	head := "kind: Secret\ndata:\n  k: c2VjcmV0c2VjcmV0c2VjcmV0\nnotes: |\n"
+	line := strings.Repeat("x", 63) + "\n"
+	for _, size := range []int{maxDoc, maxDoc + 1} {
+		doc := []byte(head + strings.Repeat("  "+line, (size-len(head))/(len(line)+2)))
+		doc = append(doc, strings.Repeat("\n", size-len(doc))...)
+		var outs [2]string
+		for i, rd := range []io.Reader{bytes.NewReader(doc), struct{ io.Reader }{bytes.NewReader(doc)}} {
+			var b bytes.Buffer
+			if _, err := r.Stream(&b, rd, "kube/x.yaml"); err != nil {
+				t.Fatal(err)
+			}
+			outs[i] = b.String()
+		}
+		if outs[0] != outs[1] {
+			t.Errorf("%d bytes: the output depends on whether the reader tells its size", size)
+		}
+		if structured := strings.Contains(outs[0][:200], "[redacted:secret_data:"); structured != (size <= maxDoc) {
+			t.Errorf("%d bytes: redacted by structure %v, want %v", size, structured, size <= maxDoc)
 		}
 	}
 }
