@@ -8,7 +8,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -320,4 +322,35 @@ func treeDigest(t *testing.T, root string) string {
 		t.Fatal(err)
 	}
 	return b.String()
+}
+
+// A reader of stdout that goes away (a node part's ssh session that ended)
+// stops the run, which cleans up and exits by itself rather than being
+// killed by SIGPIPE in the middle of a write.
+func TestStdoutReaderGoneCleansUp(t *testing.T) {
+	_, recipient := keygen(t)
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr.Close() // nobody will read the part
+	env := baseEnv(t)
+	tmp := strings.TrimPrefix(env[slices.IndexFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "TMPDIR=") })], "TMPDIR=")
+	cmd := exec.Command(dumpBin, "gather", "--stdout", "--uuid", "0f1e2d3c-0000-4000-8000-0000000000b1",
+		"--recipient", recipient, "--profile", "none", "--spec", writeSpec(t, okSpec))
+	cmd.Env = env
+	cmd.Stdout = pw
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	pw.Close()
+	if ws := cmd.ProcessState.Sys().(syscall.WaitStatus); ws.Signaled() {
+		t.Fatalf("dump was killed by %v instead of stopping: %s", ws.Signal(), stderr.String())
+	}
+	if err == nil {
+		t.Errorf("dump exited 0 although its part was never read")
+	}
+	if entries, _ := os.ReadDir(tmp); len(entries) != 0 {
+		t.Errorf("dump left %d entries in TMPDIR", len(entries))
+	}
 }

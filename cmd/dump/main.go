@@ -5,13 +5,10 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/urfave/cli/v2"
 )
@@ -20,11 +17,7 @@ import (
 var version = "dev"
 
 func main() {
-	// SIGPIPE too: when whoever reads our stdout or stderr goes away (an ssh
-	// session to a cluster node, a closed pipe), the run stops and cleans up
-	// as on Ctrl-C; the runtime's default would kill it mid-write and leave
-	// its temporary tree behind.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGPIPE)
+	ctx, stop := signalContext()
 	app := newApp()
 	err := app.RunContext(ctx, interspersed(app, os.Args))
 	stop()
