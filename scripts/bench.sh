@@ -305,6 +305,21 @@ done
 	echo "speed-up:   $(ratio "$(wall upload-two)" "$(wall upload-one)")×"
 	echo '```'
 } >>"$work/md"
+cat >>"$work/md" <<'TXT'
+On a local MinIO the upload is a small part of the run (the payload is about
+a fifth of the tree, and MinIO takes it at about 300 MB/s), so one pass saves
+little here; it saves the second read and the wait for the whole upload on a
+slower link. Peak RSS is the gather's, not the upload's (the upload alone
+stays under 30 MiB, above), and most of it is redacting the tree's YAML by
+structure: `genlogs` writes each YAML file (about 40 MB each in the 1 GiB
+tree) as one top-level sequence, which is parsed one item at a time and
+written out as edits to the input. A document up to 64 MiB is still read
+whole (whether it is redacted by structure or as text depends on all of it);
+beyond its own bytes it costs one item's tree per CPU and the replaced
+values (`BenchmarkStreamYAMLMemory` in the redaction section: bytes per
+input byte). Until 2026-12-01 such a sequence was parsed as one tree, and
+this gather peaked at 1,391 to 1,474 MiB on the 1 GiB tree.
+TXT
 rm -rf "$onepass"
 
 section "Cluster mode: $nodes stand-in nodes, real kube-apiserver and MinIO"
