@@ -536,6 +536,9 @@ func interrupt(t *testing.T, cmd *exec.Cmd, stderr *bytes.Buffer, within time.Du
 		if err == nil {
 			t.Errorf("an interrupted cluster dump exited 0:\n%s", stderr.String())
 		}
+		if !strings.Contains(stderr.String(), "dump: stopped by Ctrl-C (SIGINT)") {
+			t.Errorf("an interrupted cluster dump does not say why it stopped:\n%s", stderr.String())
+		}
 	case <-time.After(within):
 		cmd.Process.Kill()
 		t.Fatalf("the interrupted dump did not end:\n%s", stderr.String())

@@ -19,7 +19,7 @@ var version = "dev"
 func main() {
 	ctx, stop := signalContext()
 	app := newApp()
-	err := app.RunContext(ctx, interspersed(app, os.Args))
+	err := whyStopped(ctx, app.RunContext(ctx, interspersed(app, os.Args)))
 	stop()
 	os.Exit(exitCode(err))
 }

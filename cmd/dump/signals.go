@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -27,7 +28,7 @@ func signalContext() (ctx context.Context, stop func()) {
 			if s == syscall.SIGPIPE && !stdioGone() {
 				continue
 			}
-			cancel(fmt.Errorf("%v signal received", s))
+			cancel(stoppedBy{s})
 		}
 	}()
 	return ctx, func() {
@@ -35,6 +36,32 @@ func signalContext() (ctx context.Context, stop func()) {
 		close(sigs)
 		cancel(context.Canceled)
 	}
+}
+
+// stoppedBy is the cause of a run stopped by a signal.
+type stoppedBy struct{ sig os.Signal }
+
+func (s stoppedBy) Error() string {
+	switch s.sig {
+	case os.Interrupt:
+		return "stopped by Ctrl-C (SIGINT)"
+	case syscall.SIGPIPE:
+		return "stopped: the reader of its output went away (SIGPIPE)"
+	}
+	return "stopped by " + unix.SignalName(s.sig.(syscall.Signal))
+}
+
+// whyStopped puts the signal that stopped the run in front of the error it
+// ended with, which by itself only says "context canceled".
+func whyStopped(ctx context.Context, err error) error {
+	var s stoppedBy
+	if err == nil || !errors.As(context.Cause(ctx), &s) {
+		return err
+	}
+	if err.Error() == "" { // an exit code alone
+		return fmt.Errorf("%w%w", s, err)
+	}
+	return fmt.Errorf("%w: %w", s, err)
 }
 
 // stdioGone reports whether the reader of stdout or stderr has gone: a
